@@ -1,0 +1,3 @@
+from hrd_reports.cli import main
+
+main()

@@ -1,0 +1,139 @@
+"""What every command shares: settings, passwords from a prompt or stdin, errors, output."""
+
+import functools
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto.errors import CryptoError
+from hrd_reports.db import unit_of_work
+from hrd_reports.services import audit, users
+from hrd_reports.services.errors import AuthenticationFailed, Forbidden, ServiceError
+from hrd_reports.settings import Settings
+from hrd_reports.wiring import Runtime, StartupError, build_runtime
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+AS_OPTION = typer.Option(..., "--as", help="The person acting; their password unlocks their keys.")
+PASSWORD_STDIN = typer.Option(
+    False, "--password-stdin", help="Read the password from the first line of standard input."
+)
+JSON_OUTPUT = typer.Option(False, "--json", help="Print one JSON document on standard output.")
+
+
+def fail(message: str, *, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def cli_command(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn every refusal into one line on stderr and a non-zero exit, never a traceback.
+
+    Messages come from services and the crypto package, which never put a secret in them.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (ServiceError, StartupError) as exc:
+            raise fail(exc.message if isinstance(exc, ServiceError) else str(exc)) from None
+        except CryptoError as exc:
+            raise fail(str(exc)) from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"HRD_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise fail(f"configuration: {problems}", code=2) from None
+        except IntegrityError:
+            raise fail(
+                "someone changed the same records at the same moment; run it again"
+            ) from None
+        except OperationalError as exc:
+            raise fail(f"the database cannot be used: {exc.orig}") from None
+
+    return wrapper
+
+
+@contextmanager
+def runtime() -> Iterator[Runtime]:
+    rt = build_runtime(Settings())
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def read_password(*, name: str, from_stdin: bool, confirm: bool = False) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise fail("no password on the first line of standard input")
+        return password
+    password = getpass.getpass(f"Password for {name}: ")
+    if confirm and getpass.getpass(f"Repeat the password for {name}: ") != password:
+        raise fail("the two passwords differ")
+    return password
+
+
+def unlock(rt: Runtime, session: Session, *, name: str, password: str) -> users.UnlockedUser:
+    """Open a user's key; a failed attempt is audited (in its own transaction) and refused."""
+    try:
+        return users.unlock(session, name=name, password=password, passwords=rt.passwords)
+    except AuthenticationFailed as exc:
+        known = users.exists(session, name)
+        # Release this command's transaction first: SQLite allows one writer at a time.
+        session.rollback()
+        # The claimed name is the subject, not the actor: whoever typed it is not proven to be
+        # them. An unknown name is not written down (it may be a password typed in the wrong place).
+        _record_refusal(
+            rt,
+            actor="unauthenticated",
+            attempted="unlock",
+            reason=exc.message,
+            subject=name if known else None,
+        )
+        raise
+
+
+def _record_refusal(
+    rt: Runtime, *, actor: str, attempted: str, reason: str, subject: str | None = None
+) -> None:
+    with unit_of_work(rt.sessions) as session:
+        audit.record(
+            session,
+            audit_secret=rt.secrets.audit,
+            actor=actor,
+            action="access.refused",
+            subject=subject,
+            detail={"attempted": attempted, "reason": reason},
+        )
+        session.commit()
+
+
+@contextmanager
+def refusals_audited(
+    rt: Runtime, session: Session, *, actor: str, attempted: str, subject: str | None = None
+) -> Iterator[None]:
+    """A refusal by role or assignment is recorded, even though the command changes nothing."""
+    try:
+        yield
+    except Forbidden as exc:
+        session.rollback()
+        _record_refusal(rt, actor=actor, attempted=attempted, reason=exc.message, subject=subject)
+        raise
+
+
+def print_json(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True))

@@ -1,0 +1,138 @@
+"""``init``, ``serve`` and ``audit verify``: setting a desk up, running it, checking its log."""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from hrd_reports.cli.common import (
+    PASSWORD_STDIN,
+    cli_command,
+    fail,
+    print_json,
+    read_password,
+    runtime,
+)
+from hrd_reports.db import unit_of_work
+from hrd_reports.services import audit, desk, users
+
+
+@cli_command
+def init(
+    admin: str = typer.Option(..., "--admin", help="Name of the first administrator."),
+    password_stdin: bool = PASSWORD_STDIN,
+    recovery_key_out: Path | None = typer.Option(
+        None, "--recovery-key-out", help="Write the recovery key to this new file (mode 0600)."
+    ),
+) -> None:
+    """Set up a desk without a browser: first administrator, recovery key, intake key."""
+    with runtime() as rt:
+        with unit_of_work(rt.sessions) as session:
+            if desk.is_set_up(session):
+                raise fail("this desk is already set up")
+        users.check_name(admin)
+        password = read_password(name=admin, from_stdin=password_stdin, confirm=True)
+        users.check_password(name=admin, password=password)
+        with unit_of_work(rt.sessions) as session:
+            setup = desk.set_up_desk(
+                session,
+                admin_name=admin,
+                admin_password=password,
+                passwords=rt.passwords,
+                audit_secret=rt.secrets.audit,
+            )
+            # The key is written (and synced) before the commit, and removed if the commit
+            # fails: a desk must never exist whose recovery key nobody ever saw.
+            if recovery_key_out is not None:
+                _write_new_private_file(recovery_key_out, setup.recovery_key + "\n")
+            try:
+                session.commit()
+            except BaseException:
+                if recovery_key_out is not None:
+                    recovery_key_out.unlink(missing_ok=True)
+                raise
+    typer.echo(f"Desk set up. Administrator: {setup.admin_name} (a key holder).")
+    typer.echo(f"Intake key {setup.intake_key_id}, fingerprint {setup.intake_key_fingerprint}")
+    if recovery_key_out is not None:
+        typer.echo(f"Recovery key {setup.recovery_key_id} written to {recovery_key_out}.")
+        typer.echo("Print it, store it offline, then delete the file.")
+    else:
+        typer.echo(f"Recovery key {setup.recovery_key_id}, shown once, never stored:")
+        typer.echo(f"  {setup.recovery_key}")
+        typer.echo(
+            "Write it down and keep it offline: it opens every report if all key holders are lost."
+        )
+
+
+def _write_new_private_file(path: Path, text: str) -> None:
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise fail(f"{path} already exists; choose a new file") from None
+    except OSError as exc:
+        raise fail(f"cannot create {path}: {exc.strerror}") from None
+    try:
+        os.write(descriptor, text.encode("ascii"))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@cli_command
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+) -> None:
+    """Run the server; on a fresh desk, print the one-time setup link first."""
+    with runtime() as rt, unit_of_work(rt.sessions) as session:
+        token = None
+        if not desk.is_set_up(session):
+            token = desk.issue_setup_link(
+                session, valid_for=dt.timedelta(hours=rt.settings.setup_link_hours)
+            )
+            session.commit()
+    if token is not None:
+        shown_host = "localhost" if host in {"127.0.0.1", "::1", "localhost"} else host
+        typer.echo(
+            "This desk is not set up yet. Open this link once, within "
+            f"{rt.settings.setup_link_hours} hours, to create the first administrator:"
+        )
+        typer.echo(f"  http://{shown_host}:{port}/setup/{token}")
+    uvicorn.run(
+        "hrd_reports.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # Uvicorn's access log writes every client's address: reporters' anonymity forbids it.
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+    )
+
+
+@cli_command
+def audit_verify(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Recompute the audit log's hash chain; name the first entry that does not fit."""
+    with runtime() as rt, unit_of_work(rt.sessions) as session:
+        verdict = audit.verify(session, audit_secret=rt.secrets.audit)
+    if as_json:
+        print_json(
+            {
+                "intact": verdict.intact,
+                "entries": verdict.entries,
+                "head_digest": verdict.head_digest,
+                "problem": verdict.problem,
+                "broken_entry": verdict.broken_seq,
+            }
+        )
+    elif verdict.intact:
+        typer.echo(f"audit log intact: {verdict.entries} entries, head {verdict.head_digest}")
+    if not verdict.intact:
+        if not as_json:
+            typer.echo(f"audit log BROKEN: {verdict.problem}", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,122 @@
+"""``reports list``, ``reports show`` and ``reports assign``: each decryption is audited."""
+
+from typing import Any
+
+import typer
+
+from hrd_reports.cli.common import (
+    AS_OPTION,
+    JSON_OUTPUT,
+    PASSWORD_STDIN,
+    cli_command,
+    print_json,
+    read_password,
+    refusals_audited,
+    runtime,
+    unlock,
+)
+from hrd_reports.db import unit_of_work
+from hrd_reports.services import reports
+from hrd_reports.services.reports import ReportView
+
+app = typer.Typer(help="Reports: list, show and assign.", no_args_is_help=True)
+
+
+def _document(view: ReportView, *, with_content: bool) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": str(view.id),
+        "received_on": view.received_on.isoformat(),
+        "status": view.status,
+        "priority": view.priority,
+        "assignee": view.assignee,
+        "server_sealed": view.server_sealed,
+        "problem": view.problem,
+    }
+    if with_content:
+        document["content"] = view.content
+    else:
+        document["incident_types"] = (view.content or {}).get("incident_types", [])
+    return document
+
+
+@app.command("list")
+@cli_command
+def list_(
+    as_: str = AS_OPTION, password_stdin: bool = PASSWORD_STDIN, as_json: bool = JSON_OUTPUT
+) -> None:
+    """Every report this person may read, newest first."""
+    with runtime() as rt:
+        password = read_password(name=as_, from_stdin=password_stdin)
+        with unit_of_work(rt.sessions) as session:
+            reader = unlock(rt, session, name=as_, password=password)
+            with refusals_audited(rt, session, actor=reader.name, attempted="reports.list"):
+                views = reports.list_reports(session, reader=reader, audit_secret=rt.secrets.audit)
+            # Committed before anything is shown: no plaintext without its audit entry.
+            session.commit()
+    if as_json:
+        print_json({"reports": [_document(view, with_content=False) for view in views]})
+        return
+    for view in views:
+        typer.echo(
+            f"{view.id}  {view.received_on}  {view.status:<12}  {view.priority or '-':<3}  "
+            f"{view.assignee or '-':<16}  {view.summary()}"
+        )
+    typer.echo(f"{len(views)} reports.", err=True)
+
+
+@app.command("show")
+@cli_command
+def show(
+    report_id: str = typer.Argument(..., metavar="ID"),
+    as_: str = AS_OPTION,
+    password_stdin: bool = PASSWORD_STDIN,
+    as_json: bool = JSON_OUTPUT,
+) -> None:
+    """One report, decrypted."""
+    with runtime() as rt:
+        password = read_password(name=as_, from_stdin=password_stdin)
+        with unit_of_work(rt.sessions) as session:
+            reader = unlock(rt, session, name=as_, password=password)
+            with refusals_audited(
+                rt, session, actor=reader.name, attempted="reports.show", subject=report_id
+            ):
+                view = reports.show_report(
+                    session, reader=reader, report_id=report_id, audit_secret=rt.secrets.audit
+                )
+            session.commit()
+    document = _document(view, with_content=True)
+    if as_json:
+        print_json({"report": document})
+        return
+    for key in ("id", "received_on", "status", "priority", "assignee", "server_sealed"):
+        typer.echo(f"{key}: {document[key]}")
+    typer.echo("content:")
+    print_json(view.content)
+
+
+@app.command("assign")
+@cli_command
+def assign(
+    report_id: str = typer.Argument(..., metavar="ID"),
+    to: str = typer.Option(..., "--to", help="The case worker (or coordinator) to assign to."),
+    as_: str = AS_OPTION,
+    password_stdin: bool = PASSWORD_STDIN,
+) -> None:
+    """Assign a report; a case worker receives that one report's key."""
+    with runtime() as rt:
+        password = read_password(name=as_, from_stdin=password_stdin)
+        with unit_of_work(rt.sessions) as session:
+            keyholder = unlock(rt, session, name=as_, password=password)
+            with refusals_audited(
+                rt, session, actor=keyholder.name, attempted="reports.assign", subject=report_id
+            ):
+                outcome = reports.assign_report(
+                    session,
+                    keyholder=keyholder,
+                    report_id=report_id,
+                    assignee_name=to,
+                    audit_secret=rt.secrets.audit,
+                )
+            session.commit()
+    previous = f" (was {outcome.previous})" if outcome.previous else ""
+    typer.echo(f"report {outcome.report_id} assigned to {outcome.assignee}{previous}.")

@@ -1,0 +1,127 @@
+"""``user add``, ``user vet`` and ``user revoke``."""
+
+import getpass
+import sys
+
+import typer
+
+from hrd_reports.cli.common import (
+    PASSWORD_STDIN,
+    cli_command,
+    fail,
+    read_password,
+    refusals_audited,
+    runtime,
+    unlock,
+)
+from hrd_reports.crypto.recovery import decode_recovery_key
+from hrd_reports.db import unit_of_work
+from hrd_reports.models import Role
+from hrd_reports.services import keyring, users
+
+app = typer.Typer(help="People: add, vet and revoke.", no_args_is_help=True)
+
+
+def operator() -> str:
+    """Who ran an unauthenticated administrative command, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except OSError:
+        return "cli"
+
+
+@app.command("add")
+@cli_command
+def add(
+    name: str,
+    role: Role = typer.Option(..., "--role", help="admin, coordinator, case_worker or auditor."),
+    password_stdin: bool = PASSWORD_STDIN,
+) -> None:
+    """Add a user with a password of their own; a key holder vets them afterwards."""
+    users.check_name(name)
+    with runtime() as rt:
+        with unit_of_work(rt.sessions) as session:
+            if users.exists(session, name):
+                raise fail(f"there is already a user named {name!r}")
+        password = read_password(name=name, from_stdin=password_stdin, confirm=True)
+        with unit_of_work(rt.sessions) as session:
+            users.create_user(
+                session,
+                name=name,
+                role=role,
+                password=password,
+                passwords=rt.passwords,
+                audit_secret=rt.secrets.audit,
+                actor=operator(),
+            )
+            session.commit()
+    typer.echo(f"added {name} ({role.value}).")
+    if role != Role.AUDITOR:
+        typer.echo(f"Next, a key holder vets them: hrd-reports user vet {name} --as KEYHOLDER")
+
+
+@app.command("vet")
+@cli_command
+def vet(
+    name: str,
+    as_: str | None = typer.Option(None, "--as", help="The key holder who vets."),
+    password_stdin: bool = PASSWORD_STDIN,
+    recovery_key_stdin: bool = typer.Option(
+        False,
+        "--recovery-key-stdin",
+        help="Vet with the desk's recovery key (first line of stdin) when no key holder is left.",
+    ),
+) -> None:
+    """Vet a user; a coordinator or administrator also receives the desk keys."""
+    if (as_ is None) == (not recovery_key_stdin):
+        raise fail("say who vets: --as KEYHOLDER, or --recovery-key-stdin", code=2)
+    with runtime() as rt, unit_of_work(rt.sessions) as session:
+        if as_ is not None:
+            password = read_password(name=as_, from_stdin=password_stdin)
+            holder = unlock(rt, session, name=as_, password=password)
+            vetted_by = holder.name
+            intake_keys = keyring.unlock_intake_keys(
+                session, user=holder.user, private_key=holder.private_key
+            )
+        else:
+            recovery = decode_recovery_key(sys.stdin.readline())
+            vetted_by = f"recovery-key:{recovery.key_id}"
+            intake_keys = keyring.unlock_intake_keys_with_recovery(session, recovery=recovery)
+        with refusals_audited(rt, session, actor=vetted_by, attempted="user.vet", subject=name):
+            outcome = users.vet_user(
+                session,
+                name=name,
+                intake_keys=intake_keys,
+                vetted_by=vetted_by,
+                audit_secret=rt.secrets.audit,
+            )
+        session.commit()
+    if outcome.already_vetted:
+        typer.echo(f"{name} was already vetted; nothing changed.")
+    elif outcome.keys_granted:
+        typer.echo(f"{name} is vetted and now holds the desk keys ({len(outcome.keys_granted)}).")
+    else:
+        typer.echo(
+            f"{name} is vetted ({outcome.role.value}); reports assigned to them will be readable."
+        )
+
+
+@app.command("revoke")
+@cli_command
+def revoke(name: str) -> None:
+    """Remove a user's vetting and every key they were given."""
+    with runtime() as rt, unit_of_work(rt.sessions) as session:
+        outcome = users.revoke_user(
+            session, name=name, actor=operator(), audit_secret=rt.secrets.audit
+        )
+        session.commit()
+    typer.echo(
+        f"{name}: vetting removed; {outcome.desk_keys_removed} desk key grants and "
+        f"{outcome.report_keys_removed} report key grants deleted; "
+        f"{outcome.reports_unassigned} reports unassigned."
+    )
+    if outcome.rotation_advised:
+        typer.echo(
+            "A key rotation is advised, since they could have kept what they could open: "
+            "hrd-reports keys rotate --as KEYHOLDER --retire-old"
+        )

@@ -1,0 +1,26 @@
+"""Context strings that bind every ciphertext to what it belongs to.
+
+Each AES-GCM additional-data string and each HPKE ``info`` is built here, so a ciphertext made
+for one report, purpose or key cannot be replayed as another: a DEK sealed for report A does
+not open as report B's, a report body does not open as a message, and so on. The browser builds
+the very same strings (see ``tests/testdata/vectors.json``).
+"""
+
+from enum import StrEnum
+from uuid import UUID
+
+PROTOCOL_VERSION = 1
+
+
+class Purpose(StrEnum):
+    REPORT_BODY = "report-body"
+    REPORT_DEK = "report-dek"
+    INTAKE_PRIVATE_KEY = "intake-private-key"
+    USER_PRIVATE_KEY = "user-private-key"
+    LOGIN = "login"
+
+
+def bind(purpose: Purpose, subject: UUID | str) -> bytes:
+    """``hrd-reports/1/<purpose>/<subject>`` as ASCII bytes; UUIDs in their canonical form."""
+    text = f"hrd-reports/{PROTOCOL_VERSION}/{purpose.value}/{subject}"
+    return text.encode("ascii")

@@ -1,0 +1,103 @@
+"""The version 1 report envelope.
+
+A report is encrypted under a fresh 256-bit data key (DEK) with AES-256-GCM; the DEK is
+HPKE-sealed to the desk's intake key. Both layers are bound to the report id and purpose
+(:mod:`hrd_reports.crypto.contexts`), so neither can be moved to another report. The
+plaintext is padded to a power-of-two bucket first, so the stored size does not tell a
+two-line report from a long testimony.
+"""
+
+import secrets
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.errors import DecryptionFailed, MalformedEnvelope
+from hrd_reports.crypto.xwing import PrivateKey, PublicKey, Sealed, sealed_size
+
+ENVELOPE_VERSION = 1
+DEK_SIZE = 32
+NONCE_SIZE = 12
+TAG_SIZE = 16
+LENGTH_PREFIX_SIZE = 4
+MIN_BUCKET = 1024
+MAX_REPORT_BUCKET = 256 * 1024
+SEALED_DEK_SIZE = sealed_size(DEK_SIZE)
+
+
+def new_dek() -> bytes:
+    return secrets.token_bytes(DEK_SIZE)
+
+
+def bucket_sizes(max_bucket: int = MAX_REPORT_BUCKET) -> list[int]:
+    sizes = [MIN_BUCKET]
+    while sizes[-1] < max_bucket:
+        sizes.append(sizes[-1] * 2)
+    return sizes
+
+
+def pad(plaintext: bytes, *, max_bucket: int = MAX_REPORT_BUCKET) -> bytes:
+    """Length-prefix the plaintext and fill with zeros to the smallest bucket that holds it."""
+    needed = LENGTH_PREFIX_SIZE + len(plaintext)
+    for size in bucket_sizes(max_bucket):
+        if needed <= size:
+            return len(plaintext).to_bytes(4, "big") + plaintext + bytes(size - needed)
+    raise MalformedEnvelope(f"the report is larger than {max_bucket - LENGTH_PREFIX_SIZE} bytes")
+
+
+def unpad(padded: bytes) -> bytes:
+    if len(padded) < LENGTH_PREFIX_SIZE:
+        raise MalformedEnvelope("padded plaintext is too short")
+    length = int.from_bytes(padded[:LENGTH_PREFIX_SIZE], "big")
+    end = LENGTH_PREFIX_SIZE + length
+    if end > len(padded) or any(padded[end:]):
+        raise MalformedEnvelope("padding is malformed")
+    return padded[LENGTH_PREFIX_SIZE:end]
+
+
+def encrypt_with_dek(
+    dek: bytes, plaintext: bytes, *, aad: bytes, nonce: bytes | None = None
+) -> bytes:
+    """``nonce || AES-256-GCM(plaintext)``. ``nonce`` is for known-answer tests only."""
+    if nonce is None:
+        nonce = secrets.token_bytes(NONCE_SIZE)
+    return nonce + AESGCM(dek).encrypt(nonce, plaintext, aad)
+
+
+def decrypt_with_dek(dek: bytes, blob: bytes, *, aad: bytes) -> bytes:
+    if len(blob) < NONCE_SIZE + TAG_SIZE:
+        raise DecryptionFailed("ciphertext is too short")
+    try:
+        return AESGCM(dek).decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], aad)
+    except InvalidTag as exc:
+        raise DecryptionFailed("integrity check failed") from exc
+
+
+def body_sizes() -> frozenset[int]:
+    """Every length an honest version 1 report body can have."""
+    return frozenset(NONCE_SIZE + size + TAG_SIZE for size in bucket_sizes())
+
+
+def encrypt_report_body(
+    dek: bytes, content: bytes, *, report_id: UUID, nonce: bytes | None = None
+) -> bytes:
+    return encrypt_with_dek(
+        dek, pad(content), aad=bind(Purpose.REPORT_BODY, report_id), nonce=nonce
+    )
+
+
+def decrypt_report_body(dek: bytes, body: bytes, *, report_id: UUID) -> bytes:
+    return unpad(decrypt_with_dek(dek, body, aad=bind(Purpose.REPORT_BODY, report_id)))
+
+
+def seal_dek(dek: bytes, *, report_id: UUID, recipient: PublicKey) -> Sealed:
+    return recipient.seal(dek, info=bind(Purpose.REPORT_DEK, report_id))
+
+
+def open_dek(sealed: Sealed, *, report_id: UUID, holder: PrivateKey) -> bytes:
+    dek = holder.open(sealed, info=bind(Purpose.REPORT_DEK, report_id))
+    if len(dek) != DEK_SIZE:
+        raise DecryptionFailed("sealed data key has the wrong size")
+    return dek

@@ -1,0 +1,101 @@
+"""The reference reporter client: builds, byte for byte, the submission a browser sends.
+
+The reporter's browser (``static/js/intake.js``) and this module produce the same version 1
+wire format, checked against the committed known-answer vectors. The server uses it too, to
+seal a report in memory when the reporter's browser runs no JavaScript, and tests,
+benchmarks and load tests submit through it.
+
+Wire format (JSON, binary fields in standard base64)::
+
+    {"version": 1, "report_id": "<uuid4>", "suite": "<suite>", "intake_key_id": "<hex>",
+     "sealed_dek": HPKE(DEK, info="hrd-reports/1/report-dek/<report_id>"),
+     "body": nonce || AES-256-GCM(DEK, pad(content), aad="hrd-reports/1/report-body/<report_id>"),
+     "reporter_public_key": X-Wing public key derived from the receipt,
+     "lookup_token": HKDF(receipt, info="hrd-reports/1/receipt/lookup-token")}
+"""
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from hrd_reports.crypto.envelope import (
+    ENVELOPE_VERSION,
+    encrypt_report_body,
+    new_dek,
+    seal_dek,
+)
+from hrd_reports.crypto.errors import MalformedEnvelope
+from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt
+from hrd_reports.crypto.xwing import PublicKey
+
+
+@dataclass(frozen=True)
+class Submission:
+    report_id: UUID
+    suite: str
+    intake_key_id: str
+    sealed_dek: bytes
+    body: bytes
+    reporter_public_key: bytes
+    lookup_token: bytes
+    version: int = ENVELOPE_VERSION
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "report_id": str(self.report_id),
+            "suite": self.suite,
+            "intake_key_id": self.intake_key_id,
+            "sealed_dek": _b64(self.sealed_dek),
+            "body": _b64(self.body),
+            "reporter_public_key": _b64(self.reporter_public_key),
+            "lookup_token": _b64(self.lookup_token),
+        }
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_b64(text: str, *, field: str) -> bytes:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise MalformedEnvelope(f"{field} is not valid base64") from exc
+
+
+def build_submission(
+    content: bytes,
+    *,
+    intake_key: PublicKey,
+    receipt: str,
+    report_id: UUID | None = None,
+    dek: bytes | None = None,
+    nonce: bytes | None = None,
+) -> Submission:
+    """Encrypt ``content`` (the report's JSON, UTF-8) as the reporter's browser does.
+
+    ``report_id``, ``dek`` and ``nonce`` are drawn at random unless given (known-answer tests).
+    """
+    report_id = report_id or uuid.uuid4()
+    dek = dek or new_dek()
+    receipt_keys = derive_receipt_keys(receipt)
+    sealed = seal_dek(dek, report_id=report_id, recipient=intake_key)
+    return Submission(
+        report_id=report_id,
+        suite=sealed.suite,
+        intake_key_id=sealed.key_id,
+        sealed_dek=sealed.ciphertext,
+        body=encrypt_report_body(dek, content, report_id=report_id, nonce=nonce),
+        reporter_public_key=receipt_keys.reporter_key.public.raw,
+        lookup_token=receipt_keys.lookup_token,
+    )
+
+
+def new_submission(content: bytes, *, intake_key: PublicKey) -> tuple[str, Submission]:
+    """A fresh receipt and the submission built with it: what a reporter's browser does."""
+    receipt = generate_receipt()
+    return receipt, build_submission(content, intake_key=intake_key, receipt=receipt)

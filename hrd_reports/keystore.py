@@ -1,0 +1,94 @@
+"""The server secrets kept in ``keys/``.
+
+These are not report keys (those exist only sealed to people), but they make a copy of the
+database alone useless to an attacker: the pepper (no offline password guessing), the lookup
+secret (no linking a receipt to its report) and the audit secret (no forging the audit chain).
+Files are created 0600 in a 0700 folder, and start-up refuses a folder others can read.
+"""
+
+import base64
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_SIZE = 32
+_SECRET_FILES = ("pepper", "lookup", "audit")
+
+
+class KeystoreError(Exception):
+    """The keys folder is unsafe or damaged; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class ServerSecrets:
+    pepper: bytes
+    lookup: bytes
+    audit: bytes
+
+    def __repr__(self) -> str:
+        return "ServerSecrets(<hidden>)"
+
+
+def _check_private(path: Path, *, expect_dir: bool) -> None:
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise KeystoreError(f"{path} is a symbolic link; keep server secrets in a real folder")
+    if expect_dir != stat.S_ISDIR(info.st_mode):
+        raise KeystoreError(f"{path} is not a {'folder' if expect_dir else 'file'}")
+    if info.st_uid != os.geteuid():
+        raise KeystoreError(f"{path} belongs to another user; it must belong to the server's user")
+    if info.st_mode & 0o077:
+        wanted = "700" if expect_dir else "600"
+        raise KeystoreError(
+            f"{path} can be read by other users (mode {stat.S_IMODE(info.st_mode):o}); "
+            f"run: chmod {wanted} {path}"
+        )
+
+
+def _write_new_secret(path: Path) -> None:
+    value = base64.b64encode(secrets.token_bytes(SECRET_SIZE)) + b"\n"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(descriptor, value)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _read_secret(path: Path) -> bytes:
+    _check_private(path, expect_dir=False)
+    try:
+        value = base64.b64decode(path.read_bytes().strip(), validate=True)
+    except ValueError as exc:
+        raise KeystoreError(f"{path} is damaged (not base64)") from exc
+    if len(value) != SECRET_SIZE:
+        raise KeystoreError(f"{path} is damaged ({len(value)} bytes, expected {SECRET_SIZE})")
+    return value
+
+
+def load_or_create(keys_dir: Path, *, may_create: bool) -> ServerSecrets:
+    """Read the server secrets; create them only on a desk that has none yet.
+
+    A committed ``keys/`` holds only its README, so a fresh clone's folder may be 0755: the
+    first start, before any secret exists, narrows it to 0700. Once a secret exists, a
+    folder or file that others can read is refused instead, since it may already be copied.
+    Missing secrets on a desk that is set up are refused too: a new pepper would lock every
+    user out for good, so the folder must be restored from a backup.
+    """
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths = {name: keys_dir / f"{name}.key" for name in _SECRET_FILES}
+    missing = [path for path in paths.values() if not path.exists()]
+    if missing and (not may_create or len(missing) < len(paths)):
+        names = ", ".join(path.name for path in missing)
+        raise KeystoreError(
+            f"{keys_dir} lacks {names}, which this desk needs: restore the folder from a backup "
+            "or point HRD_KEYS_DIR at the right one"
+        )
+    if missing:
+        keys_dir.chmod(0o700)
+    _check_private(keys_dir, expect_dir=True)
+    for path in missing:
+        _write_new_secret(path)
+    return ServerSecrets(**{name: _read_secret(path) for name, path in paths.items()})

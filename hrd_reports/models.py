@@ -1,0 +1,243 @@
+"""The database schema.
+
+Only ciphertext, public keys and workflow fields are stored. Reports keep the day they were
+received and never a finer time, and nothing about the reporter's connection: a copy of this
+database must not help anyone find a reporter (DESIGN.md section 2, invariants 2 and 3).
+"""
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    CASE_WORKER = "case_worker"
+    AUDITOR = "auditor"
+
+
+class IntakeKeyState(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+    DESTROYED = "destroyed"
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    TRIAGE = "triage"
+    OPEN = "open"
+    ACTION = "action"
+    MONITORING = "monitoring"
+    CLOSED = "closed"
+    DUPLICATE = "duplicate"
+    OUT_OF_MANDATE = "out_of_mandate"
+
+
+class Priority(StrEnum):
+    P1 = "p1"
+    P2 = "p2"
+    P3 = "p3"
+    P4 = "p4"
+
+
+def _enum(enum: type[StrEnum], name: str) -> Enum:
+    # Stored as plain strings (no native PostgreSQL enum) so new values need no type change.
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {bytes: LargeBinary}  # noqa: RUF012 - SQLAlchemy's own protocol
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[bytes]
+    key_id: Mapped[str] = mapped_column(String(32))
+    protected_private_key: Mapped[bytes]
+    vetted: Mapped[bool] = mapped_column(default=False)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_on: Mapped[dt.date]
+
+    def __repr__(self) -> str:
+        return f"User(name={self.name!r}, role={self.role.value!r})"
+
+
+class RecoveryKey(Base):
+    """The public half of an offline recovery key; its private half was shown once."""
+
+    __tablename__ = "recovery_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    public_key: Mapped[bytes]
+    created_on: Mapped[dt.date]
+
+
+class IntakeKey(Base):
+    __tablename__ = "intake_keys"
+    __table_args__ = (
+        # At most one active key: two concurrent rotations cannot both succeed.
+        Index(
+            "uq_intake_keys_one_active",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    suite: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[bytes]
+    state: Mapped[IntakeKeyState] = mapped_column(_enum(IntakeKeyState, "intake_key_state"))
+    created_on: Mapped[dt.date]
+
+
+class IntakeKeyGrant(Base):
+    """An intake private key (its seed) HPKE-sealed to one key holder or recovery key."""
+
+    __tablename__ = "intake_key_grants"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (recovery_key_id IS NULL)", name="one_holder"),
+        UniqueConstraint("intake_key_id", "user_id", name="uq_intake_key_grants_user"),
+        UniqueConstraint("intake_key_id", "recovery_key_id", name="uq_intake_key_grants_recovery"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intake_key_id: Mapped[str] = mapped_column(ForeignKey("intake_keys.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    recovery_key_id: Mapped[str | None] = mapped_column(ForeignKey("recovery_keys.id"))
+    holder_key_id: Mapped[str] = mapped_column(String(32))
+    suite: Mapped[str] = mapped_column(String(64))
+    sealed_private_key: Mapped[bytes]
+
+    user: Mapped[User | None] = relationship()
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    envelope_version: Mapped[int]
+    body: Mapped[bytes]
+    dek_key_id: Mapped[str] = mapped_column(ForeignKey("intake_keys.id"), index=True)
+    dek_suite: Mapped[str] = mapped_column(String(64))
+    sealed_dek: Mapped[bytes]
+    reporter_public_key: Mapped[bytes]
+    lookup_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    server_sealed: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[ReportStatus] = mapped_column(
+        _enum(ReportStatus, "report_status"), default=ReportStatus.RECEIVED
+    )
+    priority: Mapped[Priority | None] = mapped_column(_enum(Priority, "priority"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The day only: a finer time could be matched against a reporter's network traffic.
+    received_on: Mapped[dt.date]
+
+    assignee: Mapped[User | None] = relationship()
+
+
+class ReportGrant(Base):
+    """One report's DEK sealed to the one case worker it is assigned to."""
+
+    __tablename__ = "report_grants"
+    __table_args__ = (UniqueConstraint("report_id", "user_id", name="uq_report_grants_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    holder_key_id: Mapped[str] = mapped_column(String(32))
+    suite: Mapped[str] = mapped_column(String(64))
+    sealed_dek: Mapped[bytes]
+
+
+class KeyRotation(Base):
+    __tablename__ = "key_rotations"
+    __table_args__ = (
+        # At most one unfinished rotation: a rerun resumes it instead of starting another.
+        Index(
+            "uq_key_rotations_one_running",
+            "finished",
+            unique=True,
+            sqlite_where=text("finished = 0"),
+            postgresql_where=text("finished = false"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_key_id: Mapped[str] = mapped_column(ForeignKey("intake_keys.id"))
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_on: Mapped[dt.date]
+    reports_total: Mapped[int]
+    finished: Mapped[bool] = mapped_column(default=False)
+
+
+class AuditEvent(Base):
+    """One entry of the append-only, HMAC-chained audit log."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # ISO 8601 UTC to the second, stored as the very text that the digest covers.
+    occurred_at: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """A single row naming the chain's last entry; locking it serialises appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class SetupLink(Base):
+    """The one-time link that `serve` prints on a fresh desk; only its hash is kept."""
+
+    __tablename__ = "setup_links"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    expires_at: Mapped[dt.datetime]

@@ -1,0 +1,119 @@
+"""Setting up a desk: the first administrator, the recovery key and the first intake key.
+
+``hrd-reports init`` and the one-time setup link printed by ``hrd-reports serve`` both end
+here. The first administrator becomes a key holder, since somebody must hold the desk key;
+coordinators can be vetted later and the administrator's key access revoked.
+"""
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto.passwords import PasswordProtection
+from hrd_reports.crypto.recovery import encode_recovery_key
+from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
+from hrd_reports.models import RecoveryKey, Role, SetupLink, User
+from hrd_reports.services import audit, keyring, users
+from hrd_reports.services.clock import utc_now, utc_today
+from hrd_reports.services.errors import Conflict, NotFound
+
+SETUP_TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class DeskSetup:
+    admin_name: str
+    intake_key_id: str
+    intake_key_fingerprint: str
+    recovery_key_id: str
+    recovery_key: str  # shown once, never stored
+
+    def __repr__(self) -> str:
+        return f"DeskSetup(admin_name={self.admin_name!r}, intake_key_id={self.intake_key_id!r})"
+
+
+def is_set_up(session: Session) -> bool:
+    return session.execute(select(User.id).limit(1)).first() is not None
+
+
+def set_up_desk(
+    session: Session,
+    *,
+    admin_name: str,
+    admin_password: str,
+    passwords: PasswordProtection,
+    audit_secret: bytes,
+) -> DeskSetup:
+    if is_set_up(session):
+        raise Conflict("this desk is already set up")
+    admin = users.create_user(
+        session,
+        name=admin_name,
+        role=Role.ADMIN,
+        password=admin_password,
+        passwords=passwords,
+        audit_secret=audit_secret,
+        actor="setup",
+    )
+    admin.vetted = True
+    recovery_private = PrivateKey.generate()
+    recovery = RecoveryKey(
+        id=recovery_private.key_id,
+        public_key=recovery_private.public.raw,
+        created_on=utc_today(),
+    )
+    session.add(recovery)
+    key, private = keyring.new_intake_key(session)
+    session.flush()
+    keyring.grant_to_user(session, key_id=key.id, private=private, user=admin)
+    keyring.grant_to_recovery(session, key_id=key.id, private=private, recovery=recovery)
+    session.execute(delete(SetupLink))
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=audit_secret,
+        actor="setup",
+        action="desk.set_up",
+        subject=admin_name,
+        detail={"intake_key": key.id, "recovery_key": recovery.id},
+    )
+    return DeskSetup(
+        admin_name=admin_name,
+        intake_key_id=key.id,
+        intake_key_fingerprint=fingerprint_of(key.public_key),
+        recovery_key_id=recovery.id,
+        recovery_key=encode_recovery_key(recovery_private),
+    )
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def issue_setup_link(session: Session, *, valid_for: dt.timedelta) -> str:
+    """A fresh one-time setup token; any earlier link stops working."""
+    if is_set_up(session):
+        raise Conflict("this desk is already set up")
+    token = secrets.token_urlsafe(SETUP_TOKEN_BYTES)
+    session.execute(delete(SetupLink))
+    session.add(SetupLink(token_hash=_token_hash(token), expires_at=_naive(utc_now() + valid_for)))
+    session.flush()
+    return token
+
+
+def check_setup_link(session: Session, *, token: str) -> None:
+    link = session.get(SetupLink, _token_hash(token))
+    if link is None or link.expires_at <= _naive(utc_now()) or is_set_up(session):
+        raise NotFound(
+            "this setup link is not valid: it was used, has expired or was replaced; "
+            "restart `hrd-reports serve` for a new one"
+        )
+
+
+def _naive(moment: dt.datetime) -> dt.datetime:
+    # Stored without a zone (SQLite has none); every stored time is UTC.
+    return moment.replace(tzinfo=None)

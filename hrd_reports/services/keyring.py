@@ -1,0 +1,212 @@
+"""The intake key ring: the desk's key pairs, and who holds their private halves.
+
+An intake private key exists only HPKE-sealed to a key holder's personal public key or to
+the offline recovery key; opening one therefore needs a person's password (or the printed
+recovery key). Every opened key is checked against its stored public half, so a grant
+swapped for another key's cannot make a holder decrypt with a key the desk never had.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.errors import CryptoError
+from hrd_reports.crypto.xwing import SUITE, PrivateKey, PublicKey, Sealed, fingerprint_of
+from hrd_reports.models import (
+    IntakeKey,
+    IntakeKeyGrant,
+    IntakeKeyState,
+    RecoveryKey,
+    Report,
+    Role,
+    User,
+)
+from hrd_reports.services.clock import utc_today
+from hrd_reports.services.errors import DataIntegrityError, Forbidden, NotFound
+
+KEY_HOLDER_ROLES = frozenset({Role.ADMIN, Role.COORDINATOR})
+
+
+@contextmanager
+def integrity_checked(what: str) -> Iterator[None]:
+    """Turn a failed decryption of stored data into a refusal that names what failed."""
+    try:
+        yield
+    except CryptoError as exc:
+        raise DataIntegrityError(
+            f"{what} failed its integrity check: it was altered, moved or damaged"
+        ) from exc
+
+
+def active_intake_key(session: Session, *, lock: bool = False) -> IntakeKey:
+    query = select(IntakeKey).where(IntakeKey.state == IntakeKeyState.ACTIVE)
+    if lock:
+        # Held until commit: a rotation cannot retire this key under a report being stored.
+        query = query.with_for_update(read=True)
+    key = session.execute(query).scalar_one_or_none()
+    if key is None:
+        raise NotFound("the desk has no intake key yet; finish its setup first")
+    return key
+
+
+def live_intake_keys(session: Session) -> list[IntakeKey]:
+    query = select(IntakeKey).where(IntakeKey.state != IntakeKeyState.DESTROYED)
+    return list(session.execute(query.order_by(IntakeKey.created_on, IntakeKey.id)).scalars())
+
+
+def new_intake_key(session: Session) -> tuple[IntakeKey, PrivateKey]:
+    private = PrivateKey.generate()
+    key = IntakeKey(
+        id=private.key_id,
+        suite=SUITE,
+        public_key=private.public.raw,
+        state=IntakeKeyState.ACTIVE,
+        created_on=utc_today(),
+    )
+    session.add(key)
+    return key, private
+
+
+def _seal_intake_key(private: PrivateKey, *, key_id: str, to: bytes) -> Sealed:
+    return PublicKey(to).seal(private.seed(), info=bind(Purpose.INTAKE_PRIVATE_KEY, key_id))
+
+
+def grant_to_user(session: Session, *, key_id: str, private: PrivateKey, user: User) -> None:
+    sealed = _seal_intake_key(private, key_id=key_id, to=user.public_key)
+    session.add(
+        IntakeKeyGrant(
+            intake_key_id=key_id,
+            user_id=user.id,
+            holder_key_id=sealed.key_id,
+            suite=sealed.suite,
+            sealed_private_key=sealed.ciphertext,
+        )
+    )
+
+
+def grant_to_recovery(
+    session: Session, *, key_id: str, private: PrivateKey, recovery: RecoveryKey
+) -> None:
+    sealed = _seal_intake_key(private, key_id=key_id, to=recovery.public_key)
+    session.add(
+        IntakeKeyGrant(
+            intake_key_id=key_id,
+            recovery_key_id=recovery.id,
+            holder_key_id=sealed.key_id,
+            suite=sealed.suite,
+            sealed_private_key=sealed.ciphertext,
+        )
+    )
+
+
+def _open_grants(
+    session: Session, grants: list[IntakeKeyGrant], holder: PrivateKey
+) -> dict[str, PrivateKey]:
+    opened: dict[str, PrivateKey] = {}
+    for grant in grants:
+        key = session.get_one(IntakeKey, grant.intake_key_id)
+        sealed = Sealed(grant.suite, grant.holder_key_id, grant.sealed_private_key)
+        with integrity_checked(f"the grant of intake key {key.id}"):
+            private = PrivateKey(holder.open(sealed, info=bind(Purpose.INTAKE_PRIVATE_KEY, key.id)))
+        if private.public.raw != key.public_key:
+            raise DataIntegrityError(f"the grant of intake key {key.id} holds another key")
+        opened[key.id] = private
+    return opened
+
+
+def _live_grants(session: Session, holder: ColumnElement[bool]) -> list[IntakeKeyGrant]:
+    query = (
+        select(IntakeKeyGrant)
+        .join(IntakeKey, IntakeKey.id == IntakeKeyGrant.intake_key_id)
+        .where(IntakeKey.state != IntakeKeyState.DESTROYED, holder)
+    )
+    return list(session.execute(query).scalars())
+
+
+def unlock_intake_keys(
+    session: Session, *, user: User, private_key: PrivateKey
+) -> dict[str, PrivateKey]:
+    """Every live intake private key this user holds, opened in memory."""
+    grants = _live_grants(session, IntakeKeyGrant.user_id == user.id)
+    return _open_grants(session, grants, private_key)
+
+
+def unlock_intake_keys_with_recovery(
+    session: Session, *, recovery: PrivateKey
+) -> dict[str, PrivateKey]:
+    if session.get(RecoveryKey, recovery.key_id) is None:
+        raise Forbidden("this recovery key does not belong to this desk")
+    grants = _live_grants(session, IntakeKeyGrant.recovery_key_id == recovery.key_id)
+    return _open_grants(session, grants, recovery)
+
+
+def require_all_live_keys(session: Session, opened: dict[str, PrivateKey], *, who: str) -> None:
+    missing = [key.id for key in live_intake_keys(session) if key.id not in opened]
+    if missing:
+        raise Forbidden(f"{who} does not hold every desk key (missing {', '.join(missing)})")
+
+
+def key_holders(session: Session) -> list[User]:
+    """People holding the active intake key, in name order."""
+    active = active_intake_key(session)
+    query = (
+        select(User)
+        .join(IntakeKeyGrant, IntakeKeyGrant.user_id == User.id)
+        .where(IntakeKeyGrant.intake_key_id == active.id, User.disabled.is_(False))
+        .order_by(User.name)
+    )
+    return list(session.execute(query).scalars())
+
+
+def is_key_holder(session: Session, user: User) -> bool:
+    query = (
+        select(func.count()).select_from(IntakeKeyGrant).where(IntakeKeyGrant.user_id == user.id)
+    )
+    return user.role in KEY_HOLDER_ROLES and user.vetted and session.scalar(query) != 0
+
+
+@dataclass(frozen=True)
+class IntakeKeyStatus:
+    id: str
+    state: str
+    suite: str
+    created_on: str
+    fingerprint: str
+    reports: int
+    holders: list[str]
+    recovery_keys: list[str]
+
+
+def keyring_status(session: Session) -> list[IntakeKeyStatus]:
+    per_key = select(Report.dek_key_id, func.count()).group_by(Report.dek_key_id)
+    counts: dict[str, int] = dict(session.execute(per_key).tuples().all())
+    statuses = []
+    for key in session.execute(
+        select(IntakeKey).order_by(IntakeKey.created_on, IntakeKey.id)
+    ).scalars():
+        grants = session.execute(
+            select(IntakeKeyGrant).where(IntakeKeyGrant.intake_key_id == key.id)
+        ).scalars()
+        holders, recovery_keys = [], []
+        for grant in grants:
+            if grant.user is not None:
+                holders.append(grant.user.name)
+            elif grant.recovery_key_id is not None:
+                recovery_keys.append(grant.recovery_key_id)
+        statuses.append(
+            IntakeKeyStatus(
+                id=key.id,
+                state=key.state.value,
+                suite=key.suite,
+                created_on=key.created_on.isoformat(),
+                fingerprint=fingerprint_of(key.public_key),
+                reports=counts.get(key.id, 0),
+                holders=sorted(holders),
+                recovery_keys=sorted(recovery_keys),
+            )
+        )
+    return statuses

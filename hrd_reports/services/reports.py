@@ -1,0 +1,276 @@
+"""Reading and assigning reports, each decryption with the reader's own keys and audited.
+
+Least privilege holds twice: a role check here, and the keys themselves. A coordinator opens
+a report's data key with a desk key they were vetted for; a case worker only with the grant
+made when the report was assigned to them; an auditor or an unvetted user holds nothing.
+"""
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto.envelope import decrypt_report_body, open_dek, seal_dek
+from hrd_reports.crypto.xwing import PrivateKey, PublicKey, Sealed
+from hrd_reports.models import Report, ReportGrant, Role, User
+from hrd_reports.services import audit, keyring, users
+from hrd_reports.services.errors import DataIntegrityError, Forbidden, Invalid, NotFound
+from hrd_reports.services.users import UnlockedUser
+
+ASSIGNABLE_ROLES = frozenset({Role.CASE_WORKER, Role.COORDINATOR})
+
+
+@dataclass(frozen=True)
+class ReportView:
+    id: UUID
+    received_on: dt.date
+    status: str
+    priority: str | None
+    assignee: str | None
+    server_sealed: bool
+    content: dict[str, Any] | None = field(repr=False)
+    problem: str | None = None
+
+    def summary(self) -> str:
+        """One line for a list: the incident types and the start of the narrative."""
+        if self.content is None:
+            return f"[{self.problem}]"
+        types = ", ".join(str(kind) for kind in self.content.get("incident_types", []))
+        narrative = " ".join(str(self.content.get("narrative", "")).split())
+        return f"{types}: {narrative[:60]}" if types else narrative[:60]
+
+
+@dataclass
+class _ReaderKeys:
+    """What one reader can open: desk keys (key holders) or per-report grants (case workers)."""
+
+    reader: UnlockedUser
+    intake_keys: dict[str, PrivateKey]
+
+    def data_key(self, session: Session, report: Report) -> bytes:
+        if self.reader.user.role == Role.CASE_WORKER:
+            grant = session.execute(
+                select(ReportGrant).where(
+                    ReportGrant.report_id == report.id, ReportGrant.user_id == self.reader.user.id
+                )
+            ).scalar_one_or_none()
+            if grant is None:
+                raise Forbidden(f"report {report.public_id} is not assigned to {self.reader.name}")
+            sealed = Sealed(grant.suite, grant.holder_key_id, grant.sealed_dek)
+            holder = self.reader.private_key
+        else:
+            sealed = Sealed(report.dek_suite, report.dek_key_id, report.sealed_dek)
+            if report.dek_key_id not in self.intake_keys:
+                raise Forbidden(f"{self.reader.name} does not hold intake key {report.dek_key_id}")
+            holder = self.intake_keys[report.dek_key_id]
+        with keyring.integrity_checked(f"the data key of report {report.public_id}"):
+            return open_dek(sealed, report_id=report.public_id, holder=holder)
+
+
+def _reader_keys(session: Session, reader: UnlockedUser) -> _ReaderKeys:
+    user = reader.user
+    if user.role == Role.AUDITOR:
+        raise Forbidden("auditors see the audit log and statistics, never report content")
+    if not user.vetted:
+        raise Forbidden(f"{user.name} is not vetted; a key holder must vet them first")
+    if user.role == Role.CASE_WORKER:
+        return _ReaderKeys(reader=reader, intake_keys={})
+    intake_keys = keyring.unlock_intake_keys(session, user=user, private_key=reader.private_key)
+    if not intake_keys:
+        raise Forbidden(f"{user.name} holds no desk key")
+    return _ReaderKeys(reader=reader, intake_keys=intake_keys)
+
+
+def _decode_content(plaintext: bytes) -> dict[str, Any]:
+    try:
+        content = json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataIntegrityError("the report decrypts but is not a JSON document") from exc
+    if not isinstance(content, dict):
+        raise DataIntegrityError("the report decrypts but is not a JSON object")
+    return content
+
+
+def _view(session: Session, report: Report, keys: _ReaderKeys) -> ReportView:
+    content: dict[str, Any] | None = None
+    problem: str | None = None
+    try:
+        dek = keys.data_key(session, report)
+        with keyring.integrity_checked(f"report {report.public_id}"):
+            plaintext = decrypt_report_body(dek, report.body, report_id=report.public_id)
+        content = _decode_content(plaintext)
+    except DataIntegrityError as exc:
+        problem = exc.message
+    return ReportView(
+        id=report.public_id,
+        received_on=report.received_on,
+        status=report.status.value,
+        priority=report.priority.value if report.priority else None,
+        assignee=report.assignee.name if report.assignee else None,
+        server_sealed=report.server_sealed,
+        content=content,
+        problem=problem,
+    )
+
+
+def _audit_reading(
+    session: Session,
+    *,
+    reader: str,
+    views: list[ReportView],
+    audit_secret: bytes,
+    subject: str | None,
+) -> None:
+    audit.record(
+        session,
+        audit_secret=audit_secret,
+        actor=reader,
+        action="report.decrypt",
+        subject=subject,
+        detail={
+            "reports": [str(view.id) for view in views if view.content is not None],
+            "failed_integrity": [str(view.id) for view in views if view.content is None],
+        },
+    )
+
+
+def list_reports(
+    session: Session, *, reader: UnlockedUser, audit_secret: bytes
+) -> list[ReportView]:
+    """Every report the reader may read, newest first, decrypted and audited."""
+    keys = _reader_keys(session, reader)
+    query = select(Report).order_by(Report.received_on.desc(), Report.id.desc())
+    if reader.user.role == Role.CASE_WORKER:
+        query = query.join(ReportGrant, ReportGrant.report_id == Report.id).where(
+            ReportGrant.user_id == reader.user.id
+        )
+    views = [_view(session, report, keys) for report in session.execute(query).scalars()]
+    _audit_reading(
+        session, reader=reader.name, views=views, audit_secret=audit_secret, subject=None
+    )
+    return views
+
+
+def get_report(session: Session, report_id: str | UUID) -> Report:
+    try:
+        public_id = report_id if isinstance(report_id, UUID) else UUID(report_id)
+    except ValueError as exc:
+        raise Invalid(f"{report_id!r} is not a report id") from exc
+    report = session.execute(
+        select(Report).where(Report.public_id == public_id)
+    ).scalar_one_or_none()
+    if report is None:
+        raise NotFound(f"there is no report {public_id}")
+    return report
+
+
+def show_report(
+    session: Session, *, reader: UnlockedUser, report_id: str | UUID, audit_secret: bytes
+) -> ReportView:
+    keys = _reader_keys(session, reader)
+    report = get_report(session, report_id)
+    view = _view(session, report, keys)
+    _audit_reading(
+        session,
+        reader=reader.name,
+        views=[view],
+        audit_secret=audit_secret,
+        subject=str(report.public_id),
+    )
+    if view.problem is not None:
+        raise DataIntegrityError(view.problem)
+    return view
+
+
+@dataclass(frozen=True)
+class AssignOutcome:
+    report_id: UUID
+    assignee: str
+    previous: str | None
+    report_key_granted: bool
+
+
+def _remove_assignment(session: Session, report: Report) -> str | None:
+    previous = report.assignee
+    if previous is None:
+        return None
+    session.execute(
+        delete(ReportGrant).where(
+            ReportGrant.report_id == report.id, ReportGrant.user_id == previous.id
+        )
+    )
+    report.assignee = None
+    return previous.name
+
+
+def assign_report(
+    session: Session,
+    *,
+    keyholder: UnlockedUser,
+    report_id: str | UUID,
+    assignee_name: str,
+    audit_secret: bytes,
+) -> AssignOutcome:
+    """Assign a report; a case worker gets its data key sealed to their own public key."""
+    keys = _reader_keys(session, keyholder)
+    if keyholder.user.role == Role.CASE_WORKER:
+        raise Forbidden("only a key holder can assign reports")
+    report = get_report(session, report_id)
+    assignee: User = users.get_user(session, assignee_name)
+    if assignee.disabled or not assignee.vetted or assignee.role not in ASSIGNABLE_ROLES:
+        raise Forbidden(
+            f"{assignee_name} cannot take reports: only vetted case workers and coordinators can"
+        )
+    previous = _remove_assignment(session, report)
+    granted = False
+    if assignee.role == Role.CASE_WORKER:
+        dek = keys.data_key(session, report)
+        sealed = seal_dek(dek, report_id=report.public_id, recipient=PublicKey(assignee.public_key))
+        session.add(
+            ReportGrant(
+                report_id=report.id,
+                user_id=assignee.id,
+                holder_key_id=sealed.key_id,
+                suite=sealed.suite,
+                sealed_dek=sealed.ciphertext,
+            )
+        )
+        granted = True
+    report.assignee = assignee
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=audit_secret,
+        actor=keyholder.name,
+        action="report.assign",
+        subject=str(report.public_id),
+        detail={"to": assignee.name, "from": previous, "report_key_granted": granted},
+    )
+    return AssignOutcome(
+        report_id=report.public_id,
+        assignee=assignee.name,
+        previous=previous,
+        report_key_granted=granted,
+    )
+
+
+def unassign_report(
+    session: Session, *, actor: str, report_id: str | UUID, audit_secret: bytes
+) -> str | None:
+    """Take a report back; the case worker's copy of its data key is deleted."""
+    report = get_report(session, report_id)
+    previous = _remove_assignment(session, report)
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=audit_secret,
+        actor=actor,
+        action="report.unassign",
+        subject=str(report.public_id),
+        detail={"from": previous},
+    )
+    return previous

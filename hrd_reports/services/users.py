@@ -1,0 +1,254 @@
+"""People: adding them, unlocking their keys with their password, vetting and revoking.
+
+Vetting is where least privilege becomes cryptographic: vetting a coordinator (or an
+administrator) seals the desk's intake keys to their personal key; a case worker gets no
+desk key, only the keys of the reports later assigned to them; an auditor gets none.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import CursorResult, Delete, Update, delete, select, update
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto.passwords import PasswordProtection
+from hrd_reports.crypto.xwing import PrivateKey
+from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
+from hrd_reports.services import audit, keyring
+from hrd_reports.services.clock import utc_today
+from hrd_reports.services.errors import (
+    AuthenticationFailed,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+)
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+# Said the same way for an unknown name and a wrong password, so neither reveals who exists.
+LOGIN_REFUSED = "unknown user or wrong password"
+
+
+@dataclass(frozen=True)
+class UnlockedUser:
+    """A user whose private key is open in memory for the length of one command or request."""
+
+    user: User
+    private_key: PrivateKey = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+
+def check_name(name: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise Invalid(
+            "a user name has 2 to 64 characters: lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+
+
+def check_password(*, name: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Invalid(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    if name.casefold() in password.casefold():
+        raise Invalid("a password must not contain the user name")
+    if len(set(password)) < 5:
+        raise Invalid("this password is too easy to guess; use several different words")
+
+
+def exists(session: Session, name: str) -> bool:
+    return session.execute(select(User.id).where(User.name == name)).first() is not None
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"there is no user named {name!r}")
+    return user
+
+
+def create_user(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    password: str,
+    passwords: PasswordProtection,
+    audit_secret: bytes,
+    actor: str,
+) -> User:
+    check_name(name)
+    check_password(name=name, password=password)
+    if exists(session, name):
+        raise Conflict(f"there is already a user named {name!r}")
+    private = PrivateKey.generate()
+    public_id = uuid.uuid4()
+    user = User(
+        public_id=public_id,
+        name=name,
+        role=role,
+        password_hash=passwords.hash_password(password),
+        public_key=private.public.raw,
+        key_id=private.key_id,
+        # Bound to the user's public id: a protected key copied onto another row won't open.
+        protected_private_key=passwords.protect_seed(
+            private.seed(), password=password, owner=public_id
+        ),
+        vetted=False,
+        disabled=False,
+        created_on=utc_today(),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=audit_secret,
+        actor=actor,
+        action="user.add",
+        subject=name,
+        detail={"role": role.value},
+    )
+    return user
+
+
+def unlock(
+    session: Session, *, name: str, password: str, passwords: PasswordProtection
+) -> UnlockedUser:
+    """Check the password and open the user's private key; refresh both if costs were raised."""
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None or user.disabled:
+        passwords.verify_dummy(password)
+        raise AuthenticationFailed(LOGIN_REFUSED)
+    if not passwords.verify_password(user.password_hash, password):
+        raise AuthenticationFailed(LOGIN_REFUSED)
+    with keyring.integrity_checked(f"the private key of {name!r}"):
+        private = PrivateKey(
+            passwords.unprotect_seed(
+                user.protected_private_key, password=password, owner=user.public_id
+            )
+        )
+    if private.public.raw != user.public_key:
+        raise AuthenticationFailed(f"the private key of {name!r} does not match its public key")
+    if passwords.password_hash_outdated(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    if passwords.protection_outdated(user.protected_private_key):
+        user.protected_private_key = passwords.protect_seed(
+            private.seed(), password=password, owner=user.public_id
+        )
+    return UnlockedUser(user=user, private_key=private)
+
+
+@dataclass(frozen=True)
+class VetOutcome:
+    name: str
+    role: Role
+    keys_granted: list[str]
+    already_vetted: bool
+
+
+def vet_user(
+    session: Session,
+    *,
+    name: str,
+    intake_keys: dict[str, PrivateKey],
+    vetted_by: str,
+    audit_secret: bytes,
+) -> VetOutcome:
+    """Vet ``name``; a coordinator or administrator also gets every live desk key.
+
+    ``intake_keys`` are the keys opened by whoever vets (a key holder, or the recovery key),
+    which must be every live key, so that a new holder is never left half-equipped.
+    """
+    user = get_user(session, name)
+    if user.disabled:
+        raise Forbidden(f"{name!r} is disabled")
+    if user.role == Role.AUDITOR:
+        raise Forbidden("auditors see the audit log and statistics, never report content")
+    keyring.require_all_live_keys(session, intake_keys, who=vetted_by)
+    granted: list[str] = []
+    if user.role in keyring.KEY_HOLDER_ROLES:
+        held = set(
+            session.execute(
+                select(IntakeKeyGrant.intake_key_id).where(IntakeKeyGrant.user_id == user.id)
+            ).scalars()
+        )
+        for key_id, private in sorted(intake_keys.items()):
+            if key_id not in held:
+                keyring.grant_to_user(session, key_id=key_id, private=private, user=user)
+                granted.append(key_id)
+    already = user.vetted and not granted
+    user.vetted = True
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=audit_secret,
+        actor=vetted_by,
+        action="user.vet",
+        subject=name,
+        detail={"role": user.role.value, "intake_keys_granted": granted},
+    )
+    return VetOutcome(name=name, role=user.role, keys_granted=granted, already_vetted=already)
+
+
+@dataclass(frozen=True)
+class RevokeOutcome:
+    name: str
+    desk_keys_removed: int
+    report_keys_removed: int
+    reports_unassigned: int
+
+    @property
+    def rotation_advised(self) -> bool:
+        # They could have kept a copy of what they could open: only a new key shuts them out
+        # of reports that arrive from now on.
+        return self.desk_keys_removed > 0 or self.report_keys_removed > 0
+
+
+def _count(session: Session, statement: Delete | Update) -> int:
+    """Rows changed by a bulk DELETE or UPDATE."""
+    result = session.execute(statement)
+    return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+def revoke_user(session: Session, *, name: str, actor: str, audit_secret: bytes) -> RevokeOutcome:
+    user = get_user(session, name)
+    if keyring.is_key_holder(session, user):
+        others = [holder for holder in keyring.key_holders(session) if holder.id != user.id]
+        if not others:
+            raise Conflict(
+                f"{name!r} is the last key holder; vet another coordinator first, or every "
+                "report could only be opened with the recovery key"
+            )
+    desk_keys = _count(session, delete(IntakeKeyGrant).where(IntakeKeyGrant.user_id == user.id))
+    report_keys = _count(session, delete(ReportGrant).where(ReportGrant.user_id == user.id))
+    unassigned = _count(
+        session, update(Report).where(Report.assignee_id == user.id).values(assignee_id=None)
+    )
+    user.vetted = False
+    outcome = RevokeOutcome(
+        name=name,
+        desk_keys_removed=desk_keys,
+        report_keys_removed=report_keys,
+        reports_unassigned=unassigned,
+    )
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=audit_secret,
+        actor=actor,
+        action="user.revoke",
+        subject=name,
+        detail={
+            "desk_keys_removed": outcome.desk_keys_removed,
+            "report_keys_removed": outcome.report_keys_removed,
+            "reports_unassigned": outcome.reports_unassigned,
+        },
+    )
+    return outcome

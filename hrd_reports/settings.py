@@ -1,0 +1,57 @@
+"""Configuration, read once from ``HRD_*`` environment variables at start-up.
+
+Nothing else in the package reads the environment: the CLI and the web server build a
+``Settings`` and pass it down, so tests build their own with their own database.
+"""
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hrd_reports.crypto.passwords import RFC9106_LOW_MEMORY, Argon2Params
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HRD_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///hrd-reports.db",
+        description="SQLAlchemy URL: a SQLite file by default; postgresql+psycopg://... "
+        "for several servers.",
+    )
+    keys_dir: Path = Field(
+        default=Path("keys"),
+        description="Folder of the server secrets (pepper, audit, lookup secrets); mode 0700.",
+    )
+    argon2_time_cost: int = Field(default=RFC9106_LOW_MEMORY.time_cost, ge=1)
+    argon2_memory_kib: int = Field(default=RFC9106_LOW_MEMORY.memory_kib, ge=8)
+    argon2_parallelism: int = Field(default=RFC9106_LOW_MEMORY.parallelism, ge=1)
+    insecure_argon2_for_tests: bool = Field(
+        default=False,
+        description="Allow Argon2 parameters below RFC 9106's; for test suites only.",
+    )
+    rotation_batch_size: int = Field(default=500, ge=1, le=10_000)
+    setup_link_hours: int = Field(default=24, ge=1, le=24 * 7)
+    fault_kill_rotation_at: str | None = Field(
+        default=None,
+        description="Test only: SIGKILL `keys rotate` at a named point to prove it resumes.",
+    )
+
+    @model_validator(mode="after")
+    def _argon2_not_below_rfc9106(self) -> Self:
+        if not self.insecure_argon2_for_tests and not self.argon2.at_least(RFC9106_LOW_MEMORY):
+            raise ValueError(
+                "Argon2 parameters below RFC 9106 (t=3, m=65536 KiB, p=4) are refused; "
+                "HRD_INSECURE_ARGON2_FOR_TESTS=true allows them in test suites"
+            )
+        return self
+
+    @property
+    def argon2(self) -> Argon2Params:
+        return Argon2Params(
+            time_cost=self.argon2_time_cost,
+            memory_kib=self.argon2_memory_kib,
+            parallelism=self.argon2_parallelism,
+        )

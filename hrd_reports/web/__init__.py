@@ -1,0 +1,1 @@
+"""The HTTP side: thin routes that parse, call a service and render."""

@@ -1,0 +1,69 @@
+"""``create_app(settings)``: the one place where the web application is put together."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import jinja2
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+
+from hrd_reports import __version__
+from hrd_reports.i18n import locale
+from hrd_reports.resources import resource_dir
+from hrd_reports.settings import Settings
+from hrd_reports.web import setup
+from hrd_reports.web.deps import DbSession
+from hrd_reports.web.headers import SecurityHeadersMiddleware
+from hrd_reports.wiring import Runtime, build_runtime
+
+
+def _templates() -> Jinja2Templates:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resource_dir("templates")),
+        # Everything a person typed is text, never markup.
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+    )
+    current = locale()
+    environment.install_gettext_translations(current.translations, newstyle=True)  # type: ignore[attr-defined]
+    environment.globals.update(lang=current.code, direction=current.direction)
+    return Jinja2Templates(env=environment)
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or build_runtime(settings, migrate=False)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="hrd-reports",
+        version=__version__,
+        lifespan=lifespan,
+        # The dashboard's API description is not public; the reporter API publishes its own.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.runtime = runtime
+    app.state.templates = _templates()
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
+    app.include_router(setup.router)
+
+    @app.get("/healthz")
+    def health(session: DbSession) -> dict[str, str]:
+        session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Uvicorn's factory: each worker reads ``HRD_*`` once, at its start."""
+    return create_app(Settings())

@@ -1,0 +1,32 @@
+"""Every dependency a route can ask for, as ``Annotated`` aliases."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from hrd_reports.db import unit_of_work
+from hrd_reports.wiring import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    # The route commits once, before it answers; anything not committed is rolled back.
+    with unit_of_work(get_runtime(request).sessions) as session:
+        yield session
+
+
+def get_templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+DbSession = Annotated[Session, Depends(get_session)]
+Templates = Annotated[Jinja2Templates, Depends(get_templates)]

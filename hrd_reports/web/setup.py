@@ -1,0 +1,69 @@
+"""The one-time setup link that ``hrd-reports serve`` prints on a fresh desk.
+
+The link's token is the only credential: it is printed on the server's console, kept as a
+hash, and stops working once the desk is set up. The recovery key is shown on the answer
+page once and exists nowhere else afterwards.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from hrd_reports.services import desk, users
+from hrd_reports.services.errors import Invalid, NotFound, ServiceError
+from hrd_reports.web.deps import DbSession, RuntimeDep, Templates
+
+router = APIRouter()
+
+
+@router.get("/setup/{token}", response_class=HTMLResponse)
+def setup_form(
+    token: str, request: Request, session: DbSession, templates: Templates
+) -> HTMLResponse:
+    try:
+        desk.check_setup_link(session, token=token)
+    except NotFound as exc:
+        return templates.TemplateResponse(
+            request, "setup_invalid.html", {"problem": exc.message}, status_code=404
+        )
+    return templates.TemplateResponse(request, "setup.html", {"token": token, "name": ""})
+
+
+@router.post("/setup/{token}", response_class=HTMLResponse)
+def setup_submit(
+    token: str,
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+    templates: Templates,
+    admin_name: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)],
+    password_again: Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)],
+) -> HTMLResponse:
+    try:
+        desk.check_setup_link(session, token=token)
+    except NotFound as exc:
+        return templates.TemplateResponse(
+            request, "setup_invalid.html", {"problem": exc.message}, status_code=404
+        )
+    try:
+        if password != password_again:
+            raise Invalid("the two passwords differ")
+        setup = desk.set_up_desk(
+            session,
+            admin_name=admin_name,
+            admin_password=password,
+            passwords=runtime.passwords,
+            audit_secret=runtime.secrets.audit,
+        )
+        session.commit()
+    except ServiceError as exc:
+        session.rollback()
+        return templates.TemplateResponse(
+            request,
+            "setup.html",
+            {"token": token, "name": admin_name, "problem": exc.message},
+            status_code=400,
+        )
+    return templates.TemplateResponse(request, "setup_done.html", {"setup": setup})

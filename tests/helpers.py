@@ -1,0 +1,181 @@
+"""A desk driven through the same services the CLI and the web call, for tests."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from hrd_reports.crypto.submission import Submission, new_submission
+from hrd_reports.crypto.xwing import PublicKey
+from hrd_reports.db import unit_of_work
+from hrd_reports.models import Role
+from hrd_reports.services import desk, intake, keyring, reports, rotation, users
+from hrd_reports.services.desk import DeskSetup
+from hrd_reports.services.reports import AssignOutcome, ReportView
+from hrd_reports.services.rotation import RotationEnd
+from hrd_reports.wiring import Runtime
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    report_id: UUID
+    receipt: str
+    submission: Submission
+
+
+def report_content(narrative: str, *, incident_types: tuple[str, ...] = ("death_threat",)) -> bytes:
+    return json.dumps(
+        {"incident_types": list(incident_types), "narrative": narrative}, ensure_ascii=False
+    ).encode("utf-8")
+
+
+class Desk:
+    """One desk under test: each method is one unit of work, committed like a CLI command."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.audit_secret = runtime.secrets.audit
+
+    def session(self) -> Any:
+        return unit_of_work(self.runtime.sessions)
+
+    def set_up(self, admin: Person) -> DeskSetup:
+        with self.session() as session:
+            setup = desk.set_up_desk(
+                session,
+                admin_name=admin.name,
+                admin_password=admin.password,
+                passwords=self.runtime.passwords,
+                audit_secret=self.audit_secret,
+            )
+            session.commit()
+        return setup
+
+    def add(self, name: str, role: Role) -> Person:
+        person = Person(name, f"{role.value} password of {name}")
+        with self.session() as session:
+            users.create_user(
+                session,
+                name=name,
+                role=role,
+                password=person.password,
+                passwords=self.runtime.passwords,
+                audit_secret=self.audit_secret,
+                actor="test",
+            )
+            session.commit()
+        return person
+
+    def vet(self, name: str, *, by: Person) -> users.VetOutcome:
+        with self.session() as session:
+            holder = self._unlock(session, by)
+            outcome = users.vet_user(
+                session,
+                name=name,
+                intake_keys=keyring.unlock_intake_keys(
+                    session, user=holder.user, private_key=holder.private_key
+                ),
+                vetted_by=by.name,
+                audit_secret=self.audit_secret,
+            )
+            session.commit()
+        return outcome
+
+    def add_vetted(self, name: str, role: Role, *, by: Person) -> Person:
+        person = self.add(name, role)
+        self.vet(name, by=by)
+        return person
+
+    def revoke(self, name: str) -> users.RevokeOutcome:
+        with self.session() as session:
+            outcome = users.revoke_user(
+                session, name=name, actor="test", audit_secret=self.audit_secret
+            )
+            session.commit()
+        return outcome
+
+    def intake_key(self) -> PublicKey:
+        with self.session() as session:
+            return PublicKey(keyring.active_intake_key(session).public_key)
+
+    def submit(self, content: bytes) -> Submitted:
+        receipt, submission = new_submission(content, intake_key=self.intake_key())
+        self.store(submission)
+        return Submitted(report_id=submission.report_id, receipt=receipt, submission=submission)
+
+    def store(self, submission: Submission) -> None:
+        with self.session() as session:
+            intake.submit_report(
+                session, submission=submission, lookup_secret=self.runtime.secrets.lookup
+            )
+            session.commit()
+
+    def _unlock(self, session: Any, person: Person) -> users.UnlockedUser:
+        return users.unlock(
+            session, name=person.name, password=person.password, passwords=self.runtime.passwords
+        )
+
+    def list_reports(self, person: Person) -> list[ReportView]:
+        with self.session() as session:
+            views = reports.list_reports(
+                session, reader=self._unlock(session, person), audit_secret=self.audit_secret
+            )
+            session.commit()
+        return views
+
+    def show(self, person: Person, report_id: UUID) -> ReportView:
+        with self.session() as session:
+            view = reports.show_report(
+                session,
+                reader=self._unlock(session, person),
+                report_id=report_id,
+                audit_secret=self.audit_secret,
+            )
+            session.commit()
+        return view
+
+    def assign(self, report_id: UUID, *, to: str, by: Person) -> AssignOutcome:
+        with self.session() as session:
+            outcome = reports.assign_report(
+                session,
+                keyholder=self._unlock(session, by),
+                report_id=report_id,
+                assignee_name=to,
+                audit_secret=self.audit_secret,
+            )
+            session.commit()
+        return outcome
+
+    def rotate(self, *, by: Person, retire_old: bool = False, batch_size: int = 3) -> RotationEnd:
+        with self.session() as session:
+            holder = self._unlock(session, by)
+            intake_keys = keyring.unlock_intake_keys(
+                session, user=holder.user, private_key=holder.private_key
+            )
+            start = rotation.start_rotation(
+                session, actor=by.name, intake_keys=intake_keys, audit_secret=self.audit_secret
+            )
+            session.commit()
+        damaged = rotation.reseal_all(
+            self.runtime.sessions,
+            rotation_id=start.rotation_id,
+            intake_keys=intake_keys,
+            batch_size=batch_size,
+        )
+        with self.session() as session:
+            end = rotation.finish_rotation(
+                session,
+                rotation_id=start.rotation_id,
+                actor=by.name,
+                retire_old=retire_old,
+                audit_secret=self.audit_secret,
+                damaged=damaged,
+            )
+            session.commit()
+        return end

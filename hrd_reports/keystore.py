@@ -77,7 +77,8 @@ def load_or_create(keys_dir: Path, *, may_create: bool) -> ServerSecrets:
     Missing secrets on a desk that is set up are refused too: a new pepper would lock every
     user out for good, so the folder must be restored from a backup.
     """
-    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if may_create:
+        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     paths = {name: keys_dir / f"{name}.key" for name in _SECRET_FILES}
     missing = [path for path in paths.values() if not path.exists()]
     if missing and (not may_create or len(missing) < len(paths)):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -16,6 +17,10 @@ from hrd_reports import db
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime, build_runtime
 from tests.helpers import Desk, Person
+
+# Tests never assert on wall-clock time; Hypothesis's per-example deadline would.
+hypothesis_settings.register_profile("hrd", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("hrd")
 
 # Argon2 at its cheapest, for speed; production refuses these (see Settings).
 CHEAP_ARGON2 = {
@@ -48,8 +53,7 @@ class DatabaseServer:
             self._template_file = base_dir / "template.db"
             engine = db.make_engine(f"sqlite:///{self._template_file}")
             db.migrate(engine)
-            with engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Closing the last connection checkpoints the WAL into the file and removes it.
             engine.dispose()
 
     @property
@@ -129,7 +133,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 @pytest.fixture
 def admin() -> Person:
-    return Person("admin", "admin password one")
+    return Person("admin", "first key holder passphrase")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """A desk driven through the same services the CLI and the web call, for tests."""
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -58,7 +59,10 @@ class Desk:
         return setup
 
     def add(self, name: str, role: Role) -> Person:
-        person = Person(name, f"{role.value} password of {name}")
+        # Distinct per person, so a canary search can tell whose password leaked.
+        person = Person(
+            name, f"passphrase of a {role.value.replace('_', ' ')} {secrets.randbelow(10**9)}"
+        )
         with self.session() as session:
             users.create_user(
                 session,

@@ -52,6 +52,8 @@ def cli_command(func: Callable[P, R]) -> Callable[P, R]:
         except ValidationError as exc:
             problems = "; ".join(
                 f"HRD_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+                if error["loc"]
+                else error["msg"].removeprefix("Value error, ")
                 for error in exc.errors()
             )
             raise fail(f"configuration: {problems}", code=2) from None

@@ -61,7 +61,7 @@ def list_(
             f"{view.id}  {view.received_on}  {view.status:<12}  {view.priority or '-':<3}  "
             f"{view.assignee or '-':<16}  {view.summary()}"
         )
-    typer.echo(f"{len(views)} reports.", err=True)
+    typer.echo(f"{len(views)} report{'' if len(views) == 1 else 's'}.", err=True)
 
 
 @app.command("show")

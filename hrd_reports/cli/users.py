@@ -86,7 +86,8 @@ def vet(
         else:
             recovery = decode_recovery_key(sys.stdin.readline())
             vetted_by = f"recovery-key:{recovery.key_id}"
-            intake_keys = keyring.unlock_intake_keys_with_recovery(session, recovery=recovery)
+            with refusals_audited(rt, session, actor=vetted_by, attempted="user.vet", subject=name):
+                intake_keys = keyring.unlock_intake_keys_with_recovery(session, recovery=recovery)
         with refusals_audited(rt, session, actor=vetted_by, attempted="user.vet", subject=name):
             outcome = users.vet_user(
                 session,

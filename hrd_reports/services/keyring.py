@@ -183,7 +183,7 @@ class IntakeKeyStatus:
 
 def keyring_status(session: Session) -> list[IntakeKeyStatus]:
     per_key = select(Report.dek_key_id, func.count()).group_by(Report.dek_key_id)
-    counts: dict[str, int] = dict(session.execute(per_key).tuples().all())
+    counts: dict[str, int] = dict(session.execute(per_key).all())
     statuses = []
     for key in session.execute(
         select(IntakeKey).order_by(IntakeKey.created_on, IntakeKey.id)

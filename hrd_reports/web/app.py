@@ -20,6 +20,8 @@ from hrd_reports.wiring import Runtime, build_runtime
 
 
 def _templates() -> Jinja2Templates:
+    # Links are written as paths (``url_for(...).path``), never absolute URLs: the same page
+    # then works behind a TLS-terminating proxy and on a Tor onion address.
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(resource_dir("templates")),
         # Everything a person typed is text, never markup.

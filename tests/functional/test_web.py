@@ -1,0 +1,132 @@
+"""The web side of this version: health, the one-time setup link, and the header discipline."""
+
+import datetime as dt
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hrd_reports.services import desk as desk_service
+from hrd_reports.settings import Settings
+from hrd_reports.web.app import create_app
+from hrd_reports.wiring import Runtime
+from tests.helpers import Desk
+
+
+@pytest.fixture
+def client(settings: Settings, runtime: Runtime) -> TestClient:
+    return TestClient(create_app(settings, runtime=runtime))
+
+
+@pytest.fixture
+def setup_token(runtime: Runtime) -> str:
+    with Desk(runtime).session() as session:
+        token = desk_service.issue_setup_link(session, valid_for=dt.timedelta(hours=1))
+        session.commit()
+    return token
+
+
+def _form(**fields: str) -> dict[str, str]:
+    return {
+        "admin_name": "amira",
+        "password": "a long setup passphrase",
+        "password_again": "a long setup passphrase",
+    } | fields
+
+
+def test_health_route_answers(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_setup_link_creates_the_first_administrator_and_shows_the_recovery_key_once(
+    client: TestClient, setup_token: str, runtime: Runtime
+) -> None:
+    form = client.get(f"/setup/{setup_token}")
+    assert form.status_code == 200
+    assert 'name="admin_name"' in form.text
+
+    done = client.post(f"/setup/{setup_token}", data=_form())
+    assert done.status_code == 200
+    recovery_key = re.search(r'data-testid="recovery-key">([^<]+)<', done.text)
+    assert recovery_key is not None
+    assert recovery_key.group(1).startswith("HRDRK1-")
+    with Desk(runtime).session() as session:
+        assert desk_service.is_set_up(session)
+
+    # The link is spent: neither the form nor a second submission works again.
+    assert client.get(f"/setup/{setup_token}").status_code == 404
+    again = client.post(f"/setup/{setup_token}", data=_form(admin_name="mallory"))
+    assert again.status_code == 404
+    assert recovery_key.group(1) not in again.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"password_again": "a different passphrase"}, "differ"),
+        ({"password": "short", "password_again": "short"}, "12 characters"),
+        ({"admin_name": "Not A Name"}, "user name"),
+    ],
+)
+def test_bad_setup_form_is_refused_with_a_message_and_sets_nothing_up(
+    client: TestClient, setup_token: str, runtime: Runtime, fields: dict[str, str], message: str
+) -> None:
+    response = client.post(f"/setup/{setup_token}", data=_form(**fields))
+    assert response.status_code == 400
+    assert message in response.text
+    with Desk(runtime).session() as session:
+        assert not desk_service.is_set_up(session)
+    assert client.get(f"/setup/{setup_token}").status_code == 200
+
+
+def test_setup_form_with_missing_or_oversized_fields_is_a_4xx(
+    client: TestClient, setup_token: str
+) -> None:
+    assert client.post(f"/setup/{setup_token}", data={"admin_name": "amira"}).status_code == 422
+    assert client.post(f"/setup/{setup_token}", data=_form(password="x" * 5000)).status_code == 422
+
+
+def test_unknown_setup_link_is_not_found(client: TestClient) -> None:
+    response = client.get("/setup/guessed-token")
+    assert response.status_code == 404
+    assert "not valid" in response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/setup/whatever", "/static/css/base.css", "/no-such-page"]
+)
+def test_every_response_carries_the_security_headers_and_no_cookie(
+    client: TestClient, path: str
+) -> None:
+    response = client.get(path)
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "set-cookie" not in response.headers
+
+
+def test_pages_load_nothing_from_another_origin(client: TestClient, setup_token: str) -> None:
+    page = client.get(f"/setup/{setup_token}").text
+    references = re.findall(r'(?:src|href|action)="([^"]+)"', page)
+    assert references
+    for reference in references:
+        # Paths only: no other origin, and no scheme that breaks behind a TLS proxy or on .onion.
+        assert reference.startswith("/"), reference
+        assert not reference.startswith("//"), reference
+
+
+def test_dashboard_api_description_is_not_public(client: TestClient) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(path).status_code == 404
+
+
+def test_setup_page_is_marked_for_translation_and_direction(
+    client: TestClient, setup_token: str
+) -> None:
+    page = client.get(f"/setup/{setup_token}").text
+    assert '<html lang="en" dir="ltr">' in page

@@ -1,0 +1,150 @@
+"""Writes ``vectors.json``: known-answer vectors of the version 1 wire format.
+
+Run from the repository root: ``python tests/testdata/make_vectors.py``. Rerunning changes
+only the HPKE ciphertexts (HPKE encapsulation is randomised, so those vectors are checked by
+opening them); every other value is deterministic and must never change for version 1,
+since browsers and older reports depend on it. The browser's code is checked against the
+same file.
+"""
+
+import json
+from pathlib import Path
+from uuid import UUID
+
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.envelope import bucket_sizes, pad
+from hrd_reports.crypto.receipts import derive_receipt_keys, normalise_receipt
+from hrd_reports.crypto.submission import build_submission
+from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
+
+HERE = Path(__file__).parent
+INTAKE_SEED = bytes(range(32))
+REPORTER_SEED = bytes(range(32, 64))
+
+
+def _envelope(
+    label: str, content: str, report_id: str, receipt: str, dek: bytes, nonce: bytes
+) -> dict[str, object]:
+    intake = PrivateKey(INTAKE_SEED)
+    submission = build_submission(
+        content.encode("utf-8"),
+        intake_key=intake.public,
+        receipt=receipt,
+        report_id=UUID(report_id),
+        dek=dek,
+        nonce=nonce,
+    )
+    return {
+        "label": label,
+        "content_utf8": content,
+        "report_id": report_id,
+        "receipt": receipt,
+        "dek_hex": dek.hex(),
+        "nonce_hex": nonce.hex(),
+        "intake_seed_hex": INTAKE_SEED.hex(),
+        "padded_length": len(pad(content.encode("utf-8"))),
+        "wire": submission.to_wire(),
+    }
+
+
+def main() -> None:
+    intake = PrivateKey(INTAKE_SEED)
+    reporter = PrivateKey(REPORTER_SEED)
+    subject = "6f1c2b1e-8d5a-4c3e-9b7a-2f4d6e8a0c1b"
+    info = bind(Purpose.REPORT_DEK, subject)
+    receipts = ["3141 5926 5358 9793 2384 6264 3382", "0000 0000 0000 0000 0000 0000 0000"]
+    for receipt in receipts:
+        normalise_receipt(receipt)  # refuse to write a vector that is not a valid receipt
+    vectors = {
+        "about": "hrd-reports wire format version 1; see tests/testdata/make_vectors.py",
+        "suite": "HPKE base mode; KEM X-Wing (0x647a), HKDF-SHA256 (0x0001), AES-256-GCM (0x0002)",
+        "contexts": [
+            {"purpose": purpose.value, "subject": subject, "ascii": bind(purpose, subject).decode()}
+            for purpose in (Purpose.REPORT_BODY, Purpose.REPORT_DEK, Purpose.INTAKE_PRIVATE_KEY)
+        ],
+        "xwing_keys": [
+            {
+                "seed_hex": key.seed().hex(),
+                "public_key_hex": key.public.raw.hex(),
+                "key_id": key.key_id,
+                "fingerprint": fingerprint_of(key.public.raw),
+            }
+            for key in (intake, reporter)
+        ],
+        "hpke_open": [
+            {
+                "recipient_seed_hex": INTAKE_SEED.hex(),
+                "info_ascii": info.decode(),
+                "plaintext_hex": bytes(range(100, 132)).hex(),
+                "sealed_hex": intake.public.seal(
+                    bytes(range(100, 132)), info=info
+                ).ciphertext.hex(),
+            }
+        ],
+        "padding_buckets": bucket_sizes(),
+        "receipts": [
+            {
+                "typed": receipt,
+                "canonical": normalise_receipt(receipt),
+                "lookup_token_hex": (keys := derive_receipt_keys(receipt)).lookup_token.hex(),
+                "reporter_seed_hex": keys.reporter_key.seed().hex(),
+                "reporter_public_key_hex": keys.reporter_key.public.raw.hex(),
+            }
+            for receipt in receipts
+        ],
+        "receipt_normalisation": [
+            {
+                "typed": "3141-5926-5358-9793-2384-6264-3382",
+                "canonical": "3141592653589793238462643382",
+            },
+            {
+                "typed": "٣١٤١ ٥٩٢٦ ٥٣٥٨ ٩٧٩٣ ٢٣٨٤ ٦٢٦٤ ٣٣٨٢",
+                "canonical": "3141592653589793238462643382",
+            },
+            {
+                "typed": "۳۱۴۱ ۵۹۲۶ ۵۳۵۸ ۹۷۹۳ ۲۳۸۴ ۶۲۶۴ ۳۳۸۲",
+                "canonical": "3141592653589793238462643382",
+            },
+            {
+                "typed": "\u200f3141\u00a05926 \u2013 5358\u200e9793 2384 6264 3382 ",
+                "canonical": "3141592653589793238462643382",
+            },
+            {"typed": "3141 5926 5358 9793 2384 6264 3381", "canonical": None},
+            {"typed": "3141 5926 5358 9793 2384 6264 3328", "canonical": None},
+            {"typed": "1415 9265 3589 7932 3846 2643 383", "canonical": None},
+            {"typed": "3141 5926 5358 9793 2384 6264 338O", "canonical": None},
+        ],
+        "report_envelopes": [
+            _envelope(
+                "short English report",
+                json.dumps(
+                    {"incident_types": ["death_threat"], "narrative": "A car followed me home."}
+                ),
+                "0b5e7f0e-3f1a-4d38-a2b6-6a8f3c1d2e4f",
+                receipts[0],
+                bytes(range(200, 232)),
+                bytes(range(12)),
+            ),
+            _envelope(
+                "Arabic report longer than one bucket",
+                json.dumps(
+                    {
+                        "incident_types": ["blackmail", "surveillance"],
+                        "narrative": "تلقيت رسائل تهديد. " * 60,
+                    },
+                    ensure_ascii=False,
+                ),
+                "9a0c1e2d-4b6f-4a8e-8c1d-3e5f7a9b0c2d",
+                receipts[1],
+                bytes(32),
+                bytes([255] * 12),
+            ),
+        ],
+    }
+    (HERE / "vectors.json").write_text(
+        json.dumps(vectors, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    main()

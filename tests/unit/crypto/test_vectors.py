@@ -1,0 +1,106 @@
+"""The committed known-answer vectors: the version 1 wire format must never drift.
+
+The browser's encryption is checked against the same file, so a change here that is not
+also a new protocol version would break every reporter's browser and every stored report.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.envelope import bucket_sizes, decrypt_report_body, open_dek
+from hrd_reports.crypto.errors import InvalidReceipt
+from hrd_reports.crypto.receipts import derive_receipt_keys, normalise_receipt
+from hrd_reports.crypto.submission import build_submission, decode_b64
+from hrd_reports.crypto.xwing import PrivateKey, Sealed, fingerprint_of
+
+VECTORS: dict[str, Any] = json.loads(
+    (Path(__file__).parents[2] / "testdata" / "vectors.json").read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("vector", VECTORS["contexts"], ids=lambda v: v["purpose"])
+def test_context_strings_match_vectors(vector: dict[str, str]) -> None:
+    assert bind(Purpose(vector["purpose"]), vector["subject"]) == vector["ascii"].encode("ascii")
+
+
+@pytest.mark.parametrize("vector", VECTORS["xwing_keys"], ids=lambda v: v["key_id"])
+def test_xwing_key_from_seed_matches_vectors(vector: dict[str, str]) -> None:
+    key = PrivateKey(bytes.fromhex(vector["seed_hex"]))
+    assert key.public.raw.hex() == vector["public_key_hex"]
+    assert key.key_id == vector["key_id"]
+    assert fingerprint_of(key.public.raw) == vector["fingerprint"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["hpke_open"])
+def test_hpke_vector_opens_to_its_plaintext(vector: dict[str, str]) -> None:
+    key = PrivateKey(bytes.fromhex(vector["recipient_seed_hex"]))
+    sealed = Sealed(
+        suite="hpke-xwing-hkdfsha256-aes256gcm",
+        key_id=key.key_id,
+        ciphertext=bytes.fromhex(vector["sealed_hex"]),
+    )
+    opened = key.open(sealed, info=vector["info_ascii"].encode("ascii"))
+    assert opened.hex() == vector["plaintext_hex"]
+
+
+def test_padding_buckets_match_vectors() -> None:
+    assert bucket_sizes() == VECTORS["padding_buckets"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["receipts"], ids=lambda v: v["canonical"])
+def test_receipt_derivation_matches_vectors(vector: dict[str, str]) -> None:
+    keys = derive_receipt_keys(vector["typed"])
+    assert normalise_receipt(vector["typed"]) == vector["canonical"]
+    assert keys.lookup_token.hex() == vector["lookup_token_hex"]
+    assert keys.reporter_key.seed().hex() == vector["reporter_seed_hex"]
+    assert keys.reporter_key.public.raw.hex() == vector["reporter_public_key_hex"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["receipt_normalisation"], ids=lambda v: repr(v["typed"]))
+def test_receipt_normalisation_matches_vectors(vector: dict[str, Any]) -> None:
+    if vector["canonical"] is None:
+        with pytest.raises(InvalidReceipt):
+            normalise_receipt(vector["typed"])
+    else:
+        assert normalise_receipt(vector["typed"]) == vector["canonical"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["report_envelopes"], ids=lambda v: v["label"])
+def test_reference_client_builds_the_vector_byte_for_byte(vector: dict[str, Any]) -> None:
+    intake = PrivateKey(bytes.fromhex(vector["intake_seed_hex"]))
+    rebuilt = build_submission(
+        vector["content_utf8"].encode("utf-8"),
+        intake_key=intake.public,
+        receipt=vector["receipt"],
+        report_id=UUID(vector["report_id"]),
+        dek=bytes.fromhex(vector["dek_hex"]),
+        nonce=bytes.fromhex(vector["nonce_hex"]),
+    ).to_wire()
+    wire = vector["wire"]
+    # HPKE encapsulation is randomised: every field but the sealed DEK is reproduced exactly.
+    assert {k: v for k, v in rebuilt.items() if k != "sealed_dek"} == {
+        k: v for k, v in wire.items() if k != "sealed_dek"
+    }
+    assert len(decode_b64(wire["body"], field="body")) == 12 + vector["padded_length"] + 16
+
+
+@pytest.mark.parametrize("vector", VECTORS["report_envelopes"], ids=lambda v: v["label"])
+def test_vector_envelope_opens_with_the_intake_key(vector: dict[str, Any]) -> None:
+    intake = PrivateKey(bytes.fromhex(vector["intake_seed_hex"]))
+    wire = vector["wire"]
+    report_id = UUID(wire["report_id"])
+    sealed = Sealed(
+        wire["suite"], wire["intake_key_id"], decode_b64(wire["sealed_dek"], field="sealed_dek")
+    )
+    dek = open_dek(sealed, report_id=report_id, holder=intake)
+    assert dek.hex() == vector["dek_hex"]
+    body = decode_b64(wire["body"], field="body")
+    assert (
+        decrypt_report_body(dek, body, report_id=report_id).decode("utf-8")
+        == vector["content_utf8"]
+    )

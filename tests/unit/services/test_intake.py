@@ -1,0 +1,77 @@
+"""Receiving reports: ciphertext only, and every malformed or replayed one refused unstored."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from hrd_reports.crypto.submission import Submission, new_submission
+from hrd_reports.crypto.xwing import PrivateKey
+from hrd_reports.models import Report
+from hrd_reports.services.errors import Conflict, Invalid, ServiceError
+from tests.helpers import Desk, report_content
+
+
+def _count(desk: Desk) -> int:
+    with desk.session() as session:
+        return session.execute(select(func.count()).select_from(Report)).scalar_one()
+
+
+def test_stored_report_keeps_ciphertext_a_token_hash_and_the_day_only(desk: Desk) -> None:
+    submitted = desk.submit(report_content("they came to my office"))
+    with desk.session() as session:
+        report = session.execute(select(Report)).scalar_one()
+    assert report.public_id == submitted.report_id
+    assert report.body == submitted.submission.body
+    assert report.lookup_hash != submitted.submission.lookup_token
+    assert type(report.received_on) is dt.date
+    assert b"office" not in report.body
+
+
+def _variant(desk: Desk, **changes: object) -> Submission:
+    _, submission = new_submission(report_content("x"), intake_key=desk.intake_key())
+    return dataclasses.replace(submission, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"version": 2},
+        {"suite": "hpke-x25519-hkdfsha256-aes128gcm"},
+        {"sealed_dek": b"\x00" * 100},
+        {"body": b"\x00" * 1000},
+        {"body": b"\x00" * (12 + 1536 + 16)},
+        {"lookup_token": b"\x00" * 16},
+        {"reporter_public_key": b"\xff" * 1216},
+        {"reporter_public_key": PrivateKey.generate().public.raw[:-32] + bytes(32)},
+        {"reporter_public_key": b"\x01" * 1000},
+        {"intake_key_id": "0" * 32},
+    ],
+    ids=lambda changes: next(iter(changes)),
+)
+def test_malformed_submission_is_refused_and_nothing_is_stored(
+    desk: Desk, changes: dict[str, object]
+) -> None:
+    with pytest.raises(Invalid):
+        desk.store(_variant(desk, **changes))
+    assert _count(desk) == 0
+
+
+def test_replayed_submission_is_refused(desk: Desk) -> None:
+    submitted = desk.submit(report_content("once"))
+    with pytest.raises(Conflict):
+        desk.store(submitted.submission)
+    fresh_id_same_token = dataclasses.replace(
+        _variant(desk), lookup_token=submitted.submission.lookup_token
+    )
+    with pytest.raises(Conflict):
+        desk.store(fresh_id_same_token)
+    assert _count(desk) == 1
+
+
+def test_report_encrypted_to_a_stranger_key_is_refused(desk: Desk) -> None:
+    _, submission = new_submission(report_content("x"), intake_key=PrivateKey.generate().public)
+    with pytest.raises(ServiceError):
+        desk.store(submission)
+    assert _count(desk) == 0

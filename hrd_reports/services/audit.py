@@ -6,7 +6,7 @@ reports by public id and users by name; they never hold content.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,32 +71,13 @@ class ChainVerdict:
 
 def verify(session: Session, *, audit_secret: bytes) -> ChainVerdict:
     """Recompute the chain from the first entry; name the first entry that does not fit."""
-    previous = GENESIS
-    expected_seq = 1
-    events = session.execute(
+    # Streamed in chunks (a server-side cursor on PostgreSQL), closed however the loop ends.
+    with session.execute(
         select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
-    ).scalars()
-    for event in events:
-        if event.seq != expected_seq:
-            return ChainVerdict(
-                intact=False,
-                entries=expected_seq - 1,
-                head_digest=previous,
-                problem=f"entry #{expected_seq} is missing (the next entry is #{event.seq})",
-                broken_seq=expected_seq,
-            )
-        actual = chain_digest(audit_secret, previous, _record_of(event))
-        if not digests_match(event.digest, actual):
-            return ChainVerdict(
-                intact=False,
-                entries=expected_seq - 1,
-                head_digest=previous,
-                problem=f"entry #{event.seq} was altered, moved or forged",
-                broken_seq=event.seq,
-            )
-        previous = event.digest
-        expected_seq += 1
-    entries = expected_seq - 1
+    ) as result:
+        previous, entries, broken = _walk(result.scalars(), audit_secret)
+    if broken is not None:
+        return broken
     head = session.get(AuditHead, _HEAD_ID)
     if head is None or head.seq != entries or not digests_match(head.digest, previous):
         named = head.seq if head is not None else "?"
@@ -108,3 +89,26 @@ def verify(session: Session, *, audit_secret: bytes) -> ChainVerdict:
             broken_seq=entries + 1,
         )
     return ChainVerdict(intact=True, entries=entries, head_digest=previous)
+
+
+def _walk(
+    events: Iterable[AuditEvent], audit_secret: bytes
+) -> tuple[str, int, ChainVerdict | None]:
+    """The last digest and count of intact entries, and a verdict at the first broken one."""
+    previous, seq = GENESIS, 0
+    for event in events:
+        expected = seq + 1
+        if event.seq != expected:
+            problem = f"entry #{expected} is missing (the next entry is #{event.seq})"
+        elif not digests_match(
+            event.digest, chain_digest(audit_secret, previous, _record_of(event))
+        ):
+            problem = f"entry #{event.seq} was altered, moved or forged"
+        else:
+            previous, seq = event.digest, expected
+            continue
+        verdict = ChainVerdict(
+            intact=False, entries=seq, head_digest=previous, problem=problem, broken_seq=expected
+        )
+        return previous, seq, verdict
+    return previous, seq, None

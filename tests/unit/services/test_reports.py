@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select, update
 
-from hrd_reports.models import Report, ReportGrant, Role
+from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
 from hrd_reports.services.errors import DataIntegrityError, Forbidden
 from tests.helpers import Desk, Person, report_content
 
@@ -169,3 +169,48 @@ def test_ciphertext_moved_to_another_report_is_refused(
     with pytest.raises(DataIntegrityError):
         desk.show(staff["coordinator"], second.report_id)
     assert desk.show(staff["coordinator"], first.report_id).content is not None
+
+
+def _flip_last_byte(value: bytes) -> bytes:
+    return value[:-1] + bytes([value[-1] ^ 0x01])
+
+
+def test_flipped_byte_of_a_protected_private_key_is_refused(
+    desk: Desk, staff: dict[str, Person]
+) -> None:
+    with desk.session() as session:
+        user = session.execute(select(User).where(User.name == "carol")).scalar_one()
+        user.protected_private_key = _flip_last_byte(user.protected_private_key)
+        session.commit()
+    with pytest.raises(DataIntegrityError, match="private key of 'carol'"):
+        desk.list_reports(staff["coordinator"])
+
+
+def test_flipped_byte_of_a_desk_key_grant_is_refused(desk: Desk, staff: dict[str, Person]) -> None:
+    desk.submit(report_content("x"))
+    with desk.session() as session:
+        carol = session.execute(select(User).where(User.name == "carol")).scalar_one()
+        grant = session.execute(
+            select(IntakeKeyGrant).where(IntakeKeyGrant.user_id == carol.id)
+        ).scalar_one()
+        grant.sealed_private_key = _flip_last_byte(grant.sealed_private_key)
+        session.commit()
+    with pytest.raises(DataIntegrityError, match="grant of intake key"):
+        desk.list_reports(staff["coordinator"])
+
+
+def test_desk_key_grant_swapped_for_another_users_is_refused(
+    desk: Desk, admin: Person, staff: dict[str, Person]
+) -> None:
+    # Carol's grant row replaced by the admin's: sealed to another key, it cannot open.
+    with desk.session() as session:
+        grants = {
+            grant.user.name: grant
+            for grant in session.execute(select(IntakeKeyGrant)).scalars()
+            if grant.user is not None
+        }
+        grants["carol"].sealed_private_key = grants[admin.name].sealed_private_key
+        grants["carol"].holder_key_id = grants[admin.name].holder_key_id
+        session.commit()
+    with pytest.raises(DataIntegrityError):
+        desk.list_reports(staff["coordinator"])

@@ -48,6 +48,10 @@ def active_intake_key(session: Session, *, lock: bool = False) -> IntakeKey:
         # Held until commit: a rotation cannot retire this key under a report being stored.
         query = query.with_for_update(read=True)
     key = session.execute(query).scalar_one_or_none()
+    if key is None and lock:
+        # On PostgreSQL a statement that waited for a rotation to commit re-checks the row it
+        # waited on (now retired) but cannot see the new key; a new statement can.
+        key = session.execute(query).scalar_one_or_none()
     if key is None:
         raise NotFound("the desk has no intake key yet; finish its setup first")
     return key

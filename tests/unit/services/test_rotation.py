@@ -1,5 +1,7 @@
 """Key rotation, told as the story an operator lives through (DESIGN.md invariant 7)."""
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -7,7 +9,7 @@ from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.models import IntakeKey, IntakeKeyGrant, IntakeKeyState, Report, Role
 from hrd_reports.services import keyring, rotation
-from hrd_reports.services.errors import Conflict
+from hrd_reports.services.errors import Conflict, ServiceError
 from hrd_reports.wiring import Runtime
 from tests.helpers import Desk, Person, report_content
 
@@ -131,3 +133,35 @@ def test_rotation_interrupted_after_some_batches_resumes_without_a_second_new_ke
     assert end.new_key_id == start.new_key_id
     assert len(_states(desk)) == 2
     assert len(desk.list_reports(admin)) == 10
+
+
+def test_report_arriving_while_a_rotation_commits_is_told_to_send_again(
+    desk: Desk, admin: Person
+) -> None:
+    _, stale = new_submission(report_content("in flight"), intake_key=desk.intake_key())
+    rotating = desk.runtime.sessions()
+    try:
+        holder = desk._unlock(rotating, admin)
+        intake_keys = keyring.unlock_intake_keys(
+            rotating, user=holder.user, private_key=holder.private_key
+        )
+        rotation.start_rotation(
+            rotating, actor="admin", intake_keys=intake_keys, audit_secret=desk.audit_secret
+        )
+        refusals: list[ServiceError] = []
+
+        def submit() -> None:
+            try:
+                desk.store(stale)
+            except ServiceError as refusal:
+                refusals.append(refusal)
+
+        # The intake waits on the rotation's locks, then must see the new key, not none.
+        intake = threading.Thread(target=submit)
+        intake.start()
+        intake.join(timeout=1)
+        rotating.commit()
+        intake.join(timeout=60)
+    finally:
+        rotating.close()
+    assert [type(refusal) for refusal in refusals] == [Conflict]

@@ -11,6 +11,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# Set on the engine behind read-only sessions (see ``make_session_factory``).
+_READ_ONLY = "hrd_read_only"
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -39,14 +42,22 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
         # Take the write lock at the start: a transaction that reads the audit head or the
-        # active key and then writes can never act on a stale read.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # active key and then writes can never act on a stale read. Read-only units take a
+        # snapshot instead, so a long audit verification never holds up a report.
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions for units of work; ``read_only`` ones cannot write (PostgreSQL refuses it)."""
+    if not read_only:
+        return sessionmaker(engine, expire_on_commit=False)
+    options = {_READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
 @contextmanager

@@ -1,8 +1,10 @@
 """The server secrets kept in ``keys/``.
 
 These are not report keys (those exist only sealed to people), but they make a copy of the
-database alone useless to an attacker: the pepper (no offline password guessing), the lookup
-secret (no linking a receipt to its report) and the audit secret (no forging the audit chain).
+database alone useless to an attacker, and writing to it alone harmless: the pepper (no
+offline password guessing), the lookup secret (no linking a receipt to its report), the audit
+secret (no forging the audit chain) and the binding secret (no slipping a public key of one's
+own into the key ring).
 Files are created 0600 in a 0700 folder, and start-up refuses a folder others can read.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SECRET_SIZE = 32
-_SECRET_FILES = ("pepper", "lookup", "audit")
+_SECRET_FILES = ("pepper", "lookup", "audit", "binding")
 
 
 class KeystoreError(Exception):
@@ -26,6 +28,7 @@ class ServerSecrets:
     pepper: bytes
     lookup: bytes
     audit: bytes
+    binding: bytes
 
     def __repr__(self) -> str:
         return "ServerSecrets(<hidden>)"

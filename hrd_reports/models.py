@@ -90,6 +90,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     public_key: Mapped[bytes]
     key_id: Mapped[str] = mapped_column(String(32))
+    # HMAC under keys/binding.key: nothing is sealed to a public key the desk did not record.
+    key_binding: Mapped[bytes] = mapped_column(LargeBinary(32))
     protected_private_key: Mapped[bytes]
     vetted: Mapped[bool] = mapped_column(default=False)
     disabled: Mapped[bool] = mapped_column(default=False)
@@ -106,6 +108,7 @@ class RecoveryKey(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     public_key: Mapped[bytes]
+    key_binding: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_on: Mapped[dt.date]
 
 
@@ -125,6 +128,7 @@ class IntakeKey(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     suite: Mapped[str] = mapped_column(String(64))
     public_key: Mapped[bytes]
+    key_binding: Mapped[bytes] = mapped_column(LargeBinary(32))
     state: Mapped[IntakeKeyState] = mapped_column(_enum(IntakeKeyState, "intake_key_state"))
     created_on: Mapped[dt.date]
 
@@ -160,7 +164,9 @@ class Report(Base):
     dek_key_id: Mapped[str] = mapped_column(ForeignKey("intake_keys.id"), index=True)
     dek_suite: Mapped[str] = mapped_column(String(64))
     sealed_dek: Mapped[bytes]
-    reporter_public_key: Mapped[bytes]
+    # The reporter's public key (for replies), encrypted under the report's DEK: in clear, it
+    # would let anyone holding a seized receipt and a copy of the database find the report.
+    reporter_key: Mapped[bytes]
     lookup_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     server_sealed: Mapped[bool] = mapped_column(default=False)
     status: Mapped[ReportStatus] = mapped_column(

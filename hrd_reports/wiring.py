@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hrd_reports import db, keystore
@@ -21,6 +22,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # For units of work that only read (status, verification): no write lock on SQLite.
+    read_sessions: sessionmaker[Session]
     secrets: keystore.ServerSecrets
     passwords: PasswordProtection
 
@@ -31,21 +34,36 @@ class Runtime:
 def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     # Whatever this process creates (database, journals, key files) is private to its user.
     os.umask(0o077)
-    engine = db.make_engine(settings.database_url)
+    try:
+        engine = db.make_engine(settings.database_url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise StartupError(
+            f"HRD_DATABASE_URL is not a usable database URL ({type(exc).__name__}); use "
+            "sqlite:///FILE or postgresql+psycopg://USER@HOST:PORT/DATABASE"
+        ) from exc
     try:
         if migrate:
             db.migrate(engine)
         sessions = db.make_session_factory(engine)
-        with db.unit_of_work(sessions) as session:
+        read_sessions = db.make_session_factory(engine, read_only=True)
+        with db.unit_of_work(read_sessions) as session:
             set_up = desk.is_set_up(session)
         secrets = keystore.load_or_create(settings.keys_dir, may_create=not set_up)
     except keystore.KeystoreError as exc:
         engine.dispose()
         raise StartupError(str(exc)) from exc
+    except OSError as exc:
+        engine.dispose()
+        raise StartupError(f"{settings.keys_dir}: {exc.strerror or exc}") from exc
     except BaseException:
         engine.dispose()
         raise
     passwords = PasswordProtection(pepper=secrets.pepper, params=settings.argon2)
     return Runtime(
-        settings=settings, engine=engine, sessions=sessions, secrets=secrets, passwords=passwords
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        read_sessions=read_sessions,
+        secrets=secrets,
+        passwords=passwords,
     )

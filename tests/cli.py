@@ -24,7 +24,7 @@ class Run:
         return json.loads(self.stdout)
 
 
-def invoke(env: dict[str, str], *args: str, stdin: str | None = None) -> Run:
+def invoke(env: dict[str, str], *args: str, stdin: str | bytes | None = None) -> Run:
     result = CliRunner().invoke(app, list(args), input=stdin, env=env, catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)
 

@@ -7,13 +7,13 @@ from typing import Any
 from uuid import UUID
 
 from hrd_reports.crypto.submission import Submission, new_submission
-from hrd_reports.crypto.xwing import PublicKey
+from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role
 from hrd_reports.services import desk, intake, keyring, reports, rotation, users
 from hrd_reports.services.desk import DeskSetup
 from hrd_reports.services.reports import AssignOutcome, ReportView
-from hrd_reports.services.rotation import RotationEnd
+from hrd_reports.services.rotation import RotationEnd, RotationStart
 from hrd_reports.wiring import Runtime
 
 
@@ -41,6 +41,7 @@ class Desk:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.secrets = runtime.secrets
         self.audit_secret = runtime.secrets.audit
 
     def session(self) -> Any:
@@ -53,7 +54,7 @@ class Desk:
                 admin_name=admin.name,
                 admin_password=admin.password,
                 passwords=self.runtime.passwords,
-                audit_secret=self.audit_secret,
+                secrets=self.secrets,
             )
             session.commit()
         return setup
@@ -70,7 +71,7 @@ class Desk:
                 role=role,
                 password=person.password,
                 passwords=self.runtime.passwords,
-                audit_secret=self.audit_secret,
+                secrets=self.secrets,
                 actor="test",
             )
             session.commit()
@@ -82,11 +83,12 @@ class Desk:
             outcome = users.vet_user(
                 session,
                 name=name,
+                vetter=holder.user,
                 intake_keys=keyring.unlock_intake_keys(
                     session, user=holder.user, private_key=holder.private_key
                 ),
                 vetted_by=by.name,
-                audit_secret=self.audit_secret,
+                secrets=self.secrets,
             )
             session.commit()
         return outcome
@@ -98,9 +100,7 @@ class Desk:
 
     def revoke(self, name: str) -> users.RevokeOutcome:
         with self.session() as session:
-            outcome = users.revoke_user(
-                session, name=name, actor="test", audit_secret=self.audit_secret
-            )
+            outcome = users.revoke_user(session, name=name, actor="test", secrets=self.secrets)
             session.commit()
         return outcome
 
@@ -115,9 +115,7 @@ class Desk:
 
     def store(self, submission: Submission) -> None:
         with self.session() as session:
-            intake.submit_report(
-                session, submission=submission, lookup_secret=self.runtime.secrets.lookup
-            )
+            intake.submit_report(session, submission=submission, secrets=self.secrets)
             session.commit()
 
     def _unlock(self, session: Any, person: Person) -> users.UnlockedUser:
@@ -128,20 +126,23 @@ class Desk:
     def list_reports(self, person: Person) -> list[ReportView]:
         with self.session() as session:
             views = reports.list_reports(
-                session, reader=self._unlock(session, person), audit_secret=self.audit_secret
+                session, reader=self._unlock(session, person), secrets=self.secrets
             )
             session.commit()
         return views
 
     def show(self, person: Person, report_id: UUID) -> ReportView:
+        """Like ``reports show``: the attempt is committed to the audit log, then refused."""
         with self.session() as session:
             view = reports.show_report(
                 session,
                 reader=self._unlock(session, person),
                 report_id=report_id,
-                audit_secret=self.audit_secret,
+                secrets=self.secrets,
             )
             session.commit()
+        if view.refusal is not None:
+            raise view.refusal
         return view
 
     def assign(self, report_id: UUID, *, to: str, by: Person) -> AssignOutcome:
@@ -151,26 +152,32 @@ class Desk:
                 keyholder=self._unlock(session, by),
                 report_id=report_id,
                 assignee_name=to,
-                audit_secret=self.audit_secret,
+                secrets=self.secrets,
             )
             session.commit()
         return outcome
 
-    def rotate(self, *, by: Person, retire_old: bool = False, batch_size: int = 3) -> RotationEnd:
+    def start_rotation(self, *, by: Person) -> tuple[RotationStart, dict[str, PrivateKey]]:
+        """The first step of ``keys rotate``, committed; also the keys ``by`` opened for it."""
         with self.session() as session:
             holder = self._unlock(session, by)
             intake_keys = keyring.unlock_intake_keys(
                 session, user=holder.user, private_key=holder.private_key
             )
             start = rotation.start_rotation(
-                session, actor=by.name, intake_keys=intake_keys, audit_secret=self.audit_secret
+                session, holder=holder.user, intake_keys=intake_keys, secrets=self.secrets
             )
             session.commit()
+        return start, intake_keys
+
+    def rotate(self, *, by: Person, retire_old: bool = False, batch_size: int = 3) -> RotationEnd:
+        start, intake_keys = self.start_rotation(by=by)
         damaged = rotation.reseal_all(
             self.runtime.sessions,
             rotation_id=start.rotation_id,
             intake_keys=intake_keys,
             batch_size=batch_size,
+            secrets=self.secrets,
         )
         with self.session() as session:
             end = rotation.finish_rotation(
@@ -178,7 +185,7 @@ class Desk:
                 rotation_id=start.rotation_id,
                 actor=by.name,
                 retire_old=retire_old,
-                audit_secret=self.audit_secret,
+                secrets=self.secrets,
                 damaged=damaged,
             )
             session.commit()

@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.errors import CryptoError
@@ -61,8 +61,12 @@ def cli_command(func: Callable[P, R]) -> Callable[P, R]:
             raise fail(
                 "someone changed the same records at the same moment; run it again"
             ) from None
-        except OperationalError as exc:
-            raise fail(f"the database cannot be used: {exc.orig}") from None
+        except DBAPIError as exc:
+            # The driver's first line says what failed; the rest is SQL and parameters.
+            lines = str(exc.orig).strip().splitlines()
+            raise fail(
+                f"the database refused: {lines[0] if lines else type(exc.orig).__name__}"
+            ) from None
 
     return wrapper
 
@@ -78,14 +82,22 @@ def runtime() -> Iterator[Runtime]:
 
 def read_password(*, name: str, from_stdin: bool, confirm: bool = False) -> str:
     if from_stdin:
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError:
+            raise fail("the password is not valid UTF-8 text") from None
         password = line.removesuffix("\n").removesuffix("\r")
         if not password:
             raise fail("no password on the first line of standard input")
-        return password
-    password = getpass.getpass(f"Password for {name}: ")
-    if confirm and getpass.getpass(f"Repeat the password for {name}: ") != password:
-        raise fail("the two passwords differ")
+    else:
+        password = getpass.getpass(f"Password for {name}: ")
+        if confirm and getpass.getpass(f"Repeat the password for {name}: ") != password:
+            raise fail("the two passwords differ")
+    try:
+        # Under a C locale, bytes that are not UTF-8 arrive as lone surrogates instead.
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise fail("the password is not valid UTF-8 text") from None
     return password
 
 

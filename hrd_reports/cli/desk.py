@@ -41,7 +41,7 @@ def init(
                 admin_name=admin,
                 admin_password=password,
                 passwords=rt.passwords,
-                audit_secret=rt.secrets.audit,
+                secrets=rt.secrets,
             )
             # The key is written (and synced) before the commit, and removed if the commit
             # fails: a desk must never exist whose recovery key nobody ever saw.
@@ -118,7 +118,7 @@ def serve(
 @cli_command
 def audit_verify(as_json: bool = typer.Option(False, "--json")) -> None:
     """Recompute the audit log's hash chain; name the first entry that does not fit."""
-    with runtime() as rt, unit_of_work(rt.sessions) as session:
+    with runtime() as rt, unit_of_work(rt.read_sessions) as session:
         verdict = audit.verify(session, audit_secret=rt.secrets.audit)
     if as_json:
         print_json(

@@ -30,7 +30,7 @@ app = typer.Typer(help="The desk's intake keys: status and rotation.", no_args_i
 @cli_command
 def status(as_json: bool = JSON_OUTPUT) -> None:
     """Intake keys, their state, holders and how many reports each still protects."""
-    with runtime() as rt, unit_of_work(rt.sessions) as session:
+    with runtime() as rt, unit_of_work(rt.read_sessions) as session:
         keys = keyring.keyring_status(session)
         running = rotation.open_rotation(session)
         pending = rotation.remaining_reports(session, running) if running else None
@@ -83,9 +83,9 @@ def rotate(
                 )
                 start = rotation.start_rotation(
                     session,
-                    actor=holder.name,
+                    holder=holder.user,
                     intake_keys=intake_keys,
-                    audit_secret=rt.secrets.audit,
+                    secrets=rt.secrets,
                 )
             session.commit()
         _fault_point(settings, "after-start")
@@ -105,6 +105,7 @@ def rotate(
                 rotation_id=start.rotation_id,
                 intake_keys=intake_keys,
                 batch_size=settings.rotation_batch_size,
+                secrets=rt.secrets,
                 on_batch=lambda result: progress.advance(
                     task, result.resealed + len(result.damaged)
                 ),
@@ -116,7 +117,7 @@ def rotate(
                 rotation_id=start.rotation_id,
                 actor=holder.name,
                 retire_old=retire_old,
-                audit_secret=rt.secrets.audit,
+                secrets=rt.secrets,
                 damaged=damaged,
             )
             session.commit()

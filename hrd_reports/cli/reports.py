@@ -50,7 +50,7 @@ def list_(
         with unit_of_work(rt.sessions) as session:
             reader = unlock(rt, session, name=as_, password=password)
             with refusals_audited(rt, session, actor=reader.name, attempted="reports.list"):
-                views = reports.list_reports(session, reader=reader, audit_secret=rt.secrets.audit)
+                views = reports.list_reports(session, reader=reader, secrets=rt.secrets)
             # Committed before anything is shown: no plaintext without its audit entry.
             session.commit()
     if as_json:
@@ -81,9 +81,12 @@ def show(
                 rt, session, actor=reader.name, attempted="reports.show", subject=report_id
             ):
                 view = reports.show_report(
-                    session, reader=reader, report_id=report_id, audit_secret=rt.secrets.audit
+                    session, reader=reader, report_id=report_id, secrets=rt.secrets
                 )
+            # The attempt is audited even when the report does not open.
             session.commit()
+    if view.refusal is not None:
+        raise view.refusal
     document = _document(view, with_content=True)
     if as_json:
         print_json({"report": document})
@@ -115,7 +118,7 @@ def assign(
                     keyholder=keyholder,
                     report_id=report_id,
                     assignee_name=to,
-                    audit_secret=rt.secrets.audit,
+                    secrets=rt.secrets,
                 )
             session.commit()
     previous = f" (was {outcome.previous})" if outcome.previous else ""

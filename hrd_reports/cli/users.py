@@ -16,7 +16,7 @@ from hrd_reports.cli.common import (
 )
 from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.db import unit_of_work
-from hrd_reports.models import Role
+from hrd_reports.models import Role, User
 from hrd_reports.services import keyring, users
 
 app = typer.Typer(help="People: add, vet and revoke.", no_args_is_help=True)
@@ -51,7 +51,7 @@ def add(
                 role=role,
                 password=password,
                 passwords=rt.passwords,
-                audit_secret=rt.secrets.audit,
+                secrets=rt.secrets,
                 actor=operator(),
             )
             session.commit()
@@ -79,12 +79,14 @@ def vet(
         if as_ is not None:
             password = read_password(name=as_, from_stdin=password_stdin)
             holder = unlock(rt, session, name=as_, password=password)
+            vetter: User | None = holder.user
             vetted_by = holder.name
             intake_keys = keyring.unlock_intake_keys(
                 session, user=holder.user, private_key=holder.private_key
             )
         else:
             recovery = decode_recovery_key(sys.stdin.readline())
+            vetter = None
             vetted_by = f"recovery-key:{recovery.key_id}"
             with refusals_audited(rt, session, actor=vetted_by, attempted="user.vet", subject=name):
                 intake_keys = keyring.unlock_intake_keys_with_recovery(session, recovery=recovery)
@@ -92,9 +94,10 @@ def vet(
             outcome = users.vet_user(
                 session,
                 name=name,
+                vetter=vetter,
                 intake_keys=intake_keys,
                 vetted_by=vetted_by,
-                audit_secret=rt.secrets.audit,
+                secrets=rt.secrets,
             )
         session.commit()
     if outcome.already_vetted:
@@ -112,9 +115,7 @@ def vet(
 def revoke(name: str) -> None:
     """Remove a user's vetting and every key they were given."""
     with runtime() as rt, unit_of_work(rt.sessions) as session:
-        outcome = users.revoke_user(
-            session, name=name, actor=operator(), audit_secret=rt.secrets.audit
-        )
+        outcome = users.revoke_user(session, name=name, actor=operator(), secrets=rt.secrets)
         session.commit()
     typer.echo(
         f"{name}: vetting removed; {outcome.desk_keys_removed} desk key grants and "

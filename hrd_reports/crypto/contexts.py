@@ -18,6 +18,8 @@ class Purpose(StrEnum):
     INTAKE_PRIVATE_KEY = "intake-private-key"
     USER_PRIVATE_KEY = "user-private-key"
     LOGIN = "login"
+    KEY_BINDING = "key-binding"
+    REPORTER_KEY = "reporter-key"
 
 
 def bind(purpose: Purpose, subject: UUID | str) -> bytes:

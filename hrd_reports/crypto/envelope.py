@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.errors import DecryptionFailed, MalformedEnvelope
-from hrd_reports.crypto.xwing import PrivateKey, PublicKey, Sealed, sealed_size
+from hrd_reports.crypto.xwing import PUBLIC_KEY_SIZE, PrivateKey, PublicKey, Sealed, sealed_size
 
 ENVELOPE_VERSION = 1
 DEK_SIZE = 32
@@ -25,6 +25,7 @@ LENGTH_PREFIX_SIZE = 4
 MIN_BUCKET = 1024
 MAX_REPORT_BUCKET = 256 * 1024
 SEALED_DEK_SIZE = sealed_size(DEK_SIZE)
+REPORTER_KEY_BOX_SIZE = NONCE_SIZE + PUBLIC_KEY_SIZE + TAG_SIZE
 
 
 def new_dek() -> bytes:
@@ -90,6 +91,17 @@ def encrypt_report_body(
 
 def decrypt_report_body(dek: bytes, body: bytes, *, report_id: UUID) -> bytes:
     return unpad(decrypt_with_dek(dek, body, aad=bind(Purpose.REPORT_BODY, report_id)))
+
+
+def encrypt_reporter_key(
+    dek: bytes, public_key: bytes, *, report_id: UUID, nonce: bytes | None = None
+) -> bytes:
+    """The reporter's public key, readable only by those who can open the report itself."""
+    return encrypt_with_dek(dek, public_key, aad=bind(Purpose.REPORTER_KEY, report_id), nonce=nonce)
+
+
+def decrypt_reporter_key(dek: bytes, box: bytes, *, report_id: UUID) -> PublicKey:
+    return PublicKey(decrypt_with_dek(dek, box, aad=bind(Purpose.REPORTER_KEY, report_id)))
 
 
 def seal_dek(dek: bytes, *, report_id: UUID, recipient: PublicKey) -> Sealed:

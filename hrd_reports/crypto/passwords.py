@@ -36,11 +36,13 @@ SALT_SIZE = 16
 KEY_BLOB_VERSION = 1
 # version, time cost, memory (KiB), parallelism, salt
 _HEADER = struct.Struct(">BIIB16s")
-# Bounds on parameters read back from a blob, so a tampered header cannot make a login
-# allocate gigabytes or run for minutes before the AES-GCM tag refuses it.
-_MAX_MEMORY_KIB = 4 * 1024 * 1024
-_MAX_TIME_COST = 64
-_MAX_PARALLELISM = 64
+# Bounds on parameters read back from a blob, so that a tampered header cannot make an
+# unlock run far longer or take far more memory than any sound setting would before the
+# AES-GCM tag refuses it. 2 GiB admits RFC 9106's first recommendation (t=1, m=2 GiB, p=4);
+# a desk configured higher raises the bound with its setting.
+_MAX_MEMORY_KIB = 2 * 1024 * 1024
+_MAX_TIME_COST = 16
+_MAX_PARALLELISM = 16
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class PasswordProtection:
         )
 
     def unprotect_seed(self, blob: bytes, *, password: str, owner: UUID) -> bytes:
-        params, salt = _read_header(blob)
+        params, salt = _read_header(blob, ceiling=self.params)
         header = blob[: _HEADER.size]
         key = self._wrapping_key(password, params=params, salt=salt, owner=owner)
         seed = decrypt_with_dek(
@@ -161,20 +163,20 @@ class PasswordProtection:
         return seed
 
     def protection_outdated(self, blob: bytes) -> bool:
-        params, _ = _read_header(blob)
+        params, _ = _read_header(blob, ceiling=self.params)
         return not params.at_least(self.params)
 
 
-def _read_header(blob: bytes) -> tuple[Argon2Params, bytes]:
+def _read_header(blob: bytes, *, ceiling: Argon2Params) -> tuple[Argon2Params, bytes]:
     if len(blob) < _HEADER.size:
         raise DecryptionFailed("protected key is truncated")
     version, time_cost, memory_kib, parallelism, salt = _HEADER.unpack_from(blob)
     params = Argon2Params(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
     if (
         version != KEY_BLOB_VERSION
-        or not 1 <= time_cost <= _MAX_TIME_COST
-        or not 1 <= parallelism <= _MAX_PARALLELISM
-        or not 8 * parallelism <= memory_kib <= _MAX_MEMORY_KIB
+        or not 1 <= time_cost <= max(_MAX_TIME_COST, ceiling.time_cost)
+        or not 1 <= parallelism <= max(_MAX_PARALLELISM, ceiling.parallelism)
+        or not 8 * parallelism <= memory_kib <= max(_MAX_MEMORY_KIB, ceiling.memory_kib)
     ):
         raise DecryptionFailed("protected key has an unknown version or parameters")
     return params, salt

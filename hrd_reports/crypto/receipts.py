@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -98,7 +98,7 @@ def _hkdf(canonical: str, info: bytes, length: int) -> bytes:
 
 @dataclass(frozen=True)
 class ReceiptKeys:
-    lookup_token: bytes
+    lookup_token: bytes = field(repr=False)
     reporter_key: PrivateKey
 
 

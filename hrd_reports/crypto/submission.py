@@ -10,21 +10,25 @@ Wire format (JSON, binary fields in standard base64)::
     {"version": 1, "report_id": "<uuid4>", "suite": "<suite>", "intake_key_id": "<hex>",
      "sealed_dek": HPKE(DEK, info="hrd-reports/1/report-dek/<report_id>"),
      "body": nonce || AES-256-GCM(DEK, pad(content), aad="hrd-reports/1/report-body/<report_id>"),
-     "reporter_public_key": X-Wing public key derived from the receipt,
+     "reporter_key": nonce || AES-256-GCM(DEK, the reporter's X-Wing public key derived from
+                     the receipt, aad="hrd-reports/1/reporter-key/<report_id>"),
      "lookup_token": HKDF(receipt, info="hrd-reports/1/receipt/lookup-token")}
+
+The two AES-GCM nonces are random and distinct; the DEK is used for nothing else yet.
 """
 
 import base64
 import binascii
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from hrd_reports.crypto.envelope import (
     ENVELOPE_VERSION,
     encrypt_report_body,
+    encrypt_reporter_key,
     new_dek,
     seal_dek,
 )
@@ -39,9 +43,9 @@ class Submission:
     suite: str
     intake_key_id: str
     sealed_dek: bytes
-    body: bytes
-    reporter_public_key: bytes
-    lookup_token: bytes
+    body: bytes = field(repr=False)
+    reporter_key: bytes = field(repr=False)
+    lookup_token: bytes = field(repr=False)
     version: int = ENVELOPE_VERSION
 
     def to_wire(self) -> dict[str, Any]:
@@ -52,7 +56,7 @@ class Submission:
             "intake_key_id": self.intake_key_id,
             "sealed_dek": _b64(self.sealed_dek),
             "body": _b64(self.body),
-            "reporter_public_key": _b64(self.reporter_public_key),
+            "reporter_key": _b64(self.reporter_key),
             "lookup_token": _b64(self.lookup_token),
         }
 
@@ -65,7 +69,7 @@ WIRE_FIELDS = frozenset(
         "intake_key_id",
         "sealed_dek",
         "body",
-        "reporter_public_key",
+        "reporter_key",
         "lookup_token",
     }
 )
@@ -100,7 +104,7 @@ def parse_wire(document: Mapping[str, Any]) -> Submission:
         intake_key_id=texts["intake_key_id"],
         sealed_dek=decode_b64(texts["sealed_dek"], field="sealed_dek"),
         body=decode_b64(texts["body"], field="body"),
-        reporter_public_key=decode_b64(texts["reporter_public_key"], field="reporter_public_key"),
+        reporter_key=decode_b64(texts["reporter_key"], field="reporter_key"),
         lookup_token=decode_b64(texts["lookup_token"], field="lookup_token"),
     )
 
@@ -123,12 +127,16 @@ def build_submission(
     receipt: str,
     report_id: UUID | None = None,
     dek: bytes | None = None,
-    nonce: bytes | None = None,
+    nonces: tuple[bytes, bytes] | None = None,
 ) -> Submission:
     """Encrypt ``content`` (the report's JSON, UTF-8) as the reporter's browser does.
 
-    ``report_id``, ``dek`` and ``nonce`` are drawn at random unless given (known-answer tests).
+    ``report_id``, ``dek`` and the two AES-GCM ``nonces`` (body, reporter key) are drawn at
+    random unless given, for known-answer tests only.
     """
+    body_nonce, reporter_key_nonce = nonces or (None, None)
+    if body_nonce is not None and body_nonce == reporter_key_nonce:
+        raise ValueError("two encryptions under one DEK must never share a nonce")
     report_id = report_id or uuid.uuid4()
     dek = dek or new_dek()
     receipt_keys = derive_receipt_keys(receipt)
@@ -138,8 +146,10 @@ def build_submission(
         suite=sealed.suite,
         intake_key_id=sealed.key_id,
         sealed_dek=sealed.ciphertext,
-        body=encrypt_report_body(dek, content, report_id=report_id, nonce=nonce),
-        reporter_public_key=receipt_keys.reporter_key.public.raw,
+        body=encrypt_report_body(dek, content, report_id=report_id, nonce=body_nonce),
+        reporter_key=encrypt_reporter_key(
+            dek, receipt_keys.reporter_key.public.raw, report_id=report_id, nonce=reporter_key_nonce
+        ),
         lookup_token=receipt_keys.lookup_token,
     )
 

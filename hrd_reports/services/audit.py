@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.chain import GENESIS, chain_digest, digests_match
@@ -18,6 +18,25 @@ from hrd_reports.models import AuditEvent, AuditHead
 from hrd_reports.services.clock import utc_now
 
 _HEAD_ID = 1
+_ACTOR_LENGTH = 64
+_SUBJECT_LENGTH = 64
+
+
+def lock_for_change(session: Session) -> None:
+    """Make audited changes of people and keys run one at a time, by locking the chain's head.
+
+    Vetting, revoking, assigning and rotating each read who holds what and then change it; two
+    running side by side could both act on what the other is changing (a revoked holder
+    receiving the new key of a concurrent rotation, the last two holders both revoked). Every
+    such change calls this first, in the same transaction as its audit entry. SQLite already
+    runs one writer at a time (``BEGIN IMMEDIATE``); this gives PostgreSQL the same order.
+    """
+    session.execute(select(AuditHead.id).where(AuditHead.id == _HEAD_ID).with_for_update()).one()
+
+
+def _fit(text: str | None, length: int) -> str | None:
+    # A subject can be something a person typed (a report id); keep it within the column.
+    return text if text is None or len(text) <= length else text[: length - 1] + "\u2026"
 
 
 def _record_of(event: AuditEvent) -> dict[str, Any]:
@@ -48,9 +67,9 @@ def record(
     event = AuditEvent(
         seq=head.seq + 1,
         occurred_at=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        actor=actor,
+        actor=_fit(actor, _ACTOR_LENGTH),
         action=action,
-        subject=subject,
+        subject=_fit(subject, _SUBJECT_LENGTH),
         detail=json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":")),
     )
     event.digest = chain_digest(audit_secret, head.digest, _record_of(event))
@@ -70,15 +89,32 @@ class ChainVerdict:
 
 
 def verify(session: Session, *, audit_secret: bytes) -> ChainVerdict:
-    """Recompute the chain from the first entry; name the first entry that does not fit."""
+    """Recompute the chain from the first entry; name the first entry that does not fit.
+
+    The head is read first and the walk stops at the entry it names, so entries appended
+    while the check runs are left for the next check instead of looking like a broken end.
+    """
+    head = session.execute(select(AuditHead).where(AuditHead.id == _HEAD_ID)).scalar_one_or_none()
+    last = head.seq if head is not None else 0
     # Streamed in chunks (a server-side cursor on PostgreSQL), closed however the loop ends.
     with session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+        select(AuditEvent)
+        .where(AuditEvent.seq <= last)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
     ) as result:
         previous, entries, broken = _walk(result.scalars(), audit_secret)
     if broken is not None:
         return broken
-    head = session.get(AuditHead, _HEAD_ID)
+    beyond = _first_entry_beyond_head(session)
+    if beyond is not None:
+        return ChainVerdict(
+            intact=False,
+            entries=entries,
+            head_digest=previous,
+            problem=f"entry #{beyond} lies beyond the chain's head: it was added outside it",
+            broken_seq=beyond,
+        )
     if head is None or head.seq != entries or not digests_match(head.digest, previous):
         named = head.seq if head is not None else "?"
         return ChainVerdict(
@@ -89,6 +125,14 @@ def verify(session: Session, *, audit_secret: bytes) -> ChainVerdict:
             broken_seq=entries + 1,
         )
     return ChainVerdict(intact=True, entries=entries, head_digest=previous)
+
+
+def _first_entry_beyond_head(session: Session) -> int | None:
+    # Read the head again: entries appended during the walk moved it, a forged one did not.
+    head_seq = session.execute(select(AuditHead.seq).where(AuditHead.id == _HEAD_ID)).scalar()
+    return session.execute(
+        select(func.min(AuditEvent.seq)).where(AuditEvent.seq > (head_seq or 0))
+    ).scalar()
 
 
 def _walk(

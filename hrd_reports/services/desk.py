@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hrd_reports.crypto.binding import KeyKind
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.recovery import encode_recovery_key
 from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
+from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import RecoveryKey, Role, SetupLink, User
 from hrd_reports.services import audit, keyring, users
 from hrd_reports.services.clock import utc_now, utc_today
@@ -46,8 +48,9 @@ def set_up_desk(
     admin_name: str,
     admin_password: str,
     passwords: PasswordProtection,
-    audit_secret: bytes,
+    secrets: ServerSecrets,
 ) -> DeskSetup:
+    audit.lock_for_change(session)
     if is_set_up(session):
         raise Conflict("this desk is already set up")
     admin = users.create_user(
@@ -56,7 +59,7 @@ def set_up_desk(
         role=Role.ADMIN,
         password=admin_password,
         passwords=passwords,
-        audit_secret=audit_secret,
+        secrets=secrets,
         actor="setup",
     )
     admin.vetted = True
@@ -64,18 +67,26 @@ def set_up_desk(
     recovery = RecoveryKey(
         id=recovery_private.key_id,
         public_key=recovery_private.public.raw,
+        key_binding=keyring.bind_key(
+            secrets,
+            kind=KeyKind.RECOVERY,
+            owner=recovery_private.key_id,
+            public_key=recovery_private.public.raw,
+        ),
         created_on=utc_today(),
     )
     session.add(recovery)
-    key, private = keyring.new_intake_key(session)
+    key, private = keyring.new_intake_key(session, secrets=secrets)
     session.flush()
-    keyring.grant_to_user(session, key_id=key.id, private=private, user=admin)
-    keyring.grant_to_recovery(session, key_id=key.id, private=private, recovery=recovery)
+    keyring.grant_to_user(session, key_id=key.id, private=private, user=admin, secrets=secrets)
+    keyring.grant_to_recovery(
+        session, key_id=key.id, private=private, recovery=recovery, secrets=secrets
+    )
     session.execute(delete(SetupLink))
     session.flush()
     audit.record(
         session,
-        audit_secret=audit_secret,
+        audit_secret=secrets.audit,
         actor="setup",
         action="desk.set_up",
         subject=admin_name,
@@ -105,8 +116,14 @@ def issue_setup_link(session: Session, *, valid_for: dt.timedelta) -> str:
     return token
 
 
-def check_setup_link(session: Session, *, token: str) -> None:
-    link = session.get(SetupLink, _token_hash(token))
+def check_setup_link(session: Session, *, token: str, lock: bool = False) -> None:
+    """Refuse a link that was used, replaced or has expired.
+
+    ``lock`` holds the link until commit, so that two clicks on "set up" cannot both pass
+    the check: the second waits, then finds the link spent.
+    """
+    query = select(SetupLink).where(SetupLink.token_hash == _token_hash(token))
+    link = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if link is None or link.expires_at <= _naive(utc_now()) or is_set_up(session):
         raise NotFound(
             "this setup link is not valid: it was used, has expired or was replaced; "

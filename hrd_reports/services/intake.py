@@ -1,17 +1,18 @@
 """Receiving reports: store a submission as the ciphertext it arrived as.
 
-The server cannot read what it stores. It checks the envelope's shape (sizes, key, suite),
-keeps a keyed hash of the lookup token instead of the token, and records the day only.
+The server cannot read what it stores, not even the reporter's public key (it travels
+encrypted under the report's key). It checks the envelope's shape (sizes, key, suite), keeps
+a keyed hash of the lookup token instead of the token, and records the day only.
 """
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hrd_reports.crypto.envelope import SEALED_DEK_SIZE, body_sizes
-from hrd_reports.crypto.errors import CryptoError
+from hrd_reports.crypto.envelope import REPORTER_KEY_BOX_SIZE, SEALED_DEK_SIZE, body_sizes
 from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, lookup_hash
 from hrd_reports.crypto.submission import Submission
-from hrd_reports.crypto.xwing import SUITE, PublicKey
+from hrd_reports.crypto.xwing import SUITE
+from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import IntakeKey, Report, ReportStatus
 from hrd_reports.services import keyring
 from hrd_reports.services.clock import utc_today
@@ -29,28 +30,29 @@ def _check_shape(submission: Submission) -> None:
         raise Invalid("the sealed data key has the wrong size")
     if len(submission.body) not in _BODY_SIZES:
         raise Invalid("the report body is not padded to a known size")
+    if len(submission.reporter_key) != REPORTER_KEY_BOX_SIZE:
+        raise Invalid("the encrypted reporter key has the wrong size")
     if len(submission.lookup_token) != LOOKUP_TOKEN_SIZE:
         raise Invalid("the lookup token has the wrong size")
-    try:
-        PublicKey(submission.reporter_public_key).check_usable()
-    except CryptoError as exc:
-        raise Invalid("the reporter's public key is not usable") from exc
 
 
 def submit_report(
     session: Session,
     *,
     submission: Submission,
-    lookup_secret: bytes,
+    secrets: ServerSecrets,
     server_sealed: bool = False,
 ) -> Report:
     _check_shape(submission)
     active = keyring.active_intake_key(session, lock=True)
+    # A swapped active key (someone wrote to the database) stops intake instead of storing
+    # reports that its author could read.
+    keyring.intake_public_key(active, secrets=secrets)
     if submission.intake_key_id != active.id:
         if session.get(IntakeKey, submission.intake_key_id) is not None:
             raise Conflict("the desk's key has changed since this page was loaded; send it again")
         raise Invalid("this report is encrypted to a key the desk does not have")
-    token_hash = lookup_hash(submission.lookup_token, lookup_secret=lookup_secret)
+    token_hash = lookup_hash(submission.lookup_token, lookup_secret=secrets.lookup)
     clash = session.execute(
         select(Report.id).where(
             (Report.public_id == submission.report_id) | (Report.lookup_hash == token_hash)
@@ -65,7 +67,7 @@ def submit_report(
         dek_key_id=active.id,
         dek_suite=submission.suite,
         sealed_dek=submission.sealed_dek,
-        reporter_public_key=submission.reporter_public_key,
+        reporter_key=submission.reporter_key,
         lookup_hash=token_hash,
         server_sealed=server_sealed,
         status=ReportStatus.RECEIVED,

@@ -3,7 +3,9 @@
 An intake private key exists only HPKE-sealed to a key holder's personal public key or to
 the offline recovery key; opening one therefore needs a person's password (or the printed
 recovery key). Every opened key is checked against its stored public half, so a grant
-swapped for another key's cannot make a holder decrypt with a key the desk never had.
+swapped for another key's cannot make a holder decrypt with a key the desk never had; and
+nothing is sealed to a stored public key whose binding (``keys/binding.key``) does not hold,
+so a row written into the database cannot receive the desk key.
 """
 
 from collections.abc import Iterator
@@ -13,9 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from hrd_reports.crypto.binding import KeyKind, check_key_binding, key_binding
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.crypto.xwing import SUITE, PrivateKey, PublicKey, Sealed, fingerprint_of
+from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     IntakeKey,
     IntakeKeyGrant,
@@ -57,17 +61,65 @@ def active_intake_key(session: Session, *, lock: bool = False) -> IntakeKey:
     return key
 
 
+def _trusted(
+    secrets: ServerSecrets, *, kind: KeyKind, owner: str, public_key: bytes, binding: bytes
+) -> PublicKey:
+    with integrity_checked(f"the {kind.value} key of {owner}"):
+        check_key_binding(
+            secrets.binding, kind=kind, owner=owner, public_key=public_key, binding=binding
+        )
+        return PublicKey(public_key)
+
+
+def user_public_key(user: User, *, secrets: ServerSecrets) -> PublicKey:
+    """The user's public key, only if it is the one the desk recorded for this user."""
+    return _trusted(
+        secrets,
+        kind=KeyKind.USER,
+        owner=str(user.public_id),
+        public_key=user.public_key,
+        binding=user.key_binding,
+    )
+
+
+def recovery_public_key(recovery: RecoveryKey, *, secrets: ServerSecrets) -> PublicKey:
+    return _trusted(
+        secrets,
+        kind=KeyKind.RECOVERY,
+        owner=recovery.id,
+        public_key=recovery.public_key,
+        binding=recovery.key_binding,
+    )
+
+
+def intake_public_key(key: IntakeKey, *, secrets: ServerSecrets) -> PublicKey:
+    return _trusted(
+        secrets,
+        kind=KeyKind.INTAKE,
+        owner=key.id,
+        public_key=key.public_key,
+        binding=key.key_binding,
+    )
+
+
+def bind_key(secrets: ServerSecrets, *, kind: KeyKind, owner: str, public_key: bytes) -> bytes:
+    return key_binding(secrets.binding, kind=kind, owner=owner, public_key=public_key)
+
+
 def live_intake_keys(session: Session) -> list[IntakeKey]:
     query = select(IntakeKey).where(IntakeKey.state != IntakeKeyState.DESTROYED)
     return list(session.execute(query.order_by(IntakeKey.created_on, IntakeKey.id)).scalars())
 
 
-def new_intake_key(session: Session) -> tuple[IntakeKey, PrivateKey]:
+def new_intake_key(session: Session, *, secrets: ServerSecrets) -> tuple[IntakeKey, PrivateKey]:
     private = PrivateKey.generate()
     key = IntakeKey(
         id=private.key_id,
         suite=SUITE,
         public_key=private.public.raw,
+        key_binding=bind_key(
+            secrets, kind=KeyKind.INTAKE, owner=private.key_id, public_key=private.public.raw
+        ),
         state=IntakeKeyState.ACTIVE,
         created_on=utc_today(),
     )
@@ -75,12 +127,14 @@ def new_intake_key(session: Session) -> tuple[IntakeKey, PrivateKey]:
     return key, private
 
 
-def _seal_intake_key(private: PrivateKey, *, key_id: str, to: bytes) -> Sealed:
-    return PublicKey(to).seal(private.seed(), info=bind(Purpose.INTAKE_PRIVATE_KEY, key_id))
+def _seal_intake_key(private: PrivateKey, *, key_id: str, to: PublicKey) -> Sealed:
+    return to.seal(private.seed(), info=bind(Purpose.INTAKE_PRIVATE_KEY, key_id))
 
 
-def grant_to_user(session: Session, *, key_id: str, private: PrivateKey, user: User) -> None:
-    sealed = _seal_intake_key(private, key_id=key_id, to=user.public_key)
+def grant_to_user(
+    session: Session, *, key_id: str, private: PrivateKey, user: User, secrets: ServerSecrets
+) -> None:
+    sealed = _seal_intake_key(private, key_id=key_id, to=user_public_key(user, secrets=secrets))
     session.add(
         IntakeKeyGrant(
             intake_key_id=key_id,
@@ -93,9 +147,16 @@ def grant_to_user(session: Session, *, key_id: str, private: PrivateKey, user: U
 
 
 def grant_to_recovery(
-    session: Session, *, key_id: str, private: PrivateKey, recovery: RecoveryKey
+    session: Session,
+    *,
+    key_id: str,
+    private: PrivateKey,
+    recovery: RecoveryKey,
+    secrets: ServerSecrets,
 ) -> None:
-    sealed = _seal_intake_key(private, key_id=key_id, to=recovery.public_key)
+    sealed = _seal_intake_key(
+        private, key_id=key_id, to=recovery_public_key(recovery, secrets=secrets)
+    )
     session.add(
         IntakeKeyGrant(
             intake_key_id=key_id,
@@ -155,12 +216,17 @@ def require_all_live_keys(session: Session, opened: dict[str, PrivateKey], *, wh
 
 
 def key_holders(session: Session) -> list[User]:
-    """People holding the active intake key, in name order."""
+    """Vetted key holders holding the active intake key, in name order."""
     active = active_intake_key(session)
     query = (
         select(User)
         .join(IntakeKeyGrant, IntakeKeyGrant.user_id == User.id)
-        .where(IntakeKeyGrant.intake_key_id == active.id, User.disabled.is_(False))
+        .where(
+            IntakeKeyGrant.intake_key_id == active.id,
+            User.vetted.is_(True),
+            User.disabled.is_(False),
+            User.role.in_(KEY_HOLDER_ROLES),
+        )
         .order_by(User.name)
     )
     return list(session.execute(query).scalars())
@@ -170,7 +236,19 @@ def is_key_holder(session: Session, user: User) -> bool:
     query = (
         select(func.count()).select_from(IntakeKeyGrant).where(IntakeKeyGrant.user_id == user.id)
     )
-    return user.role in KEY_HOLDER_ROLES and user.vetted and session.scalar(query) != 0
+    return (
+        user.role in KEY_HOLDER_ROLES
+        and user.vetted
+        and not user.disabled
+        and session.scalar(query) != 0
+    )
+
+
+def require_key_holder(session: Session, user: User) -> None:
+    """Refuse anyone who is not (or, since their key was opened, no longer) a key holder."""
+    session.refresh(user)
+    if not is_key_holder(session, user):
+        raise Forbidden(f"{user.name} is not a vetted key holder")
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,17 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek, seal_dek
-from hrd_reports.crypto.xwing import PrivateKey, PublicKey, Sealed
+from hrd_reports.crypto.xwing import PrivateKey, Sealed
+from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring, users
-from hrd_reports.services.errors import DataIntegrityError, Forbidden, Invalid, NotFound
+from hrd_reports.services.errors import (
+    DataIntegrityError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceError,
+)
 from hrd_reports.services.users import UnlockedUser
 
 ASSIGNABLE_ROLES = frozenset({Role.CASE_WORKER, Role.COORDINATOR})
@@ -34,6 +41,8 @@ class ReportView:
     server_sealed: bool
     content: dict[str, Any] | None = field(repr=False)
     problem: str | None = None
+    # Why the content is missing, to raise when one report was asked for by id.
+    refusal: ServiceError | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """One line for a list: the incident types and the start of the narrative."""
@@ -51,15 +60,19 @@ class _ReaderKeys:
     reader: UnlockedUser
     intake_keys: dict[str, PrivateKey]
 
+    def grant_for(self, session: Session, report: Report) -> ReportGrant:
+        grant = session.execute(
+            select(ReportGrant).where(
+                ReportGrant.report_id == report.id, ReportGrant.user_id == self.reader.user.id
+            )
+        ).scalar_one_or_none()
+        if grant is None:
+            raise Forbidden(f"report {report.public_id} is not assigned to {self.reader.name}")
+        return grant
+
     def data_key(self, session: Session, report: Report) -> bytes:
         if self.reader.user.role == Role.CASE_WORKER:
-            grant = session.execute(
-                select(ReportGrant).where(
-                    ReportGrant.report_id == report.id, ReportGrant.user_id == self.reader.user.id
-                )
-            ).scalar_one_or_none()
-            if grant is None:
-                raise Forbidden(f"report {report.public_id} is not assigned to {self.reader.name}")
+            grant = self.grant_for(session, report)
             sealed = Sealed(grant.suite, grant.holder_key_id, grant.sealed_dek)
             holder = self.reader.private_key
         else:
@@ -97,14 +110,15 @@ def _decode_content(plaintext: bytes) -> dict[str, Any]:
 
 def _view(session: Session, report: Report, keys: _ReaderKeys) -> ReportView:
     content: dict[str, Any] | None = None
-    problem: str | None = None
+    refusal: ServiceError | None = None
     try:
         dek = keys.data_key(session, report)
         with keyring.integrity_checked(f"report {report.public_id}"):
             plaintext = decrypt_report_body(dek, report.body, report_id=report.public_id)
         content = _decode_content(plaintext)
-    except DataIntegrityError as exc:
-        problem = exc.message
+    except (DataIntegrityError, Forbidden) as exc:
+        # One damaged or unopenable report does not hide the others from a list.
+        refusal = exc
     return ReportView(
         id=report.public_id,
         received_on=report.received_on,
@@ -113,7 +127,8 @@ def _view(session: Session, report: Report, keys: _ReaderKeys) -> ReportView:
         assignee=report.assignee.name if report.assignee else None,
         server_sealed=report.server_sealed,
         content=content,
-        problem=problem,
+        problem=refusal.message if refusal else None,
+        refusal=refusal,
     )
 
 
@@ -122,24 +137,24 @@ def _audit_reading(
     *,
     reader: str,
     views: list[ReportView],
-    audit_secret: bytes,
+    secrets: ServerSecrets,
     subject: str | None,
 ) -> None:
     audit.record(
         session,
-        audit_secret=audit_secret,
+        audit_secret=secrets.audit,
         actor=reader,
         action="report.decrypt",
         subject=subject,
         detail={
             "reports": [str(view.id) for view in views if view.content is not None],
-            "failed_integrity": [str(view.id) for view in views if view.content is None],
+            "failed": [str(view.id) for view in views if view.content is None],
         },
     )
 
 
 def list_reports(
-    session: Session, *, reader: UnlockedUser, audit_secret: bytes
+    session: Session, *, reader: UnlockedUser, secrets: ServerSecrets
 ) -> list[ReportView]:
     """Every report the reader may read, newest first, decrypted and audited."""
     keys = _reader_keys(session, reader)
@@ -149,9 +164,7 @@ def list_reports(
             ReportGrant.user_id == reader.user.id
         )
     views = [_view(session, report, keys) for report in session.execute(query).scalars()]
-    _audit_reading(
-        session, reader=reader.name, views=views, audit_secret=audit_secret, subject=None
-    )
+    _audit_reading(session, reader=reader.name, views=views, secrets=secrets, subject=None)
     return views
 
 
@@ -169,20 +182,22 @@ def get_report(session: Session, report_id: str | UUID) -> Report:
 
 
 def show_report(
-    session: Session, *, reader: UnlockedUser, report_id: str | UUID, audit_secret: bytes
+    session: Session, *, reader: UnlockedUser, report_id: str | UUID, secrets: ServerSecrets
 ) -> ReportView:
+    """One report, decrypted and audited.
+
+    A report that fails to open is audited as such and returned with its ``refusal``, not
+    raised: the caller commits the audit entry first, then refuses (``view.refusal``).
+    """
     keys = _reader_keys(session, reader)
     report = get_report(session, report_id)
+    if reader.user.role == Role.CASE_WORKER:
+        # Checked before anything is opened; an unassigned report is a refusal, not a failure.
+        keys.grant_for(session, report)
     view = _view(session, report, keys)
     _audit_reading(
-        session,
-        reader=reader.name,
-        views=[view],
-        audit_secret=audit_secret,
-        subject=str(report.public_id),
+        session, reader=reader.name, views=[view], secrets=secrets, subject=str(report.public_id)
     )
-    if view.problem is not None:
-        raise DataIntegrityError(view.problem)
     return view
 
 
@@ -213,12 +228,12 @@ def assign_report(
     keyholder: UnlockedUser,
     report_id: str | UUID,
     assignee_name: str,
-    audit_secret: bytes,
+    secrets: ServerSecrets,
 ) -> AssignOutcome:
     """Assign a report; a case worker gets its data key sealed to their own public key."""
     keys = _reader_keys(session, keyholder)
-    if keyholder.user.role == Role.CASE_WORKER:
-        raise Forbidden("only a key holder can assign reports")
+    audit.lock_for_change(session)
+    keyring.require_key_holder(session, keyholder.user)
     report = get_report(session, report_id)
     assignee: User = users.get_user(session, assignee_name)
     if assignee.disabled or not assignee.vetted or assignee.role not in ASSIGNABLE_ROLES:
@@ -229,7 +244,11 @@ def assign_report(
     granted = False
     if assignee.role == Role.CASE_WORKER:
         dek = keys.data_key(session, report)
-        sealed = seal_dek(dek, report_id=report.public_id, recipient=PublicKey(assignee.public_key))
+        sealed = seal_dek(
+            dek,
+            report_id=report.public_id,
+            recipient=keyring.user_public_key(assignee, secrets=secrets),
+        )
         session.add(
             ReportGrant(
                 report_id=report.id,
@@ -244,7 +263,7 @@ def assign_report(
     session.flush()
     audit.record(
         session,
-        audit_secret=audit_secret,
+        audit_secret=secrets.audit,
         actor=keyholder.name,
         action="report.assign",
         subject=str(report.public_id),
@@ -256,21 +275,3 @@ def assign_report(
         previous=previous,
         report_key_granted=granted,
     )
-
-
-def unassign_report(
-    session: Session, *, actor: str, report_id: str | UUID, audit_secret: bytes
-) -> str | None:
-    """Take a report back; the case worker's copy of its data key is deleted."""
-    report = get_report(session, report_id)
-    previous = _remove_assignment(session, report)
-    session.flush()
-    audit.record(
-        session,
-        audit_secret=audit_secret,
-        actor=actor,
-        action="report.unassign",
-        subject=str(report.public_id),
-        detail={"from": previous},
-    )
-    return previous

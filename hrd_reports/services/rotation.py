@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hrd_reports.crypto.envelope import open_dek, seal_dek
 from hrd_reports.crypto.errors import CryptoError, DecryptionFailed
-from hrd_reports.crypto.xwing import PrivateKey, PublicKey, Sealed
+from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.db import unit_of_work
+from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     IntakeKey,
     IntakeKeyGrant,
@@ -31,10 +32,11 @@ from hrd_reports.models import (
     KeyRotation,
     RecoveryKey,
     Report,
+    User,
 )
 from hrd_reports.services import audit, keyring
 from hrd_reports.services.clock import utc_today
-from hrd_reports.services.errors import Forbidden
+from hrd_reports.services.errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -57,49 +59,79 @@ def remaining_reports(session: Session, rotation: KeyRotation) -> int:
 
 
 def start_rotation(
-    session: Session, *, actor: str, intake_keys: dict[str, PrivateKey], audit_secret: bytes
+    session: Session,
+    *,
+    holder: User,
+    intake_keys: dict[str, PrivateKey],
+    secrets: ServerSecrets,
 ) -> RotationStart:
     """Open a rotation, or return the unfinished one so that it is resumed, not repeated."""
-    keyring.require_all_live_keys(session, intake_keys, who=actor)
+    audit.lock_for_change(session)
+    keyring.require_key_holder(session, holder)
+    keyring.require_all_live_keys(session, intake_keys, who=holder.name)
     running = open_rotation(session)
     if running is not None:
+        remaining = remaining_reports(session, running)
+        # Resuming opens intake keys and data keys too: it is recorded like a start.
+        audit.record(
+            session,
+            audit_secret=secrets.audit,
+            actor=holder.name,
+            action="keys.rotate.resume",
+            subject=running.to_key_id,
+            detail={"reports_remaining": remaining},
+        )
         return RotationStart(
-            rotation_id=running.id,
-            new_key_id=running.to_key_id,
-            resumed=True,
-            remaining=remaining_reports(session, running),
+            rotation_id=running.id, new_key_id=running.to_key_id, resumed=True, remaining=remaining
         )
     holders = keyring.key_holders(session)
-    if not holders:
-        raise Forbidden("the desk has no key holder left to receive the new key")
-    old = keyring.active_intake_key(session, lock=True)
+    old = keyring.active_intake_key(session)
     old.state = IntakeKeyState.RETIRED
     session.flush()
-    new, private = keyring.new_intake_key(session)
+    new, private = keyring.new_intake_key(session, secrets=secrets)
     session.flush()
-    for holder in holders:
-        keyring.grant_to_user(session, key_id=new.id, private=private, user=holder)
-    for recovery in session.execute(select(RecoveryKey)).scalars():
-        keyring.grant_to_recovery(session, key_id=new.id, private=private, recovery=recovery)
+    for person in holders:
+        keyring.grant_to_user(session, key_id=new.id, private=private, user=person, secrets=secrets)
+    # Only recovery keys that hold the retiring key receive the new one: the desk's own.
+    recovery_keys = session.execute(
+        select(RecoveryKey)
+        .join(IntakeKeyGrant, IntakeKeyGrant.recovery_key_id == RecoveryKey.id)
+        .where(IntakeKeyGrant.intake_key_id == old.id)
+    ).scalars()
+    for recovery in recovery_keys:
+        keyring.grant_to_recovery(
+            session, key_id=new.id, private=private, recovery=recovery, secrets=secrets
+        )
     total = session.execute(select(func.count()).select_from(Report)).scalar_one()
     rotation = KeyRotation(
-        to_key_id=new.id, started_by=actor, started_on=utc_today(), reports_total=total
+        to_key_id=new.id, started_by=holder.name, started_on=utc_today(), reports_total=total
     )
     session.add(rotation)
     session.flush()
     audit.record(
         session,
-        audit_secret=audit_secret,
-        actor=actor,
+        audit_secret=secrets.audit,
+        actor=holder.name,
         action="keys.rotate.start",
         subject=new.id,
         detail={
             "retired": old.id,
-            "holders": [holder.name for holder in holders],
+            "holders": [person.name for person in holders],
             "reports": total,
         },
     )
     return RotationStart(rotation_id=rotation.id, new_key_id=new.id, resumed=False, remaining=total)
+
+
+def _lock_open_rotation(session: Session, rotation_id: int) -> KeyRotation:
+    # Batches of one rotation, and its finish, run one at a time; a batch that stalled past
+    # the rotation's end writes nothing rather than seal reports to a key since retired.
+    rotation = session.execute(
+        select(KeyRotation).where(KeyRotation.id == rotation_id).with_for_update()
+    ).scalar_one()
+    if rotation.finished:
+        raise Conflict("this rotation has already finished")
+    return rotation
 
 
 @dataclass(frozen=True)
@@ -116,14 +148,17 @@ def reseal_batch(
     intake_keys: dict[str, PrivateKey],
     after_id: int,
     batch_size: int,
+    secrets: ServerSecrets,
 ) -> BatchResult:
     """Re-seal the next ``batch_size`` reports (by id, after ``after_id``) to the new key.
 
     A report whose data key does not open is left as it is and named in ``damaged``: one
     altered row must not stop a rotation that may be under way because of a compromise.
     """
-    rotation = session.get_one(KeyRotation, rotation_id)
-    new_key = PublicKey(session.get_one(IntakeKey, rotation.to_key_id).public_key)
+    rotation = _lock_open_rotation(session, rotation_id)
+    new_key = keyring.intake_public_key(
+        session.get_one(IntakeKey, rotation.to_key_id), secrets=secrets
+    )
     rows = session.execute(
         select(Report.id, Report.public_id, Report.dek_suite, Report.dek_key_id, Report.sealed_dek)
         .where(Report.dek_key_id != rotation.to_key_id, Report.id > after_id)
@@ -166,6 +201,7 @@ def reseal_all(
     rotation_id: int,
     intake_keys: dict[str, PrivateKey],
     batch_size: int,
+    secrets: ServerSecrets,
     on_batch: Callable[[BatchResult], None] | None = None,
     checkpoint: Callable[[str], None] = _no_checkpoint,
 ) -> list[str]:
@@ -184,6 +220,7 @@ def reseal_all(
                 intake_keys=intake_keys,
                 after_id=after_id,
                 batch_size=batch_size,
+                secrets=secrets,
             )
             if result.last_id is None:
                 return damaged
@@ -211,10 +248,11 @@ def finish_rotation(
     rotation_id: int,
     actor: str,
     retire_old: bool,
-    audit_secret: bytes,
+    secrets: ServerSecrets,
     damaged: list[str] | None = None,
 ) -> RotationEnd:
-    rotation = session.get_one(KeyRotation, rotation_id)
+    audit.lock_for_change(session)
+    rotation = _lock_open_rotation(session, rotation_id)
     rotation.finished = True
     left = remaining_reports(session, rotation)
     destroyed: list[str] = []
@@ -224,7 +262,7 @@ def finish_rotation(
     session.flush()
     audit.record(
         session,
-        audit_secret=audit_secret,
+        audit_secret=secrets.audit,
         actor=actor,
         action="keys.rotate.finish",
         subject=rotation.to_key_id,

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import CursorResult, Delete, Update, delete, select, update
 from sqlalchemy.orm import Session
 
+from hrd_reports.crypto.binding import KeyKind
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.xwing import PrivateKey
+from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring
 from hrd_reports.services.clock import utc_today
@@ -81,11 +83,12 @@ def create_user(
     role: Role,
     password: str,
     passwords: PasswordProtection,
-    audit_secret: bytes,
+    secrets: ServerSecrets,
     actor: str,
 ) -> User:
     check_name(name)
     check_password(name=name, password=password)
+    audit.lock_for_change(session)
     if exists(session, name):
         raise Conflict(f"there is already a user named {name!r}")
     private = PrivateKey.generate()
@@ -97,6 +100,9 @@ def create_user(
         password_hash=passwords.hash_password(password),
         public_key=private.public.raw,
         key_id=private.key_id,
+        key_binding=keyring.bind_key(
+            secrets, kind=KeyKind.USER, owner=str(public_id), public_key=private.public.raw
+        ),
         # Bound to the user's public id: a protected key copied onto another row won't open.
         protected_private_key=passwords.protect_seed(
             private.seed(), password=password, owner=public_id
@@ -109,7 +115,7 @@ def create_user(
     session.flush()
     audit.record(
         session,
-        audit_secret=audit_secret,
+        audit_secret=secrets.audit,
         actor=actor,
         action="user.add",
         subject=name,
@@ -157,16 +163,23 @@ def vet_user(
     session: Session,
     *,
     name: str,
+    vetter: User | None,
     intake_keys: dict[str, PrivateKey],
     vetted_by: str,
-    audit_secret: bytes,
+    secrets: ServerSecrets,
 ) -> VetOutcome:
     """Vet ``name``; a coordinator or administrator also gets every live desk key.
 
-    ``intake_keys`` are the keys opened by whoever vets (a key holder, or the recovery key),
-    which must be every live key, so that a new holder is never left half-equipped.
+    ``vetter`` is the key holder who vets, or None when the recovery key does; ``intake_keys``
+    are the keys they opened, which must be every live key, so that a new holder is never
+    left half-equipped.
     """
+    audit.lock_for_change(session)
     user = get_user(session, name)
+    if vetter is not None:
+        keyring.require_key_holder(session, vetter)
+        if vetter.id == user.id:
+            raise Forbidden("nobody can vet themselves")
     if user.disabled:
         raise Forbidden(f"{name!r} is disabled")
     if user.role == Role.AUDITOR:
@@ -181,14 +194,16 @@ def vet_user(
         )
         for key_id, private in sorted(intake_keys.items()):
             if key_id not in held:
-                keyring.grant_to_user(session, key_id=key_id, private=private, user=user)
+                keyring.grant_to_user(
+                    session, key_id=key_id, private=private, user=user, secrets=secrets
+                )
                 granted.append(key_id)
     already = user.vetted and not granted
     user.vetted = True
     session.flush()
     audit.record(
         session,
-        audit_secret=audit_secret,
+        audit_secret=secrets.audit,
         actor=vetted_by,
         action="user.vet",
         subject=name,
@@ -217,7 +232,10 @@ def _count(session: Session, statement: Delete | Update) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
 
 
-def revoke_user(session: Session, *, name: str, actor: str, audit_secret: bytes) -> RevokeOutcome:
+def revoke_user(
+    session: Session, *, name: str, actor: str, secrets: ServerSecrets
+) -> RevokeOutcome:
+    audit.lock_for_change(session)
     user = get_user(session, name)
     if keyring.is_key_holder(session, user):
         others = [holder for holder in keyring.key_holders(session) if holder.id != user.id]
@@ -241,7 +259,7 @@ def revoke_user(session: Session, *, name: str, actor: str, audit_secret: bytes)
     session.flush()
     audit.record(
         session,
-        audit_secret=audit_secret,
+        audit_secret=secrets.audit,
         actor=actor,
         action="user.revoke",
         subject=name,

@@ -22,6 +22,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    # For routes that only read: on SQLite they never wait for, or hold up, a writer.
+    with unit_of_work(get_runtime(request).read_sessions) as session:
+        yield session
+
+
 def get_templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
@@ -29,4 +35,5 @@ def get_templates(request: Request) -> Jinja2Templates:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DbSession = Annotated[Session, Depends(get_session)]
+ReadSession = Annotated[Session, Depends(get_read_session)]
 Templates = Annotated[Jinja2Templates, Depends(get_templates)]

@@ -12,14 +12,14 @@ from fastapi.responses import HTMLResponse
 
 from hrd_reports.services import desk, users
 from hrd_reports.services.errors import Invalid, NotFound, ServiceError
-from hrd_reports.web.deps import DbSession, RuntimeDep, Templates
+from hrd_reports.web.deps import DbSession, ReadSession, RuntimeDep, Templates
 
 router = APIRouter()
 
 
 @router.get("/setup/{token}", response_class=HTMLResponse)
 def setup_form(
-    token: str, request: Request, session: DbSession, templates: Templates
+    token: str, request: Request, session: ReadSession, templates: Templates
 ) -> HTMLResponse:
     try:
         desk.check_setup_link(session, token=token)
@@ -42,7 +42,7 @@ def setup_submit(
     password_again: Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)],
 ) -> HTMLResponse:
     try:
-        desk.check_setup_link(session, token=token)
+        desk.check_setup_link(session, token=token, lock=True)
     except NotFound as exc:
         return templates.TemplateResponse(
             request, "setup_invalid.html", {"problem": exc.message}, status_code=404
@@ -55,7 +55,7 @@ def setup_submit(
             admin_name=admin_name,
             admin_password=password,
             passwords=runtime.passwords,
-            audit_secret=runtime.secrets.audit,
+            secrets=runtime.secrets,
         )
         session.commit()
     except ServiceError as exc:

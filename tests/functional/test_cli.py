@@ -152,12 +152,12 @@ def test_operator_story_from_init_to_rotation(staffed: dict[str, str], runtime: 
         (
             ("user", "vet", "carol", "--as", "dave", "--password-stdin"),
             PASSWORDS["dave"] + "\n",
-            "desk key",
+            "key holder",
         ),
         (
             ("keys", "rotate", "--as", "dave", "--password-stdin"),
             PASSWORDS["dave"] + "\n",
-            "desk key",
+            "key holder",
         ),
         (("user", "revoke", "nobody"), None, "no user named"),
         (
@@ -319,3 +319,53 @@ def test_keys_folder_readable_by_others_is_refused(
     os.chmod(settings.keys_dir, 0o700)
     os.chmod(settings.keys_dir / "pepper.key", 0o644)
     _refused(invoke(staffed, "keys", "status"), "chmod 600")
+
+
+@pytest.mark.parametrize(
+    ("env_change", "message"),
+    [
+        ({"HRD_DATABASE_URL": "not a url"}, "HRD_DATABASE_URL"),
+        ({"HRD_DATABASE_URL": "mysql://root@localhost/desk"}, "HRD_DATABASE_URL"),
+        ({"HRD_KEYS_DIR": "/proc/no-such-place/keys"}, "keys"),
+    ],
+)
+def test_unusable_configuration_is_one_line_not_a_traceback(
+    cli_env: dict[str, str], env_change: dict[str, str], message: str
+) -> None:
+    _refused(invoke({**cli_env, **env_change}, "keys", "status"), message)
+
+
+def test_keys_folder_that_is_a_file_is_one_line(cli_env: dict[str, str], workdir: Path) -> None:
+    (workdir / "not-a-folder").write_text("x")
+    env = {**cli_env, "HRD_KEYS_DIR": str(workdir / "not-a-folder")}
+    _refused(
+        invoke(env, "init", "--admin", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n"),
+        "not-a-folder",
+    )
+
+
+def test_password_that_is_not_utf8_is_refused_cleanly(staffed: dict[str, str]) -> None:
+    run = invoke(
+        staffed, "reports", "list", "--as", "carol", "--password-stdin", stdin=b"\xff\xfe bytes\n"
+    )
+    _refused(run, "UTF-8")
+
+
+def test_overlong_report_id_is_refused_and_audited_on_every_database(
+    staffed: dict[str, str], settings: Settings
+) -> None:
+    long_id = "x" * 300
+    _refused(
+        invoke(
+            staffed,
+            "reports",
+            "show",
+            long_id,
+            "--as",
+            "erin",
+            "--password-stdin",
+            stdin=PASSWORDS["erin"] + "\n",
+        ),
+        "auditors",
+    )
+    assert _ok(invoke(staffed, "audit", "verify", "--json")).json()["intact"]

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -130,3 +131,21 @@ def test_setup_page_is_marked_for_translation_and_direction(
 ) -> None:
     page = client.get(f"/setup/{setup_token}").text
     assert '<html lang="en" dir="ltr">' in page
+
+
+def test_setup_submitted_twice_at_once_sets_up_once_and_never_fails(
+    client: TestClient, setup_token: str
+) -> None:
+    statuses: list[int] = []
+
+    def submit(name: str) -> None:
+        statuses.append(
+            client.post(f"/setup/{setup_token}", data=_form(admin_name=name)).status_code
+        )
+
+    threads = [threading.Thread(target=submit, args=(name,)) for name in ("amira", "bashir")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [200, 404]

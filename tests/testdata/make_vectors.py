@@ -23,7 +23,7 @@ REPORTER_SEED = bytes(range(32, 64))
 
 
 def _envelope(
-    label: str, content: str, report_id: str, receipt: str, dek: bytes, nonce: bytes
+    label: str, content: str, report_id: str, receipt: str, dek: bytes, nonces: tuple[bytes, bytes]
 ) -> dict[str, object]:
     intake = PrivateKey(INTAKE_SEED)
     submission = build_submission(
@@ -32,7 +32,7 @@ def _envelope(
         receipt=receipt,
         report_id=UUID(report_id),
         dek=dek,
-        nonce=nonce,
+        nonces=nonces,
     )
     return {
         "label": label,
@@ -40,7 +40,8 @@ def _envelope(
         "report_id": report_id,
         "receipt": receipt,
         "dek_hex": dek.hex(),
-        "nonce_hex": nonce.hex(),
+        "body_nonce_hex": nonces[0].hex(),
+        "reporter_key_nonce_hex": nonces[1].hex(),
         "intake_seed_hex": INTAKE_SEED.hex(),
         "padded_length": len(pad(content.encode("utf-8"))),
         "wire": submission.to_wire(),
@@ -60,7 +61,12 @@ def main() -> None:
         "suite": "HPKE base mode; KEM X-Wing (0x647a), HKDF-SHA256 (0x0001), AES-256-GCM (0x0002)",
         "contexts": [
             {"purpose": purpose.value, "subject": subject, "ascii": bind(purpose, subject).decode()}
-            for purpose in (Purpose.REPORT_BODY, Purpose.REPORT_DEK, Purpose.INTAKE_PRIVATE_KEY)
+            for purpose in (
+                Purpose.REPORT_BODY,
+                Purpose.REPORT_DEK,
+                Purpose.REPORTER_KEY,
+                Purpose.INTAKE_PRIVATE_KEY,
+            )
         ],
         "xwing_keys": [
             {
@@ -123,7 +129,7 @@ def main() -> None:
                 "0b5e7f0e-3f1a-4d38-a2b6-6a8f3c1d2e4f",
                 receipts[0],
                 bytes(range(200, 232)),
-                bytes(range(12)),
+                (bytes(range(12)), bytes(range(12, 24))),
             ),
             _envelope(
                 "Arabic report longer than one bucket",
@@ -137,7 +143,7 @@ def main() -> None:
                 "9a0c1e2d-4b6f-4a8e-8c1d-3e5f7a9b0c2d",
                 receipts[1],
                 bytes(32),
-                bytes([255] * 12),
+                (bytes([255] * 12), bytes([254] * 12)),
             ),
         ],
     }

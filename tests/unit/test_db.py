@@ -1,9 +1,14 @@
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, delete, func, select
+from sqlalchemy.exc import DBAPIError
 
 from hrd_reports import db
-from hrd_reports.models import Base
+from hrd_reports.db import unit_of_work
+from hrd_reports.models import Base, User
+from hrd_reports.wiring import Runtime
+from tests.helpers import Desk, Person
 
 
 def test_migrations_build_exactly_the_schema_of_the_models(database_url: str) -> None:
@@ -41,3 +46,12 @@ def test_sqlite_is_opened_for_durability_and_integrity(tmp_path: object) -> None
         "foreign_keys": 1,
         "secure_delete": 1,
     }
+
+
+def test_a_reader_holds_up_no_writer_and_cannot_write(runtime: Runtime, admin: Person) -> None:
+    with unit_of_work(runtime.read_sessions) as reader:
+        assert reader.execute(select(func.count()).select_from(User)).scalar_one() == 0
+        # While the reader's snapshot is open, a writer commits (on SQLite too).
+        Desk(runtime).set_up(admin)
+        with pytest.raises(DBAPIError):
+            reader.execute(delete(User))

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("suite", sa.String(length=64), nullable=False),
         sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("key_binding", sa.LargeBinary(length=32), nullable=False),
         sa.Column(
             "state",
             sa.Enum(
@@ -67,6 +68,7 @@ def upgrade() -> None:
         "recovery_keys",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("key_binding", sa.LargeBinary(length=32), nullable=False),
         sa.Column("created_on", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_keys")),
     )
@@ -97,6 +99,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("public_key", sa.LargeBinary(), nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=False),
+        sa.Column("key_binding", sa.LargeBinary(length=32), nullable=False),
         sa.Column("protected_private_key", sa.LargeBinary(), nullable=False),
         sa.Column("vetted", sa.Boolean(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
@@ -174,7 +177,7 @@ def upgrade() -> None:
         sa.Column("dek_key_id", sa.String(length=32), nullable=False),
         sa.Column("dek_suite", sa.String(length=64), nullable=False),
         sa.Column("sealed_dek", sa.LargeBinary(), nullable=False),
-        sa.Column("reporter_public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("reporter_key", sa.LargeBinary(), nullable=False),
         sa.Column("lookup_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("server_sealed", sa.Boolean(), nullable=False),
         sa.Column(

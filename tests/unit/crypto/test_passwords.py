@@ -87,11 +87,22 @@ def test_every_flipped_byte_of_a_protected_seed_is_refused(protection: PasswordP
             protection.unprotect_seed(bytes(tampered), password="long enough password", owner=OWNER)
 
 
-def test_header_asking_for_gigabytes_is_refused_before_argon2_runs(
-    protection: PasswordProtection,
+@pytest.mark.parametrize(
+    ("offset", "value"),
+    [
+        (1, 17),  # time cost: more passes than any sound setting
+        (5, 2 * 1024 * 1024 + 1),  # memory: more than 2 GiB
+        (5, 4 * 1024 * 1024),  # memory: 4 GiB
+        (9, 17),  # parallelism
+    ],
+    ids=["time", "memory over 2 GiB", "memory 4 GiB", "lanes"],
+)
+def test_header_asking_for_excessive_costs_is_refused_before_argon2_runs(
+    protection: PasswordProtection, offset: int, value: int
 ) -> None:
     blob = bytearray(protection.protect_seed(SEED, password="long enough password", owner=OWNER))
-    blob[5:9] = (64 * 1024 * 1024).to_bytes(4, "big")  # 64 GiB of memory
+    width = 1 if offset == 9 else 4
+    blob[offset : offset + width] = value.to_bytes(width, "big")
     with pytest.raises(DecryptionFailed, match="parameters"):
         protection.unprotect_seed(bytes(blob), password="long enough password", owner=OWNER)
 

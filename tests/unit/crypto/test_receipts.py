@@ -25,6 +25,11 @@ canonical_receipts = st.text("0123456789", min_size=RANDOM_DIGITS, max_size=RAND
 
 def test_receipt_carries_at_least_80_bits() -> None:
     assert RANDOM_DIGITS * math.log2(10) >= 80
+    # ...and every random position really varies: 3000 receipts show each of the ten digits
+    # at each position (a generator drawing from a small range would leave digits out).
+    receipts = [normalise_receipt(generate_receipt()) for _ in range(3000)]
+    for position in range(RANDOM_DIGITS):
+        assert {receipt[position] for receipt in receipts} == set("0123456789"), position
 
 
 def test_generated_receipt_is_seven_groups_of_four_digits_and_valid() -> None:

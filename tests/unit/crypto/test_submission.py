@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
+from hrd_reports.crypto.envelope import decrypt_report_body, decrypt_reporter_key, open_dek
 from hrd_reports.crypto.errors import MalformedEnvelope
 from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.crypto.submission import WIRE_FIELDS, new_submission, parse_wire
@@ -32,8 +32,13 @@ def test_new_submission_opens_with_the_intake_key_and_matches_its_receipt() -> N
     )
     keys = derive_receipt_keys(receipt)
     assert submission.lookup_token == keys.lookup_token
-    assert submission.reporter_public_key == keys.reporter_key.public.raw
+    reporter_key = decrypt_reporter_key(
+        dek, submission.reporter_key, report_id=submission.report_id
+    )
+    assert reporter_key.raw == keys.reporter_key.public.raw
+    assert keys.reporter_key.public.raw not in submission.reporter_key
     assert receipt.replace(" ", "") not in json.dumps(submission.to_wire())
+    assert keys.lookup_token.hex() not in repr(submission)
 
 
 def test_wire_format_round_trips() -> None:

@@ -12,7 +12,12 @@ from uuid import UUID
 import pytest
 
 from hrd_reports.crypto.contexts import Purpose, bind
-from hrd_reports.crypto.envelope import bucket_sizes, decrypt_report_body, open_dek
+from hrd_reports.crypto.envelope import (
+    bucket_sizes,
+    decrypt_report_body,
+    decrypt_reporter_key,
+    open_dek,
+)
 from hrd_reports.crypto.errors import InvalidReceipt
 from hrd_reports.crypto.receipts import derive_receipt_keys, normalise_receipt
 from hrd_reports.crypto.submission import build_submission, decode_b64
@@ -79,7 +84,10 @@ def test_reference_client_builds_the_vector_byte_for_byte(vector: dict[str, Any]
         receipt=vector["receipt"],
         report_id=UUID(vector["report_id"]),
         dek=bytes.fromhex(vector["dek_hex"]),
-        nonce=bytes.fromhex(vector["nonce_hex"]),
+        nonces=(
+            bytes.fromhex(vector["body_nonce_hex"]),
+            bytes.fromhex(vector["reporter_key_nonce_hex"]),
+        ),
     ).to_wire()
     wire = vector["wire"]
     # HPKE encapsulation is randomised: every field but the sealed DEK is reproduced exactly.
@@ -104,3 +112,6 @@ def test_vector_envelope_opens_with_the_intake_key(vector: dict[str, Any]) -> No
         decrypt_report_body(dek, body, report_id=report_id).decode("utf-8")
         == vector["content_utf8"]
     )
+    box = decode_b64(wire["reporter_key"], field="reporter_key")
+    reporter_key = decrypt_reporter_key(dek, box, report_id=report_id)
+    assert reporter_key.raw == derive_receipt_keys(vector["receipt"]).reporter_key.public.raw

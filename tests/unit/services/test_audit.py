@@ -111,3 +111,23 @@ def test_entries_hold_no_report_content(busy_desk: Desk) -> None:
             for e in session.execute(select(AuditEvent)).scalars()
         ]
     assert not any("audited" in text for text in texts)
+
+
+def test_entry_appended_beyond_the_head_is_named(busy_desk: Desk) -> None:
+    with busy_desk.session() as session:
+        head = session.execute(select(AuditHead)).scalar_one()
+        session.add(
+            AuditEvent(
+                seq=head.seq + 1,
+                occurred_at="2026-01-01T00:00:00Z",
+                actor="someone",
+                action="report.decrypt",
+                subject=None,
+                detail="{}",
+                digest="0" * 64,
+            )
+        )
+        session.commit()
+        beyond = head.seq + 1
+    verdict = _verify(busy_desk)
+    assert (verdict.intact, verdict.broken_seq) == (False, beyond)

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select, update
 
-from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
+from hrd_reports.models import AuditEvent, IntakeKeyGrant, Report, ReportGrant, Role, User
 from hrd_reports.services.errors import DataIntegrityError, Forbidden
 from tests.helpers import Desk, Person, report_content
 
@@ -214,3 +214,18 @@ def test_desk_key_grant_swapped_for_another_users_is_refused(
         session.commit()
     with pytest.raises(DataIntegrityError):
         desk.list_reports(staff["coordinator"])
+
+
+def test_showing_a_damaged_report_is_audited_and_then_refused(
+    desk: Desk, staff: dict[str, Person]
+) -> None:
+    report = desk.submit(report_content("damaged"))
+    _tamper(desk, "body", report.report_id, 20)
+    with pytest.raises(DataIntegrityError):
+        desk.show(staff["coordinator"], report.report_id)
+    with desk.session() as session:
+        last = session.execute(
+            select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)
+        ).scalar_one()
+    assert (last.action, last.subject) == ("report.decrypt", str(report.report_id))
+    assert str(report.report_id) in last.detail

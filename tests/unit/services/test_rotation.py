@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.crypto.submission import new_submission
-from hrd_reports.models import IntakeKey, IntakeKeyGrant, IntakeKeyState, Report, Role
+from hrd_reports.models import AuditEvent, IntakeKey, IntakeKeyGrant, IntakeKeyState, Report, Role
 from hrd_reports.services import keyring, rotation
 from hrd_reports.services.errors import Conflict, ServiceError
 from hrd_reports.wiring import Runtime
@@ -109,15 +109,7 @@ def test_rotation_interrupted_after_some_batches_resumes_without_a_second_new_ke
 ) -> None:
     for i in range(10):
         desk.submit(report_content(f"report {i}"))
-    with desk.session() as session:
-        holder = desk._unlock(session, admin)
-        intake_keys = keyring.unlock_intake_keys(
-            session, user=holder.user, private_key=holder.private_key
-        )
-        start = rotation.start_rotation(
-            session, actor="admin", intake_keys=intake_keys, audit_secret=desk.audit_secret
-        )
-        session.commit()
+    start, intake_keys = desk.start_rotation(by=admin)
     with desk.session() as session:
         batch = rotation.reseal_batch(
             session,
@@ -125,6 +117,7 @@ def test_rotation_interrupted_after_some_batches_resumes_without_a_second_new_ke
             intake_keys=intake_keys,
             after_id=0,
             batch_size=4,
+            secrets=desk.secrets,
         )
         assert batch.resealed == 4
         session.commit()
@@ -146,7 +139,7 @@ def test_report_arriving_while_a_rotation_commits_is_told_to_send_again(
             rotating, user=holder.user, private_key=holder.private_key
         )
         rotation.start_rotation(
-            rotating, actor="admin", intake_keys=intake_keys, audit_secret=desk.audit_secret
+            rotating, holder=holder.user, intake_keys=intake_keys, secrets=desk.secrets
         )
         refusals: list[ServiceError] = []
 
@@ -165,3 +158,14 @@ def test_report_arriving_while_a_rotation_commits_is_told_to_send_again(
     finally:
         rotating.close()
     assert [type(refusal) for refusal in refusals] == [Conflict]
+
+
+def test_resuming_a_rotation_is_audited(desk: Desk, admin: Person) -> None:
+    desk.submit(report_content("x"))
+    desk.start_rotation(by=admin)
+    desk.rotate(by=admin)
+    with desk.session() as session:
+        actions = list(
+            session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars()
+        )
+    assert actions[-3:] == ["keys.rotate.start", "keys.rotate.resume", "keys.rotate.finish"]

@@ -1,5 +1,5 @@
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from hrd_reports.crypto.passwords import Argon2Params, PasswordProtection
 from hrd_reports.crypto.recovery import decode_recovery_key
@@ -126,12 +126,36 @@ def test_auditor_cannot_be_vetted_for_report_content(desk: Desk, admin: Person) 
     assert _desk_grants(desk, "erin") == 0
 
 
-def test_only_a_holder_of_every_desk_key_can_vet(desk: Desk, admin: Person) -> None:
+def test_only_a_vetted_key_holder_can_vet(desk: Desk, admin: Person) -> None:
     dave = desk.add_vetted("dave", Role.CASE_WORKER, by=admin)
+    gina = desk.add("gina", Role.COORDINATOR)
     desk.add("carol", Role.COORDINATOR)
-    with pytest.raises(Forbidden, match="does not hold every desk key"):
-        desk.vet("carol", by=dave)
+    for vetter in (dave, gina):
+        with pytest.raises(Forbidden, match="not a vetted key holder"):
+            desk.vet("carol", by=vetter)
     assert _desk_grants(desk, "carol") == 0
+
+
+def test_nobody_vets_themselves(desk: Desk, admin: Person) -> None:
+    with pytest.raises(Forbidden, match="themselves"):
+        desk.vet(admin.name, by=admin)
+
+
+def test_a_key_holder_missing_a_live_key_cannot_vet(desk: Desk, admin: Person) -> None:
+    carol = desk.add_vetted("carol", Role.COORDINATOR, by=admin)
+    desk.rotate(by=admin)  # two live keys now: the retired one still protects nothing, but lives
+    with desk.session() as session:
+        user = users.get_user(session, "carol")
+        session.execute(
+            delete(IntakeKeyGrant).where(
+                IntakeKeyGrant.user_id == user.id,
+                IntakeKeyGrant.intake_key_id == keyring.active_intake_key(session).id,
+            )
+        )
+        session.commit()
+    desk.add("gina", Role.COORDINATOR)
+    with pytest.raises(Forbidden, match="does not hold every desk key"):
+        desk.vet("gina", by=carol)
 
 
 def test_recovery_key_vets_a_new_key_holder_when_nobody_else_can(
@@ -146,9 +170,10 @@ def test_recovery_key_vets_a_new_key_holder_when_nobody_else_can(
         users.vet_user(
             session,
             name="carol",
+            vetter=None,
             intake_keys=keyring.unlock_intake_keys_with_recovery(session, recovery=recovery),
             vetted_by=f"recovery-key:{recovery.key_id}",
-            audit_secret=desk.audit_secret,
+            secrets=desk.secrets,
         )
         session.commit()
     assert [view.id for view in desk.list_reports(carol)] == [report.report_id]

@@ -90,7 +90,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     public_key: Mapped[bytes]
     key_id: Mapped[str] = mapped_column(String(32))
-    # HMAC under keys/binding.key: nothing is sealed to a public key the desk did not record.
+    # HMAC under keys/binding.key of (public id, role, public key): nothing is sealed to a
+    # public key the desk did not record, nor to a user whose role was changed behind its back.
     key_binding: Mapped[bytes] = mapped_column(LargeBinary(32))
     protected_private_key: Mapped[bytes]
     vetted: Mapped[bool] = mapped_column(default=False)
@@ -150,6 +151,8 @@ class IntakeKeyGrant(Base):
     holder_key_id: Mapped[str] = mapped_column(String(32))
     suite: Mapped[str] = mapped_column(String(64))
     sealed_private_key: Mapped[bytes]
+    # HMAC under keys/binding.key: a grant row made up in the database does not count as one.
+    grant_binding: Mapped[bytes] = mapped_column(LargeBinary(32))
 
     user: Mapped[User | None] = relationship()
 

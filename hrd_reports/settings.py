@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     )
     keys_dir: Path = Field(
         default=Path("keys"),
-        description="Folder of the server secrets (pepper, audit, lookup secrets); mode 0700.",
+        description="Folder of the server secrets (pepper, lookup, audit, binding); mode 0700.",
     )
     argon2_time_cost: int = Field(default=RFC9106_LOW_MEMORY.time_cost, ge=1)
     argon2_memory_kib: int = Field(default=RFC9106_LOW_MEMORY.memory_kib, ge=8)

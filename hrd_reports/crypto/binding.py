@@ -1,10 +1,11 @@
-"""Bindings that tie each stored public key to its owner, under a secret from ``keys/``.
+"""Bindings that tie key material stored in the database to what it belongs to.
 
 Sealing a desk key to a public key read from the database would hand the desk key to
-whoever could write that row: one inserted "recovery key" or one swapped user key, and the
-next rotation or vetting gives every report away. Each public key row therefore carries an
-HMAC of (kind, owner, key) under a server secret that the database does not hold, and it is
-checked before anything is sealed to the key.
+whoever could write that row: one inserted "recovery key", one swapped user key, one user
+row whose role was raised to coordinator with a grant row made up beside it, and the next
+rotation or vetting gives every report away. Each such row therefore carries an HMAC, under
+a server secret that the database does not hold, of what it is, whose it is (for a user, in
+which role) and its bytes; it is checked before anything is sealed to it or relied on.
 """
 
 import hashlib
@@ -15,23 +16,23 @@ from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.errors import InvalidKeyMaterial
 
 
-class KeyKind(StrEnum):
-    USER = "user"
-    RECOVERY = "recovery"
-    INTAKE = "intake"
+class Bound(StrEnum):
+    USER_KEY = "user key"
+    RECOVERY_KEY = "recovery key"
+    INTAKE_KEY = "intake key"
+    DESK_KEY_GRANT = "desk key grant"
 
 
-def key_binding(secret: bytes, *, kind: KeyKind, owner: str, public_key: bytes) -> bytes:
-    mac = hmac.new(secret, bind(Purpose.KEY_BINDING, f"{kind.value}:{owner}"), hashlib.sha256)
-    mac.update(b"\x00" + public_key)
+def record_binding(secret: bytes, *, kind: Bound, owner: str, material: bytes) -> bytes:
+    subject = f"{kind.value.replace(' ', '-')}:{owner}"
+    mac = hmac.new(secret, bind(Purpose.KEY_BINDING, subject), hashlib.sha256)
+    mac.update(b"\x00" + material)
     return mac.digest()
 
 
-def check_key_binding(
-    secret: bytes, *, kind: KeyKind, owner: str, public_key: bytes, binding: bytes
+def check_record_binding(
+    secret: bytes, *, kind: Bound, owner: str, material: bytes, binding: bytes
 ) -> None:
-    expected = key_binding(secret, kind=kind, owner=owner, public_key=public_key)
+    expected = record_binding(secret, kind=kind, owner=owner, material=material)
     if not hmac.compare_digest(expected, binding):
-        raise InvalidKeyMaterial(
-            f"the {kind.value} key of {owner} is not the one this desk recorded"
-        )
+        raise InvalidKeyMaterial(f"the {kind.value} of {owner} is not the one this desk recorded")

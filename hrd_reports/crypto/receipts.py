@@ -3,9 +3,9 @@
 A receipt is 27 random decimal digits and a Damm check digit (about 89.7 bits), shown in
 groups of four so any phone keyboard can type it. From it the browser derives, with HKDF and
 distinct ``info`` strings, a lookup token (the server keeps only a keyed hash of it) and the
-reporter's X-Wing key pair (the server keeps only the public half, to seal replies). The
-server therefore can never show a receipt again, and a database copy cannot be searched for
-one without the lookup secret in ``keys/``.
+reporter's X-Wing key pair (whose public half travels encrypted under the report's key, for
+replies). The server therefore can never show a receipt again, and a database copy cannot be
+searched for one without the lookup secret in ``keys/``.
 """
 
 import hashlib

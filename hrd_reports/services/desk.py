@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hrd_reports.crypto.binding import KeyKind
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.recovery import encode_recovery_key
 from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
@@ -65,16 +64,9 @@ def set_up_desk(
     admin.vetted = True
     recovery_private = PrivateKey.generate()
     recovery = RecoveryKey(
-        id=recovery_private.key_id,
-        public_key=recovery_private.public.raw,
-        key_binding=keyring.bind_key(
-            secrets,
-            kind=KeyKind.RECOVERY,
-            owner=recovery_private.key_id,
-            public_key=recovery_private.public.raw,
-        ),
-        created_on=utc_today(),
+        id=recovery_private.key_id, public_key=recovery_private.public.raw, created_on=utc_today()
     )
+    keyring.bind_recovery_key(recovery, secrets=secrets)
     session.add(recovery)
     key, private = keyring.new_intake_key(session, secrets=secrets)
     session.flush()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from hrd_reports.crypto.binding import KeyKind, check_key_binding, key_binding
+from hrd_reports.crypto.binding import Bound, check_record_binding, record_binding
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.crypto.xwing import SUITE, PrivateKey, PublicKey, Sealed, fingerprint_of
@@ -61,49 +61,99 @@ def active_intake_key(session: Session, *, lock: bool = False) -> IntakeKey:
     return key
 
 
-def _trusted(
-    secrets: ServerSecrets, *, kind: KeyKind, owner: str, public_key: bytes, binding: bytes
-) -> PublicKey:
-    with integrity_checked(f"the {kind.value} key of {owner}"):
-        check_key_binding(
-            secrets.binding, kind=kind, owner=owner, public_key=public_key, binding=binding
+def _check(
+    secrets: ServerSecrets, *, kind: Bound, owner: str, material: bytes, binding: bytes
+) -> None:
+    with integrity_checked(f"the {kind.value} of {owner}"):
+        check_record_binding(
+            secrets.binding, kind=kind, owner=owner, material=material, binding=binding
         )
-        return PublicKey(public_key)
+
+
+def _user_owner(user: User) -> str:
+    # The role is bound too: a user raised to coordinator in the database is not one.
+    return f"{user.public_id}/{user.role.value}"
+
+
+def bind_user_key(user: User, *, secrets: ServerSecrets) -> None:
+    """(Re)bind a user's public key to them and their role; call again when the role changes."""
+    user.key_binding = record_binding(
+        secrets.binding, kind=Bound.USER_KEY, owner=_user_owner(user), material=user.public_key
+    )
+
+
+def bind_recovery_key(recovery: RecoveryKey, *, secrets: ServerSecrets) -> None:
+    recovery.key_binding = record_binding(
+        secrets.binding, kind=Bound.RECOVERY_KEY, owner=recovery.id, material=recovery.public_key
+    )
 
 
 def user_public_key(user: User, *, secrets: ServerSecrets) -> PublicKey:
-    """The user's public key, only if it is the one the desk recorded for this user."""
-    return _trusted(
+    """The user's public key, only if the desk recorded it for this user in this role."""
+    _check(
         secrets,
-        kind=KeyKind.USER,
-        owner=str(user.public_id),
-        public_key=user.public_key,
+        kind=Bound.USER_KEY,
+        owner=_user_owner(user),
+        material=user.public_key,
         binding=user.key_binding,
     )
+    return PublicKey(user.public_key)
 
 
 def recovery_public_key(recovery: RecoveryKey, *, secrets: ServerSecrets) -> PublicKey:
-    return _trusted(
+    _check(
         secrets,
-        kind=KeyKind.RECOVERY,
+        kind=Bound.RECOVERY_KEY,
         owner=recovery.id,
-        public_key=recovery.public_key,
+        material=recovery.public_key,
         binding=recovery.key_binding,
     )
+    return PublicKey(recovery.public_key)
 
 
 def intake_public_key(key: IntakeKey, *, secrets: ServerSecrets) -> PublicKey:
-    return _trusted(
+    _check(
         secrets,
-        kind=KeyKind.INTAKE,
+        kind=Bound.INTAKE_KEY,
         owner=key.id,
-        public_key=key.public_key,
+        material=key.public_key,
         binding=key.key_binding,
+    )
+    return PublicKey(key.public_key)
+
+
+def _grant_owner(grant: IntakeKeyGrant, holder: str) -> str:
+    return f"{grant.intake_key_id}/{holder}"
+
+
+def _grant_material(grant: IntakeKeyGrant) -> bytes:
+    return grant.holder_key_id.encode("ascii") + b"\x00" + grant.sealed_private_key
+
+
+def _holder_label(grant: IntakeKeyGrant) -> str:
+    if grant.user is not None:
+        return f"user:{grant.user.public_id}"
+    return f"recovery:{grant.recovery_key_id}"
+
+
+def _bind_grant(grant: IntakeKeyGrant, *, holder: str, secrets: ServerSecrets) -> None:
+    grant.grant_binding = record_binding(
+        secrets.binding,
+        kind=Bound.DESK_KEY_GRANT,
+        owner=_grant_owner(grant, holder),
+        material=_grant_material(grant),
     )
 
 
-def bind_key(secrets: ServerSecrets, *, kind: KeyKind, owner: str, public_key: bytes) -> bytes:
-    return key_binding(secrets.binding, kind=kind, owner=owner, public_key=public_key)
+def check_grant(grant: IntakeKeyGrant, *, secrets: ServerSecrets) -> None:
+    """Refuse a grant row the desk did not make (inserted, copied or moved in the database)."""
+    _check(
+        secrets,
+        kind=Bound.DESK_KEY_GRANT,
+        owner=_grant_owner(grant, _holder_label(grant)),
+        material=_grant_material(grant),
+        binding=grant.grant_binding,
+    )
 
 
 def live_intake_keys(session: Session) -> list[IntakeKey]:
@@ -117,8 +167,11 @@ def new_intake_key(session: Session, *, secrets: ServerSecrets) -> tuple[IntakeK
         id=private.key_id,
         suite=SUITE,
         public_key=private.public.raw,
-        key_binding=bind_key(
-            secrets, kind=KeyKind.INTAKE, owner=private.key_id, public_key=private.public.raw
+        key_binding=record_binding(
+            secrets.binding,
+            kind=Bound.INTAKE_KEY,
+            owner=private.key_id,
+            material=private.public.raw,
         ),
         state=IntakeKeyState.ACTIVE,
         created_on=utc_today(),
@@ -135,15 +188,15 @@ def grant_to_user(
     session: Session, *, key_id: str, private: PrivateKey, user: User, secrets: ServerSecrets
 ) -> None:
     sealed = _seal_intake_key(private, key_id=key_id, to=user_public_key(user, secrets=secrets))
-    session.add(
-        IntakeKeyGrant(
-            intake_key_id=key_id,
-            user_id=user.id,
-            holder_key_id=sealed.key_id,
-            suite=sealed.suite,
-            sealed_private_key=sealed.ciphertext,
-        )
+    grant = IntakeKeyGrant(
+        intake_key_id=key_id,
+        user_id=user.id,
+        holder_key_id=sealed.key_id,
+        suite=sealed.suite,
+        sealed_private_key=sealed.ciphertext,
     )
+    _bind_grant(grant, holder=f"user:{user.public_id}", secrets=secrets)
+    session.add(grant)
 
 
 def grant_to_recovery(
@@ -157,15 +210,15 @@ def grant_to_recovery(
     sealed = _seal_intake_key(
         private, key_id=key_id, to=recovery_public_key(recovery, secrets=secrets)
     )
-    session.add(
-        IntakeKeyGrant(
-            intake_key_id=key_id,
-            recovery_key_id=recovery.id,
-            holder_key_id=sealed.key_id,
-            suite=sealed.suite,
-            sealed_private_key=sealed.ciphertext,
-        )
+    grant = IntakeKeyGrant(
+        intake_key_id=key_id,
+        recovery_key_id=recovery.id,
+        holder_key_id=sealed.key_id,
+        suite=sealed.suite,
+        sealed_private_key=sealed.ciphertext,
     )
+    _bind_grant(grant, holder=f"recovery:{recovery.id}", secrets=secrets)
+    session.add(grant)
 
 
 def _open_grants(
@@ -215,11 +268,15 @@ def require_all_live_keys(session: Session, opened: dict[str, PrivateKey], *, wh
         raise Forbidden(f"{who} does not hold every desk key (missing {', '.join(missing)})")
 
 
-def key_holders(session: Session) -> list[User]:
-    """Vetted key holders holding the active intake key, in name order."""
+def key_holders(session: Session, *, secrets: ServerSecrets) -> list[User]:
+    """Vetted key holders holding the active intake key, in name order.
+
+    Each one's grant must be one the desk made: a grant row made up in the database (beside a
+    role raised to coordinator, say) stops the caller instead of earning the next desk key.
+    """
     active = active_intake_key(session)
-    query = (
-        select(User)
+    rows = session.execute(
+        select(User, IntakeKeyGrant)
         .join(IntakeKeyGrant, IntakeKeyGrant.user_id == User.id)
         .where(
             IntakeKeyGrant.intake_key_id == active.id,
@@ -228,8 +285,10 @@ def key_holders(session: Session) -> list[User]:
             User.role.in_(KEY_HOLDER_ROLES),
         )
         .order_by(User.name)
-    )
-    return list(session.execute(query).scalars())
+    ).all()
+    for _, grant in rows:
+        check_grant(grant, secrets=secrets)
+    return [user for user, _ in rows]
 
 
 def is_key_holder(session: Session, user: User) -> bool:

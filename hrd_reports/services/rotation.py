@@ -84,7 +84,7 @@ def start_rotation(
         return RotationStart(
             rotation_id=running.id, new_key_id=running.to_key_id, resumed=True, remaining=remaining
         )
-    holders = keyring.key_holders(session)
+    holders = keyring.key_holders(session, secrets=secrets)
     old = keyring.active_intake_key(session)
     old.state = IntakeKeyState.RETIRED
     session.flush()
@@ -92,13 +92,15 @@ def start_rotation(
     session.flush()
     for person in holders:
         keyring.grant_to_user(session, key_id=new.id, private=private, user=person, secrets=secrets)
-    # Only recovery keys that hold the retiring key receive the new one: the desk's own.
-    recovery_keys = session.execute(
-        select(RecoveryKey)
+    # Only recovery keys that hold the retiring key, by a grant the desk made, receive the new
+    # one: the desk's own, not a row added beside them.
+    recovery_grants = session.execute(
+        select(RecoveryKey, IntakeKeyGrant)
         .join(IntakeKeyGrant, IntakeKeyGrant.recovery_key_id == RecoveryKey.id)
         .where(IntakeKeyGrant.intake_key_id == old.id)
-    ).scalars()
-    for recovery in recovery_keys:
+    ).all()
+    for recovery, grant in recovery_grants:
+        keyring.check_grant(grant, secrets=secrets)
         keyring.grant_to_recovery(
             session, key_id=new.id, private=private, recovery=recovery, secrets=secrets
         )

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import CursorResult, Delete, Update, delete, select, update
 from sqlalchemy.orm import Session
 
-from hrd_reports.crypto.binding import KeyKind
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.keystore import ServerSecrets
@@ -100,9 +99,6 @@ def create_user(
         password_hash=passwords.hash_password(password),
         public_key=private.public.raw,
         key_id=private.key_id,
-        key_binding=keyring.bind_key(
-            secrets, kind=KeyKind.USER, owner=str(public_id), public_key=private.public.raw
-        ),
         # Bound to the user's public id: a protected key copied onto another row won't open.
         protected_private_key=passwords.protect_seed(
             private.seed(), password=password, owner=public_id
@@ -111,6 +107,7 @@ def create_user(
         disabled=False,
         created_on=utc_today(),
     )
+    keyring.bind_user_key(user, secrets=secrets)
     session.add(user)
     session.flush()
     audit.record(
@@ -238,7 +235,8 @@ def revoke_user(
     audit.lock_for_change(session)
     user = get_user(session, name)
     if keyring.is_key_holder(session, user):
-        others = [holder for holder in keyring.key_holders(session) if holder.id != user.id]
+        holders = keyring.key_holders(session, secrets=secrets)
+        others = [holder for holder in holders if holder.id != user.id]
         if not others:
             raise Conflict(
                 f"{name!r} is the last key holder; vet another coordinator first, or every "

@@ -117,6 +117,7 @@ def upgrade() -> None:
         sa.Column("holder_key_id", sa.String(length=32), nullable=False),
         sa.Column("suite", sa.String(length=64), nullable=False),
         sa.Column("sealed_private_key", sa.LargeBinary(), nullable=False),
+        sa.Column("grant_binding", sa.LargeBinary(length=32), nullable=False),
         sa.CheckConstraint(
             "(user_id IS NULL) <> (recovery_key_id IS NULL)",
             name=op.f("ck_intake_key_grants_one_holder"),

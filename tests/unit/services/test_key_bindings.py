@@ -1,8 +1,8 @@
 """Someone who can write to the database, but not read keys/, never receives a desk key.
 
-Every stored public key is bound to its owner with an HMAC under keys/binding.key; nothing is
-sealed to a key whose binding does not hold (a swapped user key, an inserted recovery key, a
-replaced intake key).
+Every stored public key is bound to its owner (a user's also to their role), and every desk
+key grant to its holder, with an HMAC under keys/binding.key; nothing is sealed to a key, nor
+anyone counted as a key holder, whose binding does not hold.
 """
 
 import pytest
@@ -93,10 +93,11 @@ def test_inserted_recovery_key_with_a_copied_grant_stops_the_rotation(
                 holder_key_id=real.holder_key_id,
                 suite=real.suite,
                 sealed_private_key=real.sealed_private_key,
+                grant_binding=real.grant_binding,
             )
         )
         session.commit()
-    with pytest.raises(DataIntegrityError, match="recovery key"):
+    with pytest.raises(DataIntegrityError, match="desk key grant"):
         desk.rotate(by=admin)
     assert _grants_sealed_to_attacker(desk) == 0
 
@@ -110,3 +111,51 @@ def test_replaced_intake_public_key_stops_intake(desk: Desk) -> None:
     with pytest.raises(DataIntegrityError, match="intake key"):
         desk.submit(report_content("would be readable by whoever replaced the key"))
     assert honest_key.raw != ATTACKER.public.raw
+
+
+def _promote_in_the_database(desk: Desk, name: str) -> None:
+    """What a database writer with a case worker's account of their own can do."""
+    with desk.session() as session:
+        user = session.execute(select(User).where(User.name == name)).scalar_one()
+        user.role = Role.COORDINATOR
+        user.vetted = True
+        real = (
+            session.execute(select(IntakeKeyGrant).where(IntakeKeyGrant.user_id.is_not(None)))
+            .scalars()
+            .first()
+        )
+        assert real is not None
+        session.add(
+            IntakeKeyGrant(
+                intake_key_id=keyring.active_intake_key(session).id,
+                user_id=user.id,
+                holder_key_id=user.key_id,
+                suite=real.suite,
+                sealed_private_key=real.sealed_private_key,
+                grant_binding=real.grant_binding,
+            )
+        )
+        session.commit()
+
+
+def test_case_worker_promoted_in_the_database_gets_no_desk_key_at_rotation(
+    desk: Desk, admin: Person
+) -> None:
+    mallory = desk.add_vetted("mallory", Role.CASE_WORKER, by=admin)
+    desk.submit(report_content("x"))
+    _promote_in_the_database(desk, "mallory")
+    with pytest.raises(DataIntegrityError, match="desk key grant"):
+        desk.rotate(by=admin)
+    with pytest.raises(DataIntegrityError):
+        desk.list_reports(mallory)
+
+
+def test_role_changed_in_the_database_is_refused_when_vetting(desk: Desk, admin: Person) -> None:
+    desk.add("mallory", Role.CASE_WORKER)
+    with desk.session() as session:
+        session.execute(
+            select(User).where(User.name == "mallory")
+        ).scalar_one().role = Role.COORDINATOR
+        session.commit()
+    with pytest.raises(DataIntegrityError, match="user key"):
+        desk.vet("mallory", by=admin)

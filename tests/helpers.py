@@ -10,7 +10,7 @@ from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role
-from hrd_reports.services import desk, intake, keyring, reports, rotation, users
+from hrd_reports.services import desk, intake, keyring, reports, reseal, rotation, users
 from hrd_reports.services.desk import DeskSetup
 from hrd_reports.services.reports import AssignOutcome, ReportView
 from hrd_reports.services.rotation import RotationEnd, RotationStart
@@ -172,7 +172,7 @@ class Desk:
 
     def rotate(self, *, by: Person, retire_old: bool = False, batch_size: int = 3) -> RotationEnd:
         start, intake_keys = self.start_rotation(by=by)
-        damaged = rotation.reseal_all(
+        damaged = reseal.reseal_all(
             self.runtime.sessions,
             rotation_id=start.rotation_id,
             intake_keys=intake_keys,

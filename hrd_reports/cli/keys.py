@@ -20,7 +20,7 @@ from hrd_reports.cli.common import (
     unlock,
 )
 from hrd_reports.db import unit_of_work
-from hrd_reports.services import keyring, rotation
+from hrd_reports.services import keyring, reseal, rotation
 from hrd_reports.settings import Settings
 
 app = typer.Typer(help="The desk's intake keys: status and rotation.", no_args_is_help=True)
@@ -100,7 +100,7 @@ def rotate(
         )
         with progress:
             task = progress.add_task("reseal", total=start.remaining)
-            damaged = rotation.reseal_all(
+            damaged = reseal.reseal_all(
                 rt.sessions,
                 rotation_id=start.rotation_id,
                 intake_keys=intake_keys,

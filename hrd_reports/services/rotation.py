@@ -6,24 +6,19 @@ a crash at any point loses nothing and can be resumed by running the command aga
 1. ``start_rotation`` (one transaction): the new key, sealed to every key holder and to the
    recovery key, becomes active; the old key is retired; a rotation record is opened.
    Until it commits, nothing has changed.
-2. ``reseal_all``, one transaction per ``reseal_batch``: reports still sealed to an older key
+2. ``reseal.reseal_all``, one transaction per batch: reports still sealed to an older key
    are opened and re-sealed to the new one. A batch that dies before its commit changes
-   nothing; one that committed is never redone, since its reports now name the new key. This
-   is the one service that commits, because the work must be many transactions.
+   nothing; one that committed is never redone, since its reports now name the new key.
 3. ``finish_rotation``: closes the record; with ``retire_old`` destroys the grants of retired
    keys that no report needs any more, so a stolen copy of an old grant opens nothing new.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
-from hrd_reports.crypto.envelope import open_dek, seal_dek
-from hrd_reports.crypto.errors import CryptoError, DecryptionFailed
-from hrd_reports.crypto.xwing import PrivateKey, Sealed
-from hrd_reports.db import unit_of_work
+from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     IntakeKey,
@@ -125,7 +120,7 @@ def start_rotation(
     return RotationStart(rotation_id=rotation.id, new_key_id=new.id, resumed=False, remaining=total)
 
 
-def _lock_open_rotation(session: Session, rotation_id: int) -> KeyRotation:
+def lock_open_rotation(session: Session, rotation_id: int) -> KeyRotation:
     # Batches of one rotation, and its finish, run one at a time; a batch that stalled past
     # the rotation's end writes nothing rather than seal reports to a key since retired.
     rotation = session.execute(
@@ -134,106 +129,6 @@ def _lock_open_rotation(session: Session, rotation_id: int) -> KeyRotation:
     if rotation.finished:
         raise Conflict("this rotation has already finished")
     return rotation
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    resealed: int
-    damaged: list[str]
-    last_id: int | None
-
-
-def reseal_batch(
-    session: Session,
-    *,
-    rotation_id: int,
-    intake_keys: dict[str, PrivateKey],
-    after_id: int,
-    batch_size: int,
-    secrets: ServerSecrets,
-) -> BatchResult:
-    """Re-seal the next ``batch_size`` reports (by id, after ``after_id``) to the new key.
-
-    A report whose data key does not open is left as it is and named in ``damaged``: one
-    altered row must not stop a rotation that may be under way because of a compromise.
-    """
-    rotation = _lock_open_rotation(session, rotation_id)
-    new_key = keyring.intake_public_key(
-        session.get_one(IntakeKey, rotation.to_key_id), secrets=secrets
-    )
-    rows = session.execute(
-        select(Report.id, Report.public_id, Report.dek_suite, Report.dek_key_id, Report.sealed_dek)
-        .where(Report.dek_key_id != rotation.to_key_id, Report.id > after_id)
-        .order_by(Report.id)
-        .limit(batch_size)
-    ).all()
-    if not rows:
-        return BatchResult(resealed=0, damaged=[], last_id=None)
-    changes, damaged = [], []
-    for row_id, public_id, suite, key_id, sealed_dek in rows:
-        holder = intake_keys.get(key_id)
-        try:
-            if holder is None:
-                raise DecryptionFailed(f"no holder for {key_id}")
-            dek = open_dek(Sealed(suite, key_id, sealed_dek), report_id=public_id, holder=holder)
-        except CryptoError:
-            damaged.append(str(public_id))
-            continue
-        resealed = seal_dek(dek, report_id=public_id, recipient=new_key)
-        changes.append(
-            {
-                "id": row_id,
-                "dek_key_id": resealed.key_id,
-                "dek_suite": resealed.suite,
-                "sealed_dek": resealed.ciphertext,
-            }
-        )
-    if changes:
-        session.execute(update(Report), changes)
-    return BatchResult(resealed=len(changes), damaged=damaged, last_id=rows[-1][0])
-
-
-def _no_checkpoint(_point: str) -> None:
-    return None
-
-
-def reseal_all(
-    sessions: sessionmaker[Session],
-    *,
-    rotation_id: int,
-    intake_keys: dict[str, PrivateKey],
-    batch_size: int,
-    secrets: ServerSecrets,
-    on_batch: Callable[[BatchResult], None] | None = None,
-    checkpoint: Callable[[str], None] = _no_checkpoint,
-) -> list[str]:
-    """Re-seal every remaining report, one committed transaction per batch; name the damaged.
-
-    ``checkpoint`` is called at each named point (``batch-N-before-commit`` and
-    ``batch-N-after-commit``), so tests can kill the process exactly there.
-    """
-    damaged: list[str] = []
-    after_id, batch = 0, 0
-    while True:
-        with unit_of_work(sessions) as session:
-            result = reseal_batch(
-                session,
-                rotation_id=rotation_id,
-                intake_keys=intake_keys,
-                after_id=after_id,
-                batch_size=batch_size,
-                secrets=secrets,
-            )
-            if result.last_id is None:
-                return damaged
-            batch += 1
-            checkpoint(f"batch-{batch}-before-commit")
-            session.commit()
-        checkpoint(f"batch-{batch}-after-commit")
-        damaged += result.damaged
-        after_id = result.last_id
-        if on_batch is not None:
-            on_batch(result)
 
 
 @dataclass(frozen=True)
@@ -254,7 +149,7 @@ def finish_rotation(
     damaged: list[str] | None = None,
 ) -> RotationEnd:
     audit.lock_for_change(session)
-    rotation = _lock_open_rotation(session, rotation_id)
+    rotation = lock_open_rotation(session, rotation_id)
     rotation.finished = True
     left = remaining_reports(session, rotation)
     destroyed: list[str] = []

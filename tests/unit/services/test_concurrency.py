@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hrd_reports.models import IntakeKeyGrant, Role, User
-from hrd_reports.services import keyring, rotation, users
+from hrd_reports.services import keyring, reseal, users
 from hrd_reports.services.errors import Conflict, ServiceError
 from tests.helpers import Desk, Person, report_content
 
@@ -79,7 +79,7 @@ def test_batch_of_a_finished_rotation_writes_nothing(desk: Desk, admin: Person) 
     start, intake_keys = desk.start_rotation(by=admin)
     desk.rotate(by=admin)  # resumes and finishes that rotation
     with desk.session() as session, pytest.raises(Conflict, match="already finished"):
-        rotation.reseal_batch(
+        reseal.reseal_batch(
             session,
             rotation_id=start.rotation_id,
             intake_keys=intake_keys,

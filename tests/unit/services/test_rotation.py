@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.models import AuditEvent, IntakeKey, IntakeKeyGrant, IntakeKeyState, Report, Role
-from hrd_reports.services import keyring, rotation
+from hrd_reports.services import keyring, reseal, rotation
 from hrd_reports.services.errors import Conflict, ServiceError
 from hrd_reports.wiring import Runtime
 from tests.helpers import Desk, Person, report_content
@@ -111,7 +111,7 @@ def test_rotation_interrupted_after_some_batches_resumes_without_a_second_new_ke
         desk.submit(report_content(f"report {i}"))
     start, intake_keys = desk.start_rotation(by=admin)
     with desk.session() as session:
-        batch = rotation.reseal_batch(
+        batch = reseal.reseal_batch(
             session,
             rotation_id=start.rotation_id,
             intake_keys=intake_keys,

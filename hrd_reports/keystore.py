@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SECRET_SIZE = 32
+# Lost, these would lock people out or break what is stored: they are made once, then kept.
 _SECRET_FILES = ("pepper", "lookup", "audit", "binding")
+# Lost, these only void what is in flight (proof-of-work challenges): made whenever missing.
+_REPLACEABLE_FILES = ("pow",)
 
 
 class KeystoreError(Exception):
@@ -29,6 +32,7 @@ class ServerSecrets:
     lookup: bytes
     audit: bytes
     binding: bytes
+    pow: bytes
 
     def __repr__(self) -> str:
         return "ServerSecrets(<hidden>)"
@@ -93,6 +97,8 @@ def load_or_create(keys_dir: Path, *, may_create: bool) -> ServerSecrets:
     if missing:
         keys_dir.chmod(0o700)
     _check_private(keys_dir, expect_dir=True)
-    for path in missing:
-        _write_new_secret(path)
+    paths |= {name: keys_dir / f"{name}.key" for name in _REPLACEABLE_FILES}
+    for path in paths.values():
+        if not path.exists():
+            _write_new_secret(path)
     return ServerSecrets(**{name: _read_secret(path) for name, path in paths.items()})

@@ -243,6 +243,20 @@ class AuditHead(Base):
     digest: Mapped[str] = mapped_column(String(64))
 
 
+class SpentChallenge(Base):
+    """A proof-of-work challenge already used, remembered until its window has passed.
+
+    Only the challenge's coarse window (ten minutes) is kept, never a time, and rows are
+    purged as soon as the challenge could no longer be used: a copy of the database shows
+    how many challenges were spent in the last twenty minutes, not for which report.
+    """
+
+    __tablename__ = "spent_challenges"
+
+    nonce_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    window: Mapped[int] = mapped_column(index=True)
+
+
 class SetupLink(Base):
     """The one-time link that `serve` prints on a fresh desk; only its hash is kept."""
 

@@ -33,6 +33,28 @@ class Settings(BaseSettings):
         description="Allow Argon2 parameters below RFC 9106's; for test suites only.",
     )
     rotation_batch_size: int = Field(default=500, ge=1, le=10_000)
+    pow_difficulty_bits: int = Field(
+        default=18,
+        ge=0,
+        le=32,
+        description="Proof-of-work difficulty: about a second's work in a phone's browser.",
+    )
+    server_sealed_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Reports accepted per minute, per server process, from browsers without "
+        "JavaScript (they cannot solve a proof of work). A global bound, never per address.",
+    )
+    quick_exit_url: str = Field(
+        default="https://www.wikipedia.org/",
+        pattern=r"^https?://",
+        description="Where the quick-exit button sends a reporter: a neutral, common site.",
+    )
+    onion_location: str | None = Field(
+        default=None,
+        pattern=r"^http://[a-z2-7]{56}\.onion$",
+        description="This desk's onion address; sent as Onion-Location on reporter pages.",
+    )
     setup_link_hours: int = Field(default=24, ge=1, le=24 * 7)
     fault_kill_rotation_at: str | None = Field(
         default=None,

@@ -1,8 +1,10 @@
 """``init``, ``serve`` and ``audit verify``: setting a desk up, running it, checking its log."""
 
+import copy
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -103,6 +105,7 @@ def serve(
         typer.echo(f"  http://{shown_host}:{port}/setup/{token}")
     uvicorn.run(
         "hrd_reports.web.app:app_from_environment",
+        log_config=_log_config(),
         factory=True,
         host=host,
         port=port,
@@ -113,6 +116,17 @@ def serve(
         server_header=False,
         date_header=False,
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """Uvicorn's own logging, plus the application's access log (which holds no address)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["hrd_reports"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
 
 
 @cli_command

@@ -3,16 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import jinja2
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from hrd_reports import __version__
-from hrd_reports.i18n import locale
 from hrd_reports.resources import resource_dir
 from hrd_reports.services.errors import (
     AuthenticationFailed,
@@ -24,26 +22,13 @@ from hrd_reports.services.errors import (
     ServiceError,
 )
 from hrd_reports.settings import Settings
-from hrd_reports.web import setup
+from hrd_reports.web import reporter, reporter_api, setup
 from hrd_reports.web.deps import ReadSession
 from hrd_reports.web.headers import SecurityHeadersMiddleware
+from hrd_reports.web.middleware import AccessLog, BodySizeLimit
+from hrd_reports.web.pages import Pages
+from hrd_reports.web.reporter import ServerSealedLimit
 from hrd_reports.wiring import Runtime, build_runtime
-
-
-def _templates() -> Jinja2Templates:
-    # Links are written as paths (``url_for(...).path``), never absolute URLs: the same page
-    # then works behind a TLS-terminating proxy and on a Tor onion address.
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resource_dir("templates")),
-        # Everything a person typed is text, never markup.
-        autoescape=True,
-        extensions=["jinja2.ext.i18n"],
-        undefined=jinja2.StrictUndefined,
-    )
-    current = locale()
-    environment.install_gettext_translations(current.translations, newstyle=True)  # type: ignore[attr-defined]
-    environment.globals.update(lang=current.code, direction=current.direction)
-    return Jinja2Templates(env=environment)
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
@@ -64,9 +49,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         openapi_url=None,
     )
     app.state.runtime = runtime
-    app.state.templates = _templates()
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.state.pages = Pages(settings)
+    app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
+    # The last added is the outermost: security headers reach every response, a 413 included,
+    # and the log sees every request.
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(AccessLog)
+    app.add_middleware(SecurityHeadersMiddleware, onion_location=settings.onion_location)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
+    app.include_router(reporter.router)
+    app.include_router(reporter_api.router)
+    reporter_api.add_openapi_route(app)
     app.include_router(setup.router)
     _add_refusal_handlers(app)
 
@@ -106,8 +99,17 @@ def _add_refusal_handlers(app: FastAPI) -> None:
             status_code=409,
         )
 
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        # Where and what, never the submitted value: it may be a report's words.
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        detail = [
+            {"loc": [str(part) for part in error["loc"]], "msg": error["msg"]} for error in errors
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     app.add_exception_handler(ServiceError, refused)
     app.add_exception_handler(IntegrityError, collided)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
 
 def app_from_environment() -> FastAPI:

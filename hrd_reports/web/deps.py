@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from hrd_reports.db import unit_of_work
+from hrd_reports.web.pages import Pages
 from hrd_reports.wiring import Runtime
 
 
@@ -28,12 +28,12 @@ def get_read_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
+def get_pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DbSession = Annotated[Session, Depends(get_session)]
 ReadSession = Annotated[Session, Depends(get_read_session)]
-Templates = Annotated[Jinja2Templates, Depends(get_templates)]
+PagesDep = Annotated[Pages, Depends(get_pages)]

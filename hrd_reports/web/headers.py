@@ -38,8 +38,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, onion_location: str | None = None) -> None:
         self.app = app
+        # Tor Browser offers the onion address to whoever reaches the desk by its clear one.
+        self.onion_location = onion_location.encode("ascii") if onion_location else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,6 +56,9 @@ class SecurityHeadersMiddleware:
                 headers.extend(SECURITY_HEADERS)
                 if https:
                     headers.append((b"strict-transport-security", b"max-age=63072000"))
+                if self.onion_location is not None:
+                    path = scope.get("path", "/").encode("ascii", "ignore")
+                    headers.append((b"onion-location", self.onion_location + path))
                 message["headers"] = headers
             await send(message)
 

@@ -12,22 +12,20 @@ from fastapi.responses import HTMLResponse
 
 from hrd_reports.services import desk, users
 from hrd_reports.services.errors import Invalid, NotFound, ServiceError
-from hrd_reports.web.deps import DbSession, ReadSession, RuntimeDep, Templates
+from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 
 router = APIRouter()
 
 
 @router.get("/setup/{token}", response_class=HTMLResponse)
-def setup_form(
-    token: str, request: Request, session: ReadSession, templates: Templates
-) -> HTMLResponse:
+def setup_form(token: str, request: Request, session: ReadSession, pages: PagesDep) -> HTMLResponse:
     try:
         desk.check_setup_link(session, token=token)
     except NotFound as exc:
-        return templates.TemplateResponse(
+        return pages.render(
             request, "setup_invalid.html", {"problem": exc.message}, status_code=404
         )
-    return templates.TemplateResponse(request, "setup.html", {"token": token, "name": ""})
+    return pages.render(request, "setup.html", {"token": token, "name": ""})
 
 
 @router.post("/setup/{token}", response_class=HTMLResponse)
@@ -36,7 +34,7 @@ def setup_submit(
     request: Request,
     session: DbSession,
     runtime: RuntimeDep,
-    templates: Templates,
+    pages: PagesDep,
     admin_name: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)],
     password_again: Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)],
@@ -44,7 +42,7 @@ def setup_submit(
     try:
         desk.check_setup_link(session, token=token, lock=True)
     except NotFound as exc:
-        return templates.TemplateResponse(
+        return pages.render(
             request, "setup_invalid.html", {"problem": exc.message}, status_code=404
         )
     try:
@@ -60,10 +58,10 @@ def setup_submit(
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        return templates.TemplateResponse(
+        return pages.render(
             request,
             "setup.html",
             {"token": token, "name": admin_name, "problem": exc.message},
             status_code=400,
         )
-    return templates.TemplateResponse(request, "setup_done.html", {"setup": setup})
+    return pages.render(request, "setup_done.html", {"setup": setup})

@@ -11,8 +11,10 @@ from hrd_reports.resources import resource_dir
 
 TEMPLATES = sorted(resource_dir("templates").glob("**/*.html"))
 TAG = re.compile(r"<[^>]*>", re.DOTALL)
+# Attributes a person reads; a ``value`` only on buttons (elsewhere it is a machine code).
 TEXT_ATTRIBUTE = re.compile(
-    r'\b(?:title|placeholder|alt|aria-label|value)="([^"{]*[^\W\d_][^"{]*)"'
+    r'\b(?:title|placeholder|alt|aria-label)="([^"{]*[^\W\d_][^"{]*)"'
+    r'|<input[^>]*type="(?:submit|button|reset)"[^>]*value="[^"\ue000]*[^\W\d_]'
 )
 
 
@@ -55,6 +57,12 @@ def test_template_lint_catches_bare_text(tmp_path: Path) -> None:
     literal = _literal_text(bare)
     assert re.search(r"[^\W\d_]", TAG.sub(" ", literal))
     assert TEXT_ATTRIBUTE.search(literal)
+    button = tmp_path / "button.html"
+    button.write_text('<input type="submit" value="Send">')
+    assert TEXT_ATTRIBUTE.search(_literal_text(button))
+    code = tmp_path / "code.html"
+    code.write_text('<input type="checkbox" name="x" value="death_threat">')
+    assert not TEXT_ATTRIBUTE.search(_literal_text(code))
     translated = tmp_path / "translated.html"
     translated.write_text(
         '<a href="{{ link }}" title="{{ _("Go") }}">{% trans %}Hello{% endtrans %}</a>'

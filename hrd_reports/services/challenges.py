@@ -1,0 +1,63 @@
+"""Proof-of-work challenges: handed out without state, spent once.
+
+Nothing about who asked is kept. A challenge is good for its own window and the next
+(twenty minutes at most); a spent one is remembered, by a hash of its nonce and its window,
+only until it could no longer be used, so a replayed solution is refused.
+"""
+
+import hashlib
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto.pow import (
+    Challenge,
+    InvalidChallenge,
+    is_solution,
+    issue_challenge,
+    read_challenge,
+    window_of,
+)
+from hrd_reports.keystore import ServerSecrets
+from hrd_reports.models import SpentChallenge
+from hrd_reports.services.clock import utc_now
+from hrd_reports.services.errors import Invalid
+
+
+class ProofOfWorkRefused(Invalid):
+    """Missing, forged, expired, unsolved or already used."""
+
+
+def _current_window() -> int:
+    return window_of(utc_now().timestamp())
+
+
+def issue(*, secrets: ServerSecrets, difficulty: int) -> Challenge:
+    return issue_challenge(secrets.pow, window=_current_window(), difficulty=difficulty)
+
+
+def spend(
+    session: Session, *, token: str, counter: int, secrets: ServerSecrets, difficulty: int
+) -> None:
+    """Accept a solved challenge once; refuse it with a message in every other case."""
+    try:
+        challenge = read_challenge(secrets.pow, token)
+    except InvalidChallenge as exc:
+        raise ProofOfWorkRefused("the anti-spam check is not valid; please try again") from exc
+    current = _current_window()
+    if challenge.window not in (current, current - 1):
+        raise ProofOfWorkRefused("the anti-spam check has expired; please send again")
+    if challenge.difficulty < difficulty:
+        raise ProofOfWorkRefused("the anti-spam check is too easy; please send again")
+    if not is_solution(challenge, counter):
+        raise ProofOfWorkRefused("the anti-spam check is not solved; please send again")
+    # Forget challenges that can no longer be used, so nothing older than that stays.
+    session.execute(delete(SpentChallenge).where(SpentChallenge.window < current - 1))
+    nonce_hash = hashlib.sha256(challenge.nonce).digest()
+    spent = session.execute(
+        select(SpentChallenge.nonce_hash).where(SpentChallenge.nonce_hash == nonce_hash)
+    ).first()
+    if spent is not None:
+        raise ProofOfWorkRefused("this anti-spam check was already used; please send again")
+    session.add(SpentChallenge(nonce_hash=nonce_hash, window=challenge.window))
+    session.flush()

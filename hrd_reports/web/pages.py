@@ -1,0 +1,92 @@
+"""Server-rendered pages in the reader's language, with gettext from the first template on.
+
+The language comes from ``?lang=`` (links and forms carry it on), else from the browser's
+Accept-Language, else English; never from a cookie, since reporter pages set none.
+"""
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED_LOCALES, locale
+from hrd_reports.resources import resource_dir
+from hrd_reports.settings import Settings
+
+
+def choose_locale(request: Request) -> str:
+    asked = request.query_params.get("lang", "")
+    if asked in SUPPORTED_LOCALES:
+        return asked
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()
+        for candidate in (code, code.split("-")[0]):
+            if candidate in SUPPORTED_LOCALES:
+                return candidate
+    return DEFAULT_LOCALE
+
+
+class Pages:
+    """Renders templates; one Jinja environment per language, built once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._loader = jinja2.FileSystemLoader(resource_dir("templates"))
+        self._static = resource_dir("static")
+        self._globals = {
+            "quick_exit_url": settings.quick_exit_url,
+            "sri": self.integrity,
+            "static": lambda path: f"/static/{path}",
+            "languages": [
+                (code, LANGUAGE_NAMES[code], locale(code).direction) for code in SUPPORTED_LOCALES
+            ],
+        }
+
+    @cache  # noqa: B019 - one instance per app, languages are few
+    def _environment(self, code: str) -> jinja2.Environment:
+        current = locale(code)
+        environment = jinja2.Environment(
+            loader=self._loader,
+            # Everything a person typed is text, never markup.
+            autoescape=True,
+            extensions=["jinja2.ext.i18n"],
+            undefined=jinja2.StrictUndefined,
+        )
+        environment.install_gettext_translations(current.translations, newstyle=True)  # type: ignore[attr-defined]
+        environment.globals.update(self._globals, lang=current.code, direction=current.direction)
+        return environment
+
+    @cache  # noqa: B019 - static files do not change while the server runs
+    def integrity(self, path: str) -> str:
+        """Subresource Integrity of a static file: a changed file on disk is not run."""
+        digest = hashlib.sha384((self._static / Path(path)).read_bytes()).digest()
+        return "sha384-" + base64.b64encode(digest).decode("ascii")
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        code = choose_locale(request)
+
+        def path_for(route: str, /, **params: Any) -> str:
+            # Paths only, never absolute URLs: the same page works behind a TLS proxy and on
+            # an onion address. The language travels with every link.
+            path = request.url_for(route, **params).path
+            return f"{path}?lang={code}"
+
+        html = (
+            self._environment(code)
+            .get_template(name)
+            .render({"request": request, "path_for": path_for, **(context or {})})
+        )
+        return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))

@@ -1,0 +1,148 @@
+"""The reporter's pages: the safety notice, the form, and the page that shows the receipt.
+
+With JavaScript, the form never posts: ``static/js/intake.js`` encrypts in the browser and
+sends only ciphertext to ``/api/v1/reports``. Without it (Tor Browser "Safest"), the form
+posts here, and the report is sealed at once, in memory, with the same envelope; the page
+said beforehand that this path trusts the server more.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from hrd_reports import content
+from hrd_reports.content import ContentError, content_from_form
+from hrd_reports.crypto.submission import new_submission
+from hrd_reports.services import intake, keyring
+from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
+from hrd_reports.wiring import Runtime
+
+router = APIRouter()
+
+# What a form may hold: generous for a long testimony in Arabic, bounded for everything else.
+MAX_FORM_FIELDS = 200
+MAX_FIELD_BYTES = 400_000
+
+CHOICES: dict[str, content.Choices] = {
+    "incident_types": content.INCIDENT_TYPES,
+    "precisions": content.DATE_PRECISIONS,
+    "yes_no": content.YES_NO,
+    "governorates": content.GOVERNORATES,
+    "place_types": content.PLACE_TYPES,
+    "targets": content.TARGETS,
+    "sectors": content.SECTORS,
+    "genders": content.GENDERS,
+    "age_bands": content.AGE_BANDS,
+    "perpetrator_types": content.PERPETRATOR_TYPES,
+    "identification": content.IDENTIFICATION,
+    "needs": content.NEEDS,
+    "consent_share": content.CONSENT_SHARE,
+}
+
+
+class ServerSealedLimit:
+    """A global bound on reports from browsers without JavaScript, which cannot solve a
+    proof of work: a token bucket per server process, never per address."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._capacity = float(per_minute)
+        self._tokens = float(per_minute)
+        self._per_second = per_minute / 60
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            elapsed = now - self._updated
+            self._tokens = min(self._capacity, self._tokens + elapsed * self._per_second)
+            self._updated = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    receipt: str
+    report_id: str
+
+
+def _seal_on_server(session: Session, runtime: Runtime, report: content.ReportContent) -> _Sealed:
+    """The browser's work, done in memory: the plaintext exists only in this call's frames."""
+    active = keyring.active_intake_key(session)
+    intake_key = keyring.intake_public_key(active, secrets=runtime.secrets)
+    receipt, submission = new_submission(report.to_json_bytes(), intake_key=intake_key)
+    stored = intake.submit_report(
+        session, submission=submission, secrets=runtime.secrets, server_sealed=True
+    )
+    session.commit()
+    return _Sealed(receipt=receipt, report_id=str(stored.public_id))
+
+
+def _form_context(values: dict[str, list[str]], problems: dict[str, str]) -> dict[str, Any]:
+    return {"choices": CHOICES, "values": values, "problems": problems}
+
+
+@router.get("/", response_class=HTMLResponse, name="home")
+def home(request: Request, pages: PagesDep) -> HTMLResponse:
+    return pages.render(request, "reporter/index.html")
+
+
+# Whatever a reporter's browser kept of this site (cache, storage) is dropped once a report
+# is safe: on the page that shows a receipt sealed by the server, and on the page the
+# "Finish" button leads to. (Browsers ignore it on the encrypted path's own request, which
+# carries no credentials on purpose.)
+CLEAR_SITE_DATA = {"Clear-Site-Data": '"cache", "storage"'}
+
+
+@router.get("/report/done", response_class=HTMLResponse, name="report_done")
+def report_done(request: Request, pages: PagesDep) -> HTMLResponse:
+    return pages.render(request, "reporter/index.html", headers=CLEAR_SITE_DATA)
+
+
+@router.get("/report", response_class=HTMLResponse, name="report_form")
+def report_form(request: Request, pages: PagesDep) -> HTMLResponse:
+    return pages.render(request, "reporter/report.html", _form_context({}, {}))
+
+
+@router.post("/report", response_class=HTMLResponse, name="report_submit")
+async def report_submit(
+    request: Request, session: DbSession, runtime: RuntimeDep, pages: PagesDep
+) -> HTMLResponse:
+    async with request.form(
+        max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+    ) as form:
+        values: dict[str, list[str]] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                values.setdefault(name, []).append(value)
+    try:
+        report = content_from_form(values)
+    except ContentError as exc:
+        # The reporter gets their words back to correct them; nothing was kept.
+        return pages.render(
+            request, "reporter/report.html", _form_context(values, exc.fields), status_code=400
+        )
+    limit: ServerSealedLimit = request.app.state.server_sealed_limit
+    if not limit.allow():
+        return pages.render(
+            request,
+            "reporter/report.html",
+            _form_context(values, {"report": "busy"}),
+            status_code=429,
+        )
+    sealed = await run_in_threadpool(_seal_on_server, session, runtime, report)
+    return pages.render(
+        request,
+        "reporter/report_sent.html",
+        {"receipt": sealed.receipt},
+        headers=CLEAR_SITE_DATA,
+    )

@@ -1,0 +1,146 @@
+"""The reporter's JSON API (``/api/v1``): the intake key, a challenge, and submission.
+
+Nothing here can identify a reporter: no cookie is read or set, no address is kept, and the
+report arrives as ciphertext the server cannot read. Its OpenAPI document is public
+(``/api/v1/openapi.json``); the dashboard's is not.
+"""
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from hrd_reports import __version__
+from hrd_reports.crypto.errors import MalformedEnvelope
+from hrd_reports.crypto.pow import ALGORITHM
+from hrd_reports.crypto.submission import parse_wire
+from hrd_reports.crypto.xwing import fingerprint_of
+from hrd_reports.services import challenges, intake, keyring
+from hrd_reports.services.errors import Invalid
+from hrd_reports.web.deps import DbSession, ReadSession, RuntimeDep
+
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX, tags=["reporter"])
+
+_B64 = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+class IntakeKeyPublic(BaseModel):
+    key_id: str
+    suite: str
+    public_key: str = Field(description="X-Wing public key, standard base64 (1216 bytes).")
+    fingerprint: str
+
+
+class ChallengePublic(BaseModel):
+    challenge: str
+    difficulty: int
+    algorithm: str
+
+
+class ProofOfWorkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge: str = Field(max_length=200)
+    counter: int = Field(ge=0, le=2**64 - 1)
+
+
+class EnvelopeIn(BaseModel):
+    """The version 1 envelope, exactly as the reference client and the browser build it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    report_id: str = Field(max_length=36)
+    suite: str = Field(max_length=64)
+    intake_key_id: str = Field(max_length=64)
+    sealed_dek: str = Field(max_length=2_000, pattern=_B64)
+    body: str = Field(max_length=360_000, pattern=_B64)
+    reporter_key: str = Field(max_length=2_000, pattern=_B64)
+    lookup_token: str = Field(max_length=64, pattern=_B64)
+
+
+class ReportCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proof_of_work: ProofOfWorkIn
+    envelope: EnvelopeIn
+
+
+class ReportCreated(BaseModel):
+    report_id: str
+
+
+class Refusal(BaseModel):
+    detail: Any
+
+
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Refusal} for status in (400, 409, 413, 422, 429)
+}
+
+
+@router.get("/intake-key", response_model=IntakeKeyPublic)
+def get_intake_key(session: ReadSession, runtime: RuntimeDep) -> IntakeKeyPublic:
+    """The desk's active intake key, to encrypt a report to."""
+    key = keyring.active_intake_key(session)
+    public = keyring.intake_public_key(key, secrets=runtime.secrets)
+    return IntakeKeyPublic(
+        key_id=key.id,
+        suite=key.suite,
+        public_key=_b64(public.raw),
+        fingerprint=fingerprint_of(public.raw),
+    )
+
+
+@router.get("/challenge", response_model=ChallengePublic)
+def get_challenge(runtime: RuntimeDep) -> ChallengePublic:
+    """A proof-of-work challenge; a solution makes one submission, within twenty minutes."""
+    challenge = challenges.issue(
+        secrets=runtime.secrets, difficulty=runtime.settings.pow_difficulty_bits
+    )
+    return ChallengePublic(
+        challenge=challenge.token, difficulty=challenge.difficulty, algorithm=ALGORITHM
+    )
+
+
+@router.post("/reports", status_code=201, response_model=ReportCreated, responses=_REFUSALS)
+def post_report(report_in: ReportCreate, session: DbSession, runtime: RuntimeDep) -> JSONResponse:
+    """Store an encrypted report. Nothing is stored when any check refuses it."""
+    try:
+        submission = parse_wire(report_in.envelope.model_dump())
+    except MalformedEnvelope as exc:
+        raise Invalid(str(exc)) from exc
+    challenges.spend(
+        session,
+        token=report_in.proof_of_work.challenge,
+        counter=report_in.proof_of_work.counter,
+        secrets=runtime.secrets,
+        difficulty=runtime.settings.pow_difficulty_bits,
+    )
+    report = intake.submit_report(session, submission=submission, secrets=runtime.secrets)
+    session.commit()
+    return JSONResponse(
+        ReportCreated(report_id=str(report.public_id)).model_dump(), status_code=201
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def add_openapi_route(app: FastAPI) -> None:
+    """Publish the reporter API's description, and only it."""
+    schema = get_openapi(
+        title="hrd-reports reporter API",
+        version=__version__,
+        description="Anonymous, end-to-end encrypted incident reports.",
+        routes=router.routes,
+    )
+
+    @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
+    def reporter_openapi() -> dict[str, Any]:
+        return schema

@@ -1,0 +1,161 @@
+/* The report form, with JavaScript: encrypt in the browser, send only ciphertext.
+ *
+ * Fails closed: if anything goes wrong (no WebCrypto, a refused key, a network error), nothing
+ * is sent, the form keeps the reporter's words, and a message says what to do. The form is
+ * never posted in the clear from here.
+ */
+"use strict";
+(function () {
+  const form = document.getElementById("report-form");
+  if (!form) return;
+  const text = form.dataset;
+  const script = document.currentScript;
+  const workerUrl = script ? script.dataset.worker : "/static/js/pow-worker.js";
+  const progress = document.getElementById("progress");
+  const progressText = document.getElementById("progress-text");
+  const progressBar = document.getElementById("progress-bar");
+  const sendError = document.getElementById("send-error");
+  const submitButton = form.querySelector('button[type="submit"]');
+  let busy = false;
+
+  const supported = Boolean(window.crypto && crypto.subtle && crypto.randomUUID &&
+    window.Worker && window.fetch && typeof BigInt === "function" &&
+    window.HPKE && window.HrdEnvelope);
+
+  function showProgress(message, percent) {
+    progress.hidden = false;
+    progressText.textContent = message;
+    progressBar.value = Math.round(percent);
+  }
+
+  function showError(message) {
+    progress.hidden = true;
+    sendError.textContent = message;
+    sendError.hidden = false;
+    sendError.scrollIntoView({ block: "center" });
+  }
+
+  /* The report document, built from the form exactly as content_from_form builds it. */
+  function collect() {
+    const data = new FormData(form);
+    const first = (name) => String(data.get(name) || "").trim();
+    const choice = (name) => first(name) || null;
+    const all = (name) => data.getAll(name).map(String).filter((value) => value);
+    const moment = (prefix) => {
+      const precision = first(prefix + "_precision") || "exact";
+      const date = first(prefix + "_date");
+      if (precision === "unknown" || !date) return null;
+      return { date: precision === "month" ? date.slice(0, 7) : date, precision: precision };
+    };
+    return {
+      v: 1,
+      incident_types: all("incident_type"),
+      start: moment("start"),
+      end: moment("end"),
+      ongoing: first("ongoing") === "yes",
+      in_danger_now: choice("in_danger_now"),
+      location: {
+        governorate: choice("governorate"),
+        district: first("district"),
+        place_type: choice("place_type"),
+      },
+      target: {
+        who: choice("target_who"),
+        sector: choice("target_sector"),
+        gender: choice("target_gender"),
+        age_band: choice("target_age_band"),
+      },
+      perpetrator: {
+        types: all("perpetrator_type"),
+        identification: choice("perpetrator_identification"),
+        identifiers: first("perpetrator_identifiers"),
+      },
+      narrative: String(data.get("narrative") || ""),
+      needs: all("need"),
+      consent: { share: choice("consent_share"), publish: choice("consent_publish") },
+    };
+  }
+
+  function missing(report) {
+    if (report.incident_types.length === 0) return text.msgIncidentType;
+    if (!report.narrative.trim()) return text.msgNarrative;
+    return null;
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, {
+      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer", redirect: "error",
+    });
+    if (!response.ok) throw new Error(path + " answered " + response.status);
+    return response.json();
+  }
+
+  function solve(challenge, onProgress) {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(workerUrl);
+      worker.onmessage = (event) => {
+        if ("progress" in event.data) return onProgress(event.data.progress);
+        worker.terminate();
+        if ("counter" in event.data) resolve(event.data.counter);
+        else reject(new Error(event.data.error));
+      };
+      worker.onerror = (event) => {
+        worker.terminate();
+        reject(new Error(event.message || "worker failed"));
+      };
+      worker.postMessage({ challenge: challenge.challenge, difficulty: challenge.difficulty });
+    });
+  }
+
+  async function send(report) {
+    showProgress(text.msgPreparing, 2);
+    const content = new TextEncoder().encode(JSON.stringify(report));
+    const [key, challenge] = await Promise.all([
+      getJson("/api/v1/intake-key"), getJson("/api/v1/challenge"),
+    ]);
+    if (challenge.algorithm !== "sha256-leading-zero-bits") throw new Error("unknown challenge");
+    showProgress(text.msgWorking, 5);
+    const counter = await solve(challenge, (done) => showProgress(text.msgWorking, 5 + 75 * done));
+    showProgress(text.msgEncrypting, 85);
+    const receipt = HrdEnvelope.generateReceipt();
+    const envelope = await HrdEnvelope.buildSubmission(content, {
+      keyId: key.key_id, suite: key.suite, publicKey: HrdEnvelope.fromBase64(key.public_key),
+    }, receipt);
+    showProgress(text.msgSending, 95);
+    const response = await fetch("/api/v1/reports", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        proof_of_work: { challenge: challenge.challenge, counter: counter }, envelope: envelope,
+      }),
+      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer", redirect: "error",
+    });
+    if (response.status === 409) throw Object.assign(new Error("key changed"), { keyChanged: true });
+    if (response.status !== 201) throw new Error("refused with " + response.status);
+    return receipt;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    // Never let the browser post the form in the clear once this script runs.
+    event.preventDefault();
+    if (busy) return;
+    sendError.hidden = true;
+    if (!supported) return showError(text.msgUnsupported);
+    const report = collect();
+    const problem = missing(report);
+    if (problem) return showError(problem);
+    busy = true;
+    submitButton.disabled = true;
+    try {
+      const receipt = await send(report);
+      form.reset();
+      window.HrdReceipt.show(receipt);
+    } catch (error) {
+      showError(error && error.keyChanged ? text.msgKeyChanged : text.msgFailed);
+    } finally {
+      busy = false;
+      submitButton.disabled = false;
+      progress.hidden = true;
+    }
+  });
+})();

@@ -1,0 +1,74 @@
+/* On every reporter page: the quick exit, and the receipt that must not be lost. */
+"use strict";
+(function () {
+  const exit = document.querySelector("[data-quick-exit]");
+  let guardLeaving = null;
+
+  /* Leave at once for a neutral site. replace(), so that Back does not return here; the
+     forms are cleared first, so nothing is left on the page behind. */
+  function quickExit(event) {
+    if (event) event.preventDefault();
+    if (guardLeaving) window.removeEventListener("beforeunload", guardLeaving);
+    document.querySelectorAll("form").forEach((form) => form.reset());
+    document.querySelectorAll("[data-testid=receipt]").forEach((el) => { el.textContent = ""; });
+    window.location.replace(exit.href);
+  }
+
+  if (exit) exit.addEventListener("click", quickExit);
+  let lastEscape = 0;
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !exit) return;
+    const now = Date.now();
+    if (now - lastEscape < 1500) quickExit();
+    lastEscape = now;
+  });
+
+  document.querySelectorAll("[data-js-only]").forEach((element) => { element.hidden = false; });
+
+  /* The receipt is shown once. Leaving needs the "I have written it down" tick: people lose
+     receipts by clicking away too fast. */
+  function armReceipt(view, receipt) {
+    const shown = view.querySelector("[data-testid=receipt]");
+    const confirm = view.querySelector("[data-testid=receipt-confirm]");
+    const done = view.querySelector("#receipt-done");
+    const copy = view.querySelector("#copy-receipt");
+    const leaveMessage = (document.getElementById("report-form") || document.body)
+      .dataset.msgLeave || "";
+    if (receipt) shown.textContent = receipt;
+    guardLeaving = (event) => {
+      if (confirm.checked) return undefined;
+      event.preventDefault();
+      event.returnValue = leaveMessage;
+      return leaveMessage;
+    };
+    window.addEventListener("beforeunload", guardLeaving);
+    const update = () => done.setAttribute("aria-disabled", confirm.checked ? "false" : "true");
+    confirm.addEventListener("change", update);
+    update();
+    done.addEventListener("click", (event) => {
+      if (!confirm.checked) {
+        event.preventDefault();
+        confirm.focus();
+      }
+    });
+    if (copy && navigator.clipboard) {
+      copy.hidden = false;
+      copy.addEventListener("click", () => navigator.clipboard.writeText(shown.textContent));
+    }
+  }
+
+  window.HrdReceipt = Object.freeze({
+    show: function (receipt) {
+      const view = document.getElementById("receipt-view");
+      document.getElementById("report-view").hidden = true;
+      view.hidden = false;
+      armReceipt(view, receipt);
+      window.scrollTo(0, 0);
+    },
+  });
+
+  // The page that shows a receipt sealed by the server (only seen with JavaScript when the
+  // reporter turned it on afterwards, but guarded all the same).
+  const sent = document.querySelector(".receipt-view:not([hidden])");
+  if (sent && sent.querySelector("[data-testid=receipt]").textContent.trim()) armReceipt(sent, null);
+})();

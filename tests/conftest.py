@@ -109,9 +109,18 @@ def database_url(database_server: DatabaseServer, workdir: Path) -> str:
     return database_server.fresh(workdir)
 
 
+# A proof of work of a few bits: every test that submits still solves one.
+CHEAP_POW_BITS = 4
+
+
 @pytest.fixture
 def settings(database_url: str, workdir: Path) -> Settings:
-    return Settings(database_url=database_url, keys_dir=workdir / "keys", **CHEAP_ARGON2)
+    return Settings(
+        database_url=database_url,
+        keys_dir=workdir / "keys",
+        pow_difficulty_bits=CHEAP_POW_BITS,
+        **CHEAP_ARGON2,
+    )
 
 
 @pytest.fixture
@@ -120,6 +129,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
     return {
         "HRD_DATABASE_URL": settings.database_url,
         "HRD_KEYS_DIR": str(settings.keys_dir),
+        "HRD_POW_DIFFICULTY_BITS": str(CHEAP_POW_BITS),
         **CHEAP_ARGON2_ENV,
     }
 

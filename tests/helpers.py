@@ -1,11 +1,13 @@
 """A desk driven through the same services the CLI and the web call, for tests."""
 
+import base64
 import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from hrd_reports.crypto.pow import solve
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import unit_of_work
@@ -28,6 +30,26 @@ class Submitted:
     report_id: UUID
     receipt: str
     submission: Submission
+
+
+def post_report(client: Any, content: bytes, **overrides: Any) -> tuple[str, Any]:
+    """Submit over HTTP as the reporter's browser does: key, challenge, work, envelope.
+
+    ``overrides`` replace parts of the request body, to send something a browser would not.
+    """
+    key = client.get("/api/v1/intake-key").json()
+    challenge = client.get("/api/v1/challenge").json()
+    receipt, submission = new_submission(
+        content, intake_key=PublicKey(base64.b64decode(key["public_key"]))
+    )
+    body = {
+        "proof_of_work": {
+            "challenge": challenge["challenge"],
+            "counter": solve(challenge["challenge"], challenge["difficulty"]),
+        },
+        "envelope": submission.to_wire(),
+    } | overrides
+    return receipt, client.post("/api/v1/reports", json=body)
 
 
 def report_content(narrative: str, *, incident_types: tuple[str, ...] = ("death_threat",)) -> bytes:

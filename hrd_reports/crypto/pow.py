@@ -83,15 +83,17 @@ def _digest(token: str, counter: int) -> bytes:
     return hashlib.sha256(token.encode("ascii") + counter.to_bytes(8, "big")).digest()
 
 
+def _solves(token: str, difficulty: int, counter: int) -> bool:
+    return 0 <= counter <= _MAX_COUNTER and leading_zero_bits(_digest(token, counter)) >= difficulty
+
+
 def is_solution(challenge: Challenge, counter: int) -> bool:
-    if not 0 <= counter <= _MAX_COUNTER:
-        return False
-    return leading_zero_bits(_digest(challenge.token, counter)) >= challenge.difficulty
+    return _solves(challenge.token, challenge.difficulty, counter)
 
 
-def solve(challenge: Challenge) -> int:
-    """What the browser's worker does; the reference client and tests use it."""
+def solve(token: str, difficulty: int) -> int:
+    """What the browser's worker does, given what ``/api/v1/challenge`` answers."""
     counter = 0
-    while not is_solution(challenge, counter):
+    while not _solves(token, difficulty, counter):
         counter += 1
     return counter

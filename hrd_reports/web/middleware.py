@@ -3,7 +3,6 @@
 import logging
 import time
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("hrd_reports.access")
@@ -100,9 +99,6 @@ class AccessLog:
 
 
 def _route_template(scope: Scope) -> str:
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path_format", getattr(route, "path", "?")))
-    return "(no route)"
+    # The router records the route it matched in the scope it was handed (this very dict).
+    route = scope.get("route")
+    return str(getattr(route, "path_format", None) or getattr(route, "path", None) or "(no route)")

@@ -116,7 +116,10 @@ def test_pages_load_nothing_from_another_origin(client: TestClient, setup_token:
     references = re.findall(r'(?:src|href|action)="([^"]+)"', page)
     assert references
     for reference in references:
-        # Paths only: no other origin, and no scheme that breaks behind a TLS proxy or on .onion.
+        # Paths only: no other origin, and no scheme that breaks behind a TLS proxy or on
+        # .onion. (A data: URI is no origin at all: the empty icon that saves a request.)
+        if reference.startswith("data:"):
+            continue
         assert reference.startswith("/"), reference
         assert not reference.startswith("//"), reference
 

@@ -1,0 +1,233 @@
+"""The reporter API: ciphertext in, a report id out; every bad request a 4xx that stores nothing."""
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from hrd_reports.crypto.pow import solve
+from hrd_reports.crypto.submission import new_submission
+from hrd_reports.crypto.xwing import PrivateKey, PublicKey, fingerprint_of
+from hrd_reports.models import Report, SpentChallenge
+from hrd_reports.settings import Settings
+from hrd_reports.web.app import create_app
+from hrd_reports.wiring import Runtime
+from tests.helpers import Desk, Person, post_report, report_content
+
+
+@pytest.fixture
+def client(settings: Settings, runtime: Runtime, desk: Desk) -> TestClient:
+    return TestClient(create_app(settings, runtime=runtime))
+
+
+def _stored(desk: Desk) -> tuple[int, int]:
+    """Reports and spent challenges: a refusal must leave both as they were."""
+    with desk.session() as session:
+        reports = session.execute(select(func.count()).select_from(Report)).scalar_one()
+        spent = session.execute(select(func.count()).select_from(SpentChallenge)).scalar_one()
+    return reports, spent
+
+
+def work(client: TestClient) -> dict[str, Any]:
+    challenge = client.get("/api/v1/challenge").json()
+    counter = solve(challenge["challenge"], challenge["difficulty"])
+    return {"challenge": challenge["challenge"], "counter": counter}
+
+
+def envelope(client: TestClient, *, to: PublicKey | None = None, **changes: Any) -> dict[str, Any]:
+    raw = base64.b64decode(client.get("/api/v1/intake-key").json()["public_key"])
+    _, submission = new_submission(report_content("refused"), intake_key=to or PublicKey(raw))
+    return submission.to_wire() | changes
+
+
+def _cut(text: str, length: int = 100) -> str:
+    return base64.b64encode(base64.b64decode(text)[:-length]).decode()
+
+
+def test_intake_key_is_the_desks_active_key(client: TestClient, desk: Desk) -> None:
+    answer = client.get("/api/v1/intake-key").json()
+    raw = base64.b64decode(answer["public_key"])
+    assert raw == desk.intake_key().raw
+    assert answer["key_id"] == desk.intake_key().key_id
+    assert answer["fingerprint"] == fingerprint_of(raw)
+    assert answer["suite"] == "hpke-xwing-hkdfsha256-aes256gcm"
+
+
+def test_challenge_names_its_algorithm_and_difficulty(
+    client: TestClient, settings: Settings
+) -> None:
+    answer = client.get("/api/v1/challenge").json()
+    assert answer["algorithm"] == "sha256-leading-zero-bits"
+    assert answer["difficulty"] == settings.pow_difficulty_bits
+    assert answer["challenge"] != client.get("/api/v1/challenge").json()["challenge"]
+
+
+def test_encrypted_report_is_stored_and_reads_back_for_a_key_holder(
+    client: TestClient, desk: Desk, admin: Person
+) -> None:
+    _, response = post_report(client, report_content("over the wire"))
+    assert response.status_code == 201
+    view = desk.show(admin, response.json()["report_id"])  # type: ignore[arg-type]
+    assert view.content is not None
+    assert view.content["narrative"] == "over the wire"
+    assert not view.server_sealed
+    assert "set-cookie" not in response.headers
+
+
+Body = Callable[[TestClient], dict[str, Any]]
+REFUSALS: list[tuple[str, Body, int, str]] = [
+    ("no envelope", lambda c: {"proof_of_work": work(c)}, 422, "envelope"),
+    ("no proof of work", lambda c: {"envelope": envelope(c)}, 422, "proof_of_work"),
+    (
+        "forged challenge",
+        lambda c: {
+            "proof_of_work": {"challenge": "1.2.3.forged.mac", "counter": 1},
+            "envelope": envelope(c),
+        },
+        400,
+        "anti-spam check is not valid",
+    ),
+    (
+        "unsolved challenge",
+        lambda c: {"proof_of_work": work(c) | {"counter": 2**64 - 1}, "envelope": envelope(c)},
+        400,
+        "not solved",
+    ),
+    (
+        "key the desk never had",
+        lambda c: {
+            "proof_of_work": work(c),
+            "envelope": envelope(c, to=PrivateKey.generate().public),
+        },
+        400,
+        "key the desk does not have",
+    ),
+    (
+        "truncated body",
+        lambda c: {
+            "proof_of_work": work(c),
+            "envelope": (e := envelope(c)) | {"body": _cut(e["body"])},
+        },
+        400,
+        "padded",
+    ),
+    (
+        "truncated sealed key",
+        lambda c: {
+            "proof_of_work": work(c),
+            "envelope": (e := envelope(c)) | {"sealed_dek": _cut(e["sealed_dek"])},
+        },
+        400,
+        "sealed data key",
+    ),
+    (
+        "unknown version",
+        lambda c: {"proof_of_work": work(c), "envelope": envelope(c, version=2)},
+        400,
+        "version",
+    ),
+    (
+        "bad report id",
+        lambda c: {"proof_of_work": work(c), "envelope": envelope(c, report_id="x")},
+        400,
+        "report_id",
+    ),
+    (
+        "not base64",
+        lambda c: {"proof_of_work": work(c), "envelope": envelope(c, body="***")},
+        422,
+        "body",
+    ),
+    (
+        "extra field",
+        lambda c: {"proof_of_work": work(c), "envelope": envelope(c, extra="x")},
+        422,
+        "extra",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make_body", "status", "message"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS]
+)
+def test_bad_submission_is_a_4xx_with_a_message_and_stores_nothing(
+    client: TestClient, desk: Desk, make_body: Body, status: int, message: str
+) -> None:
+    response = client.post("/api/v1/reports", json=make_body(client))
+    assert response.status_code == status, response.text
+    assert message in response.text
+    assert _stored(desk) == (0, 0)
+
+
+def test_malformed_json_is_a_422_that_echoes_nothing(client: TestClient, desk: Desk) -> None:
+    response = client.post(
+        "/api/v1/reports",
+        content=b'{"envelope": "CANARY-echo',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert "CANARY-echo" not in response.text
+    assert _stored(desk) == (0, 0)
+
+
+def test_oversized_request_is_a_413_before_it_is_read(client: TestClient, desk: Desk) -> None:
+    response = client.post(
+        "/api/v1/reports",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
+    assert "content-security-policy" in response.headers
+    assert _stored(desk) == (0, 0)
+
+
+def test_replayed_proof_of_work_is_refused(client: TestClient, desk: Desk) -> None:
+    proof = work(client)
+    first = client.post(
+        "/api/v1/reports", json={"proof_of_work": proof, "envelope": envelope(client)}
+    )
+    assert first.status_code == 201
+    again = client.post(
+        "/api/v1/reports", json={"proof_of_work": proof, "envelope": envelope(client)}
+    )
+    assert again.status_code == 400
+    assert "already used" in again.json()["detail"]
+    assert _stored(desk) == (1, 1)
+
+
+def test_replayed_submission_with_fresh_work_is_refused(client: TestClient, desk: Desk) -> None:
+    sealed = envelope(client)
+    assert (
+        client.post(
+            "/api/v1/reports", json={"proof_of_work": work(client), "envelope": sealed}
+        ).status_code
+        == 201
+    )
+    again = client.post("/api/v1/reports", json={"proof_of_work": work(client), "envelope": sealed})
+    assert again.status_code == 409
+    assert "already received" in again.json()["detail"]
+    assert _stored(desk) == (1, 1)
+
+
+def test_report_sealed_to_a_key_retired_since_is_told_to_send_again(
+    client: TestClient, desk: Desk, admin: Person
+) -> None:
+    stale = envelope(client)
+    desk.rotate(by=admin)
+    response = client.post(
+        "/api/v1/reports", json={"proof_of_work": work(client), "envelope": stale}
+    )
+    assert response.status_code == 409
+    assert "send it again" in response.json()["detail"]
+    assert _stored(desk) == (0, 0)
+
+
+def test_only_the_reporter_api_is_described_publicly(client: TestClient) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    assert set(document["paths"]) == {"/api/v1/intake-key", "/api/v1/challenge", "/api/v1/reports"}
+    for path in ("/openapi.json", "/docs", "/api/v1/docs"):
+        assert client.get(path).status_code == 404

@@ -1,5 +1,9 @@
 """Engines, sessions and migrations, for SQLite (default) and PostgreSQL."""
 
+import fcntl
+import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -19,10 +23,84 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# Threads of this process wait here, in turn, for their write transaction; then one at a time
+# they take the lock file, where other processes' writers wait. A transaction may end on
+# another thread than it began on (a web framework may roll back in its own thread), which
+# a lock owned by the connection, not the thread, allows.
+_process_writer = threading.Lock()
+WRITER_WAIT_SECONDS = 30.0
+
+
+class DatabaseBusy(Exception):
+    """No write transaction could start in time."""
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions queue instead of polling.
+
+    SQLite lets one writer in at a time and makes the others poll with growing sleeps: under
+    load a request can sleep past its timeout and fail, or wait far longer than the writer
+    ahead of it needed. Here writers wait on a lock (threads of this process) and on an
+    exclusive ``flock`` of a file beside the database (other processes), and wake the moment
+    it is free; the kernel releases the file lock if a process dies.
+    """
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._lock_path = None if str(database) == ":memory:" else f"{database}-writer.lock"
+        self._lock_fd: int | None = None
+        self._holding = False
+
+    def begin_write(self) -> None:
+        if not _process_writer.acquire(timeout=WRITER_WAIT_SECONDS):
+            # Also what a write opened inside another write on the same thread meets,
+            # instead of waiting for itself for ever.
+            raise DatabaseBusy("the database stayed busy; try again")
+        self._holding = True
+        try:
+            if self._lock_path is not None:
+                if self._lock_fd is None:
+                    self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if not self._holding:
+            return
+        self._holding = False
+        try:
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        finally:
+            _process_writer.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        self._release()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        super().close()
+
+
 def make_engine(url: str) -> Engine:
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": 30, "factory": QueuedWriterConnection})
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -44,8 +122,10 @@ def make_engine(url: str) -> Engine:
         # Take the write lock at the start: a transaction that reads the audit head or the
         # active key and then writes can never act on a stale read. Read-only units take a
         # snapshot instead, so a long audit verification never holds up a report.
-        read_only = connection.get_execution_options().get(_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.connection.dbapi_connection.begin_write()
 
     return engine
 

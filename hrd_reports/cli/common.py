@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.errors import CryptoError
-from hrd_reports.db import unit_of_work
+from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.services import audit, users
 from hrd_reports.services.errors import AuthenticationFailed, Forbidden, ServiceError
 from hrd_reports.settings import Settings
@@ -57,6 +57,8 @@ def cli_command(func: Callable[P, R]) -> Callable[P, R]:
                 for error in exc.errors()
             )
             raise fail(f"configuration: {problems}", code=2) from None
+        except DatabaseBusy as exc:
+            raise fail(str(exc)) from None
         except IntegrityError:
             raise fail(
                 "someone changed the same records at the same moment; run it again"

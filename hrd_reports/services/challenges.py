@@ -7,7 +7,8 @@ only until it could no longer be used, so a replayed solution is refused.
 
 import hashlib
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.pow import (
@@ -51,13 +52,27 @@ def spend(
         raise ProofOfWorkRefused("the anti-spam check is too easy; please send again")
     if not is_solution(challenge, counter):
         raise ProofOfWorkRefused("the anti-spam check is not solved; please send again")
-    # Forget challenges that can no longer be used, so nothing older than that stays.
-    session.execute(delete(SpentChallenge).where(SpentChallenge.window < current - 1))
-    nonce_hash = hashlib.sha256(challenge.nonce).digest()
-    spent = session.execute(
-        select(SpentChallenge.nonce_hash).where(SpentChallenge.nonce_hash == nonce_hash)
-    ).first()
-    if spent is not None:
-        raise ProofOfWorkRefused("this anti-spam check was already used; please send again")
-    session.add(SpentChallenge(nonce_hash=nonce_hash, window=challenge.window))
-    session.flush()
+    _forget_unusable(session, current)
+    session.add(
+        SpentChallenge(nonce_hash=hashlib.sha256(challenge.nonce).digest(), window=challenge.window)
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # The primary key is the nonce's hash: a second spend of it cannot be stored.
+        raise ProofOfWorkRefused(
+            "this anti-spam check was already used; please send again"
+        ) from exc
+
+
+# The window this process last purged: purging once per window (ten minutes), not at every
+# submission, keeps the statement out of the write lock that all submissions queue for.
+_purged_before: int | None = None
+
+
+def _forget_unusable(session: Session, current: int) -> None:
+    """Delete spent challenges that could no longer be used anyway: nothing older stays."""
+    global _purged_before  # noqa: PLW0603 - a per-process cache of one number
+    if _purged_before != current:
+        session.execute(delete(SpentChallenge).where(SpentChallenge.window < current - 1))
+        _purged_before = current

@@ -5,7 +5,7 @@ encrypted under the report's key). It checks the envelope's shape (sizes, key, s
 a keyed hash of the lookup token instead of the token, and records the day only.
 """
 
-from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.envelope import REPORTER_KEY_BOX_SIZE, SEALED_DEK_SIZE, body_sizes
@@ -53,13 +53,6 @@ def submit_report(
             raise Conflict("the desk's key has changed since this page was loaded; send it again")
         raise Invalid("this report is encrypted to a key the desk does not have")
     token_hash = lookup_hash(submission.lookup_token, lookup_secret=secrets.lookup)
-    clash = session.execute(
-        select(Report.id).where(
-            (Report.public_id == submission.report_id) | (Report.lookup_hash == token_hash)
-        )
-    ).first()
-    if clash is not None:
-        raise Conflict("this report was already received")
     report = Report(
         public_id=submission.report_id,
         envelope_version=submission.version,
@@ -74,5 +67,9 @@ def submit_report(
         received_on=utc_today(),
     )
     session.add(report)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # Unique report id and lookup hash: a replayed or copied submission cannot be stored.
+        raise Conflict("this report was already received") from exc
     return report

@@ -1,7 +1,11 @@
+import stat
+import threading
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, delete, func, select
+from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hrd_reports import db
@@ -30,7 +34,7 @@ def test_migrating_again_is_harmless(database_url: str) -> None:
         engine.dispose()
 
 
-def test_sqlite_is_opened_for_durability_and_integrity(tmp_path: object) -> None:
+def test_sqlite_is_opened_for_durability_and_integrity(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path}/x.db")
     try:
         with engine.connect() as connection:
@@ -55,3 +59,68 @@ def test_a_reader_holds_up_no_writer_and_cannot_write(runtime: Runtime, admin: P
         Desk(runtime).set_up(admin)
         with pytest.raises(DBAPIError):
             reader.execute(delete(User))
+
+
+def test_sqlite_writers_queue_on_a_private_lock_file_and_never_nest_in_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "WRITER_WAIT_SECONDS", 0.2)
+    engine = db.make_engine(f"sqlite:///{tmp_path}/queue.db")
+    try:
+        db.migrate(engine)
+        lock = tmp_path / "queue.db-writer.lock"
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+        sessions = db.make_session_factory(engine)
+        with unit_of_work(sessions) as outer:
+            outer.execute(select(func.count()).select_from(User))
+            # A second writer in the same thread would wait for itself: refused after a wait.
+            with unit_of_work(sessions) as inner, pytest.raises(db.DatabaseBusy):
+                inner.execute(select(func.count()).select_from(User))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_writers_in_many_threads_all_commit_even_when_some_end_on_other_threads(
+    tmp_path: Path,
+) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path}/many.db")
+    try:
+        db.migrate(engine)
+        sessions = db.make_session_factory(engine)
+        failures: list[BaseException] = []
+
+        with unit_of_work(sessions) as session:
+            session.execute(text("CREATE TABLE t (n INTEGER)"))
+            session.commit()
+
+        def write(number: int) -> None:
+            try:
+                with unit_of_work(sessions) as session:
+                    session.execute(text("INSERT INTO t VALUES (:n)"), {"n": number})
+                    session.commit()
+            except BaseException as exc:  # noqa: BLE001 - collected, then asserted
+                failures.append(exc)
+
+        def refuse_elsewhere(number: int) -> None:
+            # As a web framework may: the transaction begins here and is rolled back by
+            # another thread; the lock must not stay held by a thread that left.
+            session = sessions()
+            session.execute(text("INSERT INTO t VALUES (:n)"), {"n": -number})
+            ender = threading.Thread(target=session.close)
+            ender.start()
+            ender.join(timeout=30)
+
+        threads = [
+            threading.Thread(target=refuse_elsewhere if n % 5 == 0 else write, args=(n,))
+            for n in range(40)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        with unit_of_work(sessions) as session:
+            count = session.execute(text("SELECT count(*) FROM t")).scalar_one()
+        assert failures == []
+        assert count == 32  # the eight rolled back elsewhere left nothing, and held nothing
+    finally:
+        engine.dispose()

@@ -1,0 +1,235 @@
+"""Intake throughput through the real HTTP server, against a floor measured in the same run.
+
+    python benchmarks/intake.py [--reports 2000] [--concurrency 16] [--workers 2]
+                                [--database-url postgresql+psycopg://...]
+
+The floor stores the same kind of submissions without the app: the intake service's own
+checks and insert, and the spent challenge, one transaction per report, in this process.
+The measured path is ``hrd-reports serve`` (uvicorn, ``--workers``) answering
+``GET /api/v1/challenge`` and ``POST /api/v1/reports`` from concurrent clients that submit
+through the reference client. Submissions are built, and proofs of work solved, before the
+clock starts (that is the reporter's browser's work). The target: at least 60 % of the floor.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from hrd_reports import db
+from hrd_reports.crypto.pow import solve
+from hrd_reports.crypto.submission import Submission, new_submission
+from hrd_reports.crypto.xwing import PublicKey
+from hrd_reports.services import challenges, desk, intake, keyring
+from hrd_reports.settings import Settings
+from hrd_reports.wiring import Runtime, build_runtime
+
+TARGET_RATIO = 0.60
+CONTENT = b'{"v":1,"incident_types":["death_threat"],"narrative":"A benchmark report."}'
+# Cheap Argon2 and no proof-of-work cost: neither is what intake throughput measures.
+ENV = {
+    "HRD_INSECURE_ARGON2_FOR_TESTS": "true",
+    "HRD_ARGON2_TIME_COST": "1",
+    "HRD_ARGON2_MEMORY_KIB": "64",
+    "HRD_ARGON2_PARALLELISM": "1",
+    "HRD_POW_DIFFICULTY_BITS": "0",
+}
+
+
+def settings_for(database_url: str, keys_dir: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        keys_dir=keys_dir,
+        pow_difficulty_bits=0,
+        insecure_argon2_for_tests=True,
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+        argon2_parallelism=1,
+    )
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str | None, workdir: Path, name: str) -> Iterator[str]:
+    if server_url is None:
+        yield f"sqlite:///{workdir / (name + '.db')}"
+        return
+    database = f"hrd_bench_{name}_{uuid.uuid4().hex[:8]}"
+    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield make_url(server_url).set(database=database).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        server.dispose()
+
+
+def set_up(rt: Runtime) -> PublicKey:
+    with db.unit_of_work(rt.sessions) as session:
+        desk.set_up_desk(
+            session,
+            admin_name="bench-admin",
+            admin_password="benchmark password, not a secret",
+            passwords=rt.passwords,
+            secrets=rt.secrets,
+        )
+        session.commit()
+        return keyring.intake_public_key(keyring.active_intake_key(session), secrets=rt.secrets)
+
+
+def build(count: int, key: PublicKey) -> list[Submission]:
+    return [new_submission(CONTENT, intake_key=key)[1] for _ in range(count)]
+
+
+def measure_floor(rt: Runtime, submissions: list[Submission]) -> float:
+    """The same checks and inserts as a request, with no HTTP, JSON or framework around them."""
+    tokens = [challenges.issue(secrets=rt.secrets, difficulty=0).token for _ in submissions]
+    started = time.perf_counter()
+    for submission, token in zip(submissions, tokens, strict=True):
+        with db.unit_of_work(rt.sessions) as session:
+            challenges.spend(session, token=token, counter=0, secrets=rt.secrets, difficulty=0)
+            intake.submit_report(session, submission=submission, secrets=rt.secrets)
+            session.commit()
+    return time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(settings: Settings, workdir: Path, workers: int) -> Iterator[str]:
+    port = free_port()
+    env = (
+        os.environ
+        | ENV
+        | {
+            "HRD_DATABASE_URL": settings.database_url,
+            "HRD_KEYS_DIR": str(settings.keys_dir),
+        }
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "hrd_reports",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+async def submit_all(
+    url: str, submissions: list[Submission], concurrency: int
+) -> tuple[float, list[float], int]:
+    """Each client asks for a challenge, solves it (at difficulty 0: one hash) and posts."""
+    queue: asyncio.Queue[Submission] = asyncio.Queue()
+    for submission in submissions:
+        queue.put_nowait(submission)
+    latencies: list[float] = []
+    failures = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while not queue.empty():
+            submission = queue.get_nowait()
+            started = time.perf_counter()
+            challenge = (await http.get("/api/v1/challenge")).json()
+            body: dict[str, Any] = {
+                "proof_of_work": {
+                    "challenge": challenge["challenge"],
+                    "counter": solve(challenge["challenge"], 0),
+                },
+                "envelope": submission.to_wire(),
+            }
+            response = await http.post("/api/v1/reports", json=body)
+            latencies.append(time.perf_counter() - started)
+            failures += response.status_code != 201
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, failures
+
+
+def run(count: int, concurrency: int, workers: int, server_url: str | None) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="hrd-bench-intake-"))
+    try:
+        with fresh_database(server_url, workdir, "floor") as floor_url:
+            rt = build_runtime(settings_for(floor_url, workdir / "keys-floor"))
+            try:
+                floor_s = measure_floor(rt, build(count, set_up(rt)))
+            finally:
+                rt.close()
+        with fresh_database(server_url, workdir, "http") as http_url:
+            settings = settings_for(http_url, workdir / "keys-http")
+            rt = build_runtime(settings)
+            try:
+                submissions = build(count, set_up(rt))
+            finally:
+                rt.close()
+            with server(settings, workdir, workers) as url:
+                http_s, latencies, failures = asyncio.run(submit_all(url, submissions, concurrency))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    floor_rate, http_rate = count / floor_s, count / http_s
+    backend = "sqlite" if server_url is None else "postgresql"
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"\nintake, {backend}, {count:,} reports, {workers} workers, concurrency {concurrency}")
+    print(f"  floor (service, no HTTP): {floor_rate:8,.0f} reports/s")
+    print(
+        f"  HTTP server:              {http_rate:8,.0f} reports/s   ratio {http_rate / floor_rate:.2f}"
+        f"   (target >= {TARGET_RATIO:.2f})"
+    )
+    print(
+        f"  latency p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms; failures {failures}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Intake throughput against its floor.")
+    parser.add_argument("--reports", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", help="a PostgreSQL server to create a database on")
+    args = parser.parse_args()
+    run(args.reports, args.concurrency, args.workers, args.database_url)
+
+
+if __name__ == "__main__":
+    main()

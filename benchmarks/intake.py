@@ -212,13 +212,11 @@ def run(count: int, concurrency: int, workers: int, server_url: str | None) -> N
     quantiles = statistics.quantiles(latencies, n=100)
     print(f"\nintake, {backend}, {count:,} reports, {workers} workers, concurrency {concurrency}")
     print(f"  floor (service, no HTTP): {floor_rate:8,.0f} reports/s")
-    print(
-        f"  HTTP server:              {http_rate:8,.0f} reports/s   ratio {http_rate / floor_rate:.2f}"
-        f"   (target >= {TARGET_RATIO:.2f})"
-    )
-    print(
-        f"  latency p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms; failures {failures}"
-    )
+    ratio = http_rate / floor_rate
+    print(f"  HTTP server:              {http_rate:8,.0f} reports/s   ratio {ratio:.2f}", end="")
+    print(f"   (target >= {TARGET_RATIO:.2f})")
+    p50, p99 = quantiles[49] * 1000, quantiles[98] * 1000
+    print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; failures {failures}")
 
 
 def main() -> None:

@@ -307,9 +307,15 @@ _FORM_FIELD = {
 }
 
 
+def _text(value: str) -> str:
+    # Browsers post a textarea's line breaks as CRLF, while the page's own script reads them
+    # as LF: the same words make the same report on both paths.
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _first(fields: Mapping[str, Sequence[str]], name: str) -> str:
     values = fields.get(name) or [""]
-    return values[0].strip()
+    return _text(values[0]).strip()
 
 
 def _choice(fields: Mapping[str, Sequence[str]], name: str) -> str | None:
@@ -356,7 +362,7 @@ def content_from_form(fields: Mapping[str, Sequence[str]]) -> ReportContent:
             "identifiers": _first(fields, "perpetrator_identifiers"),
         },
         # The narrative keeps its own line breaks and spacing.
-        "narrative": (fields.get("narrative") or [""])[0],
+        "narrative": _text((fields.get("narrative") or [""])[0]),
         "needs": _all(fields, "need"),
         "consent": {
             "share": _choice(fields, "consent_share"),

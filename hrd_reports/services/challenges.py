@@ -76,3 +76,26 @@ def _forget_unusable(session: Session, current: int) -> None:
     if _purged_before != current:
         session.execute(delete(SpentChallenge).where(SpentChallenge.window < current - 1))
         _purged_before = current
+
+
+def spend_form_token(session: Session, *, token: str, secrets: ServerSecrets) -> bool:
+    """Remember the token of a form sent without JavaScript; False if it was sent before.
+
+    It is how a form resubmitted by Back or Reload is told apart from a new report. A token
+    that is unreadable or older than its window is let through: a duplicate report is a
+    smaller harm than a lost one.
+    """
+    try:
+        challenge = read_challenge(secrets.pow, token)
+    except InvalidChallenge:
+        return True
+    current = _current_window()
+    if challenge.window not in (current, current - 1):
+        return True
+    _forget_unusable(session, current)
+    nonce_hash = hashlib.sha256(challenge.nonce).digest()
+    if session.get(SpentChallenge, nonce_hash) is not None:
+        return False
+    session.add(SpentChallenge(nonce_hash=nonce_hash, window=challenge.window))
+    session.flush()
+    return True

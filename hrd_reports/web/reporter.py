@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hrd_reports import content
 from hrd_reports.content import ContentError, content_from_form
 from hrd_reports.crypto.submission import new_submission
-from hrd_reports.services import intake, keyring
+from hrd_reports.services import challenges, intake, keyring
 from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
 from hrd_reports.wiring import Runtime
 
@@ -75,8 +75,15 @@ class _Sealed:
     report_id: str
 
 
-def _seal_on_server(session: Session, runtime: Runtime, report: content.ReportContent) -> _Sealed:
-    """The browser's work, done in memory: the plaintext exists only in this call's frames."""
+def _seal_on_server(
+    session: Session, runtime: Runtime, report: content.ReportContent, form_token: str
+) -> _Sealed | None:
+    """The browser's work, done in memory: the plaintext exists only in this call's frames.
+
+    None when this very form was already sent (Back, then Reload): nothing is stored again.
+    """
+    if not challenges.spend_form_token(session, token=form_token, secrets=runtime.secrets):
+        return None
     active = keyring.active_intake_key(session)
     intake_key = keyring.intake_public_key(active, secrets=runtime.secrets)
     receipt, submission = new_submission(report.to_json_bytes(), intake_key=intake_key)
@@ -87,8 +94,12 @@ def _seal_on_server(session: Session, runtime: Runtime, report: content.ReportCo
     return _Sealed(receipt=receipt, report_id=str(stored.public_id))
 
 
-def _form_context(values: dict[str, list[str]], problems: dict[str, str]) -> dict[str, Any]:
-    return {"choices": CHOICES, "values": values, "problems": problems}
+def _form_context(
+    runtime: Runtime, values: dict[str, list[str]], problems: dict[str, str]
+) -> dict[str, Any]:
+    # A fresh token with every form: it lets a resubmitted form be recognised (no cookie).
+    token = challenges.issue(secrets=runtime.secrets, difficulty=0).token
+    return {"choices": CHOICES, "values": values, "problems": problems, "form_token": token}
 
 
 @router.get("/", response_class=HTMLResponse, name="home")
@@ -109,8 +120,8 @@ def report_done(request: Request, pages: PagesDep) -> HTMLResponse:
 
 
 @router.get("/report", response_class=HTMLResponse, name="report_form")
-def report_form(request: Request, pages: PagesDep) -> HTMLResponse:
-    return pages.render(request, "reporter/report.html", _form_context({}, {}))
+def report_form(request: Request, pages: PagesDep, runtime: RuntimeDep) -> HTMLResponse:
+    return pages.render(request, "reporter/report.html", _form_context(runtime, {}, {}))
 
 
 @router.post("/report", response_class=HTMLResponse, name="report_submit")
@@ -129,17 +140,23 @@ async def report_submit(
     except ContentError as exc:
         # The reporter gets their words back to correct them; nothing was kept.
         return pages.render(
-            request, "reporter/report.html", _form_context(values, exc.fields), status_code=400
+            request,
+            "reporter/report.html",
+            _form_context(runtime, values, exc.fields),
+            status_code=400,
         )
     limit: ServerSealedLimit = request.app.state.server_sealed_limit
     if not limit.allow():
         return pages.render(
             request,
             "reporter/report.html",
-            _form_context(values, {"report": "busy"}),
+            _form_context(runtime, values, {"report": "busy"}),
             status_code=429,
         )
-    sealed = await run_in_threadpool(_seal_on_server, session, runtime, report)
+    form_token = (values.get("form_token") or [""])[0]
+    sealed = await run_in_threadpool(_seal_on_server, session, runtime, report, form_token)
+    if sealed is None:
+        return pages.render(request, "reporter/already_sent.html", status_code=409)
     return pages.render(
         request,
         "reporter/report_sent.html",

@@ -29,6 +29,12 @@ def client(settings: Settings, runtime: Runtime, desk: Desk) -> TestClient:
 
 
 def _post_form(client: TestClient, fields: dict[str, list[str]], lang: str = "en") -> object:
+    """Post the form as a browser without JavaScript does, with the token of a fresh form."""
+    if "form_token" not in fields:
+        page = client.get(f"/report?lang={lang}").text
+        token = re.search(r'name="form_token" value="([^"]+)"', page)
+        assert token is not None
+        fields = {**fields, "form_token": [token.group(1)]}
     return client.post(f"/report?lang={lang}", data=fields)  # type: ignore[arg-type]
 
 
@@ -142,7 +148,39 @@ def test_access_log_names_routes_never_addresses_agents_or_tokens(
     ]
     assert lines[0].startswith("GET /report 200")
     assert lines[1].startswith("GET /setup/{token} 404")
-    assert lines[2].startswith("POST /report 200")
+    assert lines[-1].startswith("POST /report 200")
     joined = "\n".join(lines)
     for secret in ("testclient", "CANARY", "lang=", agent):
         assert secret not in joined
+
+
+def test_a_form_sent_again_by_back_and_reload_is_not_stored_twice(
+    client: TestClient, desk: Desk
+) -> None:
+    page = client.get("/report").text
+    token = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert token is not None
+    fields = {**FORM, "form_token": [token.group(1)]}
+    assert _post_form(client, fields).status_code == 200  # type: ignore[attr-defined]
+    again = _post_form(client, fields)
+    assert again.status_code == 409  # type: ignore[attr-defined]
+    assert "already sent" in again.text  # type: ignore[attr-defined]
+    with desk.session() as session:
+        assert len(session.execute(select(Report)).all()) == 1
+
+
+def test_a_form_whose_token_cannot_be_read_is_still_accepted(
+    client: TestClient, desk: Desk
+) -> None:
+    # A lost report is worse than a duplicate: an old or damaged token never blocks a report.
+    response = _post_form(client, {**FORM, "form_token": ["1.0.0.old.token"]})
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    with desk.session() as session:
+        assert len(session.execute(select(Report)).all()) == 1
+
+
+def test_finish_is_not_marked_disabled_for_a_browser_without_javascript(client: TestClient) -> None:
+    page = _post_form(client, FORM).text  # type: ignore[attr-defined]
+    finish = re.search(r'<a[^>]*id="receipt-done"[^>]*>', page)
+    assert finish is not None
+    assert "aria-disabled" not in finish.group(0)

@@ -131,3 +131,8 @@ def test_any_form_is_a_report_or_a_named_refusal(fields: dict[str, list[str]]) -
         assert ReportContent.model_validate_json(report.to_json_bytes()) == report
     # A refusal always names at least one field; an acceptance always round-trips.
     assert problems or report
+
+
+def test_line_breaks_posted_by_a_form_match_those_the_page_script_reads() -> None:
+    posted = content_from_form({**MINIMAL, "narrative": ["first line\r\nsecond\rthird"]})
+    assert posted.narrative == "first line\nsecond\nthird"

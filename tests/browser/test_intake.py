@@ -1,0 +1,192 @@
+"""A report from a real browser reaches the desk, and only as ciphertext (DESIGN.md 2.1, 2.2).
+
+With JavaScript, the page encrypts before anything is sent: no byte the browser sends holds
+the words, and yet the desk decrypts them exactly. Without JavaScript, the server seals the
+report at once. Either way nothing the reporter wrote, and no receipt, is left at rest.
+"""
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Route
+from sqlalchemy import select
+
+from hrd_reports.crypto.receipts import derive_receipt_keys, lookup_hash
+from hrd_reports.crypto.submission import WIRE_FIELDS
+from hrd_reports.models import Report
+from hrd_reports.wiring import Runtime
+from tests.browser.conftest import LiveServer
+from tests.browser.support import (
+    Recorder,
+    canary,
+    capture_server_log,
+    fill_report,
+    receipt_secrets,
+    report_ids,
+    send_and_read_receipt,
+    show_report,
+)
+from tests.helpers import Desk, Person
+
+pytestmark = pytest.mark.browser
+
+
+def _stored_reports(desk: Desk) -> list[Report]:
+    with desk.session() as session:
+        reports = list(session.execute(select(Report)).scalars())
+        session.expunge_all()
+    return reports
+
+
+def test_browser_encrypts_and_only_ciphertext_leaves(
+    page: Page,
+    recorder: Recorder,
+    live_server: LiveServer,
+    desk: Desk,
+    runtime: Runtime,
+    admin: Person,
+    cli_env: dict[str, str],
+    search_at_rest: Callable[[dict[str, str]], list[str]],
+) -> None:
+    narrative = canary("browser")
+    token = narrative.split()[0]  # the ASCII part alone, in case the Arabic word were mangled
+    with capture_server_log() as log:
+        page.goto(live_server.url("/report"))
+        assert page.locator("[data-js-only]").is_visible()  # the encrypting path is on
+        fill_report(page, narrative)
+        receipt = send_and_read_receipt(page)
+        live_server.stop()
+
+    # What left the browser: no form post, one JSON envelope, and never the words, in any
+    # encoding (raw UTF-8, JSON escapes, base64, hex...) in any URL, header or body.
+    posts = recorder.posts()
+    assert [post.url for post in posts] == [live_server.url("/api/v1/reports")]
+    sent = json.loads(posts[0].post_data_buffer or b"")
+    assert set(sent) == {"proof_of_work", "envelope"}
+    assert set(sent["envelope"]) == WIRE_FIELDS
+    assert recorder.leaks({"narrative": narrative, "token": token}) == []
+
+    # The receipt on the screen is the one the envelope was built with.
+    keys = derive_receipt_keys(receipt)
+    assert base64.b64decode(sent["envelope"]["lookup_token"]) == keys.lookup_token
+    (stored,) = _stored_reports(desk)
+    assert str(stored.public_id) == sent["envelope"]["report_id"]
+    assert stored.lookup_hash == lookup_hash(
+        keys.lookup_token, lookup_secret=runtime.secrets.lookup
+    )
+    assert not stored.server_sealed
+
+    # The desk reads exactly what was typed.
+    assert report_ids(cli_env, admin) == [sent["envelope"]["report_id"]]
+    report = show_report(cli_env, admin, sent["envelope"]["report_id"])
+    assert report["server_sealed"] is False
+    assert report["content"]["narrative"] == narrative
+    assert report["content"]["incident_types"] == ["death_threat"]
+
+    # Nothing at rest, and nothing in the server's log, holds the words or the receipt.
+    assert "POST /api/v1/reports 201" in log.text  # the log was captured
+    for secret in (narrative, token, receipt, keys.lookup_token.hex()):
+        assert secret not in log.text
+    runtime.close()
+    secrets = {"narrative": narrative, "token": token, "admin password": admin.password}
+    assert search_at_rest(secrets | receipt_secrets(receipt)) == []
+
+
+def test_no_javascript_report_is_sealed_on_the_server(
+    no_js_page: Page,
+    live_server: LiveServer,
+    desk: Desk,
+    admin: Person,
+    runtime: Runtime,
+    cli_env: dict[str, str],
+    search_at_rest: Callable[[dict[str, str]], list[str]],
+) -> None:
+    page = no_js_page
+    narrative = canary("nojs")
+    with capture_server_log() as log:
+        page.goto(live_server.url("/report"))
+        # The reporter is told, before sending, that the server will see the words. (Playwright's
+        # text search skips <noscript>, so the warning is found by its markup.)
+        warning = page.locator("noscript .notice")
+        assert warning.is_visible()
+        assert "JavaScript is off in your browser." in warning.inner_text()
+        assert page.locator("[data-js-only]").is_hidden()
+        fill_report(page, narrative)
+        with page.expect_response(live_server.url("/report?lang=en")) as answer:
+            receipt = send_and_read_receipt(page)
+        live_server.stop()
+
+    response = answer.value
+    assert (response.request.method, response.status) == ("POST", 200)
+    assert "set-cookie" not in response.all_headers()
+    assert page.get_by_text("Your report was encrypted on our server").is_visible()
+
+    (stored,) = _stored_reports(desk)
+    assert stored.server_sealed
+    keys = derive_receipt_keys(receipt)
+    assert stored.lookup_hash == lookup_hash(
+        keys.lookup_token, lookup_secret=runtime.secrets.lookup
+    )
+    report = show_report(cli_env, admin, str(stored.public_id))
+    assert report["server_sealed"] is True
+    assert report["content"]["narrative"] == narrative
+    assert report["content"]["incident_types"] == ["death_threat"]
+
+    # The server held the words in memory only: not in its log, not at rest.
+    assert "POST /report 200" in log.text
+    assert narrative.split()[0] not in log.text
+    assert receipt not in log.text
+    runtime.close()
+    secrets = {
+        "narrative": narrative,
+        "token": narrative.split()[0],
+        "admin password": admin.password,
+    }
+    assert search_at_rest(secrets | receipt_secrets(receipt)) == []
+
+
+def _flip_challenge(route: Route) -> None:
+    """Forge the proof of work: one character of the signed challenge, changed in flight."""
+    body: dict[str, Any] = json.loads(route.request.post_data_buffer or b"")
+    challenge = body["proof_of_work"]["challenge"]
+    body["proof_of_work"]["challenge"] = challenge[:-1] + ("A" if challenge[-1] != "A" else "B")
+    route.continue_(post_data=json.dumps(body).encode())
+
+
+def test_server_refuses_tampered_submission_from_the_page(
+    page: Page, recorder: Recorder, live_server: LiveServer, desk: Desk
+) -> None:
+    page.goto(live_server.url("/report"))
+    narrative = canary("tampered")
+    fill_report(page, narrative)
+
+    # A forged request is refused; the page says so, keeps the words, and stores nothing.
+    page.route(live_server.url("/api/v1/reports"), _flip_challenge)
+    with page.expect_response(live_server.url("/api/v1/reports")) as refused:
+        page.click("button[type=submit]")
+    assert refused.value.status == 400
+    error = page.locator("#send-error")
+    error.wait_for(state="visible")
+    assert error.text_content() == page.get_attribute("#report-form", "data-msg-failed")
+    assert page.locator("[data-testid=receipt]").is_hidden()
+    assert page.input_value("textarea[name=narrative]") == narrative
+    assert _stored_reports(desk) == []
+
+    # Sending again, untouched, works: the refusal left nothing half done.
+    page.unroute(live_server.url("/api/v1/reports"))
+    send_and_read_receipt(page)
+    assert len(_stored_reports(desk)) == 1
+
+    # The accepted request, replayed byte for byte, is refused and stores nothing more.
+    accepted = recorder.posts()[-1]
+    replayed = page.request.post(
+        accepted.url,
+        data=accepted.post_data_buffer,
+        headers={"content-type": "application/json"},
+    )
+    # (Refused as a spent proof of work, or else as a report already received.)
+    assert replayed.status in {400, 409}, replayed.text()
+    assert len(_stored_reports(desk)) == 1

@@ -1,0 +1,53 @@
+"""English and Arabic are complete: every string in the code and templates has a translation."""
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from hrd_reports.i18n import SUPPORTED_LOCALES, locale
+from hrd_reports.resources import resource_dir
+
+REPOSITORY = Path(__file__).parents[2]
+LOCALE_DIR = resource_dir("locale")
+
+
+def _messages_in_the_sources() -> set[str]:
+    found: set[str] = set()
+    sources = [
+        (
+            REPOSITORY / "templates",
+            [("**.html", "jinja2")],
+            {"**.html": {"extensions": "jinja2.ext.i18n"}},
+        ),
+        (REPOSITORY / "hrd_reports", [("**.py", "python")], {}),
+    ]
+    for root, method_map, options in sources:
+        for _, _, message, _, _ in extract_from_dir(str(root), method_map, options):
+            found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_the_committed_template_lists_every_message_of_the_sources() -> None:
+    with (LOCALE_DIR / "messages.pot").open("rb") as source:
+        committed = {message.id for message in read_po(source) if message.id}
+    assert _messages_in_the_sources() - committed == set()
+
+
+@pytest.mark.parametrize("code", [code for code in SUPPORTED_LOCALES if code != "en"])
+def test_every_message_has_a_reviewed_translation(code: str) -> None:
+    with (LOCALE_DIR / code / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        catalogue = read_po(source, locale=code)
+    missing = [m.id for m in catalogue if m.id and not m.string]
+    fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
+    assert (missing, fuzzy) == ([], [])
+    sources = _messages_in_the_sources()
+    assert sources <= {m.id for m in catalogue if m.id}
+
+
+def test_placeholders_survive_translation() -> None:
+    translations = locale("ar").translations
+    text = translations.gettext("%(name)s is the administrator and holds the desk's key.")
+    assert "%(name)s" in text
+    assert text != "%(name)s is the administrator and holds the desk's key."

@@ -11,7 +11,7 @@ import { gzipSync } from "node:zlib";
 const [outDir, vectorsPath] = process.argv.slice(2);
 const EXPORTS = ["Aes256Gcm", "CipherSuite", "HkdfSha256", "XWing"];
 const FONT_PACKAGE = "@fontsource/noto-sans-arabic";
-const FONT_WEIGHTS = [400, 700];
+const FONT_WEIGHTS = [400];
 
 const readJson = (path) => JSON.parse(readFileSync(path, "utf8"));
 const writeJson = (path, value) => writeFileSync(path, JSON.stringify(value, null, 2) + "\n");

@@ -1,0 +1,51 @@
+"""The browser's cryptography is exactly the pinned, recorded bundle, and the fonts are too.
+
+A changed byte in ``static/vendor/hpke.min.js`` (a bad rebuild, a tampered checkout) must fail
+here before any reporter runs it.
+"""
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+from hrd_reports.resources import resource_dir
+
+REPOSITORY = Path(__file__).parents[2]
+STATIC = resource_dir("static")
+
+
+def test_bundle_matches_its_recorded_sha256_and_integrity() -> None:
+    record = json.loads((STATIC / "vendor" / "hpke.min.js.json").read_text())
+    bundle = (STATIC / "vendor" / record["file"]).read_bytes()
+    assert hashlib.sha256(bundle).hexdigest() == record["sha256"]
+    integrity = "sha384-" + base64.b64encode(hashlib.sha384(bundle).digest()).decode()
+    assert integrity == record["integrity"]
+    assert len(bundle) == record["bytes"]
+
+
+def test_bundle_pins_the_packages_of_its_lockfile() -> None:
+    record = json.loads((STATIC / "vendor" / "hpke.min.js.json").read_text())
+    manifest = json.loads((REPOSITORY / "vendor" / "hpke" / "package.json").read_text())
+    lock = json.loads((REPOSITORY / "vendor" / "hpke" / "package-lock.json").read_text())
+    for name, version in manifest["dependencies"].items():
+        assert version[0].isdigit(), f"{name} is not pinned to an exact version"
+    for name, package in record["packages"].items():
+        locked = lock["packages"][f"node_modules/{name}"]
+        assert (locked["version"], locked["integrity"]) == (
+            package["version"],
+            package["integrity"],
+        )
+    assert {"@hpke/core", "@hpke/hybridkem-x-wing"} <= set(record["packages"])
+
+
+def test_fonts_match_their_record() -> None:
+    record = json.loads((STATIC / "fonts" / "fonts.json").read_text())
+    assert record["license"] == "OFL-1.1"
+    assert "OFL.txt" in record["files"]
+    for name, expected in record["files"].items():
+        data = (STATIC / "fonts" / name).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (
+            expected["sha256"],
+            expected["bytes"],
+        )

@@ -11,24 +11,26 @@ from hrd_reports.web.pages import Pages
 from hrd_reports.wiring import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+# Plain look-ups are ``async``: FastAPI runs a synchronous dependency in a worker thread,
+# a hop that costs more than the look-up itself on every request.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 def get_session(request: Request) -> Iterator[Session]:
     # The route commits once, before it answers; anything not committed is rolled back.
-    with unit_of_work(get_runtime(request).sessions) as session:
+    with unit_of_work(request.app.state.runtime.sessions) as session:
         yield session
 
 
 def get_read_session(request: Request) -> Iterator[Session]:
     # For routes that only read: on SQLite they never wait for, or hold up, a writer.
-    with unit_of_work(get_runtime(request).read_sessions) as session:
+    with unit_of_work(request.app.state.runtime.read_sessions) as session:
         yield session
 
 
-def get_pages(request: Request) -> Pages:
+async def get_pages(request: Request) -> Pages:
     pages: Pages = request.app.state.pages
     return pages
 

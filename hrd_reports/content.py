@@ -153,6 +153,13 @@ CONSENT_SHARE: Choices = (
 FLAGGED_TYPES = frozenset({"detention", "assassination_attempt"})
 
 
+def is_urgent(content: Mapping[str, Any]) -> bool:
+    """In danger now, or an abduction, detention or attempt on a life: at the top of the list."""
+    types = content.get("incident_types")
+    flagged = isinstance(types, list) and bool(FLAGGED_TYPES & {str(kind) for kind in types})
+    return content.get("in_danger_now") == "yes" or flagged
+
+
 def codes(choices: Choices) -> frozenset[str]:
     return frozenset(code for code, _ in choices)
 
@@ -270,7 +277,7 @@ class ReportContent(_Model):
     @property
     def urgent(self) -> bool:
         """Flagged at the top of the dashboard: in danger now, detained or attacked."""
-        return self.in_danger_now == "yes" or bool(FLAGGED_TYPES & set(self.incident_types))
+        return is_urgent(self.model_dump(mode="json"))
 
     def to_json_bytes(self) -> bytes:
         return json.dumps(

@@ -18,8 +18,9 @@ from pathlib import Path
 SECRET_SIZE = 32
 # Lost, these would lock people out or break what is stored: they are made once, then kept.
 _SECRET_FILES = ("pepper", "lookup", "audit", "binding")
-# Lost, these only void what is in flight (proof-of-work challenges): made whenever missing.
-_REPLACEABLE_FILES = ("pow",)
+# Lost, these only void what is in flight (proof-of-work challenges, sign-in forms): made
+# whenever missing.
+_REPLACEABLE_FILES = ("pow", "session")
 
 
 class KeystoreError(Exception):
@@ -33,6 +34,7 @@ class ServerSecrets:
     audit: bytes
     binding: bytes
     pow: bytes
+    session: bytes
 
     def __repr__(self) -> str:
         return "ServerSecrets(<hidden>)"

@@ -55,6 +55,13 @@ class Priority(StrEnum):
     P4 = "p4"
 
 
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
 def _enum(enum: type[StrEnum], name: str) -> Enum:
     # Stored as plain strings (no native PostgreSQL enum) so new values need no type change.
     return Enum(
@@ -97,6 +104,13 @@ class User(Base):
     vetted: Mapped[bool] = mapped_column(default=False)
     disabled: Mapped[bool] = mapped_column(default=False)
     created_on: Mapped[dt.date]
+    # The second factor's shared secret, encrypted under a key derived from the pepper; the
+    # last time step used, so that each code works once.
+    totp_secret: Mapped[bytes | None]
+    totp_last_step: Mapped[int | None]
+    # Per-account throttling: consecutive failed sign-ins and the end of a lock-out.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    locked_until: Mapped[dt.datetime | None]
 
     def __repr__(self) -> str:
         return f"User(name={self.name!r}, role={self.role.value!r})"
@@ -176,6 +190,14 @@ class Report(Base):
         _enum(ReportStatus, "report_status"), default=ReportStatus.RECEIVED
     )
     priority: Mapped[Priority | None] = mapped_column(_enum(Priority, "priority"))
+    risk: Mapped[RiskLevel | None] = mapped_column(_enum(RiskLevel, "risk_level"))
+    # Set the first time a reader opens the report: it says the reporter is in danger now, or
+    # reports an abduction, a detention or an attempt on a life. Like priority, a workflow
+    # field in clear, so that such reports come first without opening every report.
+    urgent: Mapped[bool | None]
+    # The desk's tags, a JSON list encrypted under the report's DEK: tags name people and
+    # places as readily as the report does.
+    tags: Mapped[bytes | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # The day only: a finer time could be matched against a reporter's network traffic.
     received_on: Mapped[dt.date]
@@ -195,6 +217,33 @@ class ReportGrant(Base):
     holder_key_id: Mapped[str] = mapped_column(String(32))
     suite: Mapped[str] = mapped_column(String(64))
     sealed_dek: Mapped[bytes]
+
+
+class ReportNote(Base):
+    """An internal note of the desk, encrypted under the report's DEK (reporters never see it)."""
+
+    __tablename__ = "report_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    written_on: Mapped[dt.date]
+    body: Mapped[bytes]
+
+
+class ReportLink(Base):
+    """Two reports the desk considers related (the same incident, the same people)."""
+
+    __tablename__ = "report_links"
+    __table_args__ = (
+        UniqueConstraint("report_id", "linked_id", name="uq_report_links_pair"),
+        CheckConstraint("report_id < linked_id", name="ordered_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    linked_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
 
 
 class KeyRotation(Base):
@@ -264,3 +313,32 @@ class SetupLink(Base):
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     expires_at: Mapped[dt.datetime]
+
+
+class Invitation(Base):
+    """A one-time link to set a password and enrol the second factor; only its hash is kept.
+
+    For a new person (``user_id`` empty) accepting it creates the account and its key pair;
+    for an existing account it enrols (or replaces) the second factor.
+    """
+
+    __tablename__ = "invitations"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    invited_by: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime]
+
+
+class DashboardSession(Base):
+    """A signed-in person's session; useless without the key in their cookie."""
+
+    __tablename__ = "dashboard_sessions"
+
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sealed_private_key: Mapped[bytes]
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]

@@ -60,6 +60,28 @@ class Settings(BaseSettings):
         description="This desk's onion address; sent as Onion-Location on reporter pages.",
     )
     setup_link_hours: int = Field(default=24, ge=1, le=24 * 7)
+    invitation_hours: int = Field(
+        default=72, ge=1, le=24 * 14, description="How long an invitation link stays valid."
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A dashboard session ends after this idle time."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, le=24 * 7, description="A dashboard session ends this long after sign-in."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed sign-ins in a row that lock an account."
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a locked account stays locked."
+    )
+    argon2_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Sign-ins computing Argon2 at once, per server process; each takes "
+        "HRD_ARGON2_MEMORY_KIB, so a flood of sign-ins cannot exhaust memory.",
+    )
     fault_kill_rotation_at: str | None = Field(
         default=None,
         description="Test only: SIGKILL `keys rotate` at a named point to prove it resumes.",

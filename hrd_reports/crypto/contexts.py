@@ -20,6 +20,10 @@ class Purpose(StrEnum):
     LOGIN = "login"
     KEY_BINDING = "key-binding"
     REPORTER_KEY = "reporter-key"
+    TOTP_SECRET = "totp-secret"  # noqa: S105 - a context label, not a secret
+    SESSION_KEY = "session-private-key"
+    REPORT_NOTE = "report-note"
+    REPORT_TAGS = "report-tags"
 
 
 def bind(purpose: Purpose, subject: UUID | str) -> bytes:

@@ -54,7 +54,7 @@ class ReportView:
 
 
 @dataclass
-class _ReaderKeys:
+class ReaderKeys:
     """What one reader can open: desk keys (key holders) or per-report grants (case workers)."""
 
     reader: UnlockedUser
@@ -84,18 +84,18 @@ class _ReaderKeys:
             return open_dek(sealed, report_id=report.public_id, holder=holder)
 
 
-def _reader_keys(session: Session, reader: UnlockedUser) -> _ReaderKeys:
+def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
     user = reader.user
     if user.role == Role.AUDITOR:
         raise Forbidden("auditors see the audit log and statistics, never report content")
     if not user.vetted:
         raise Forbidden(f"{user.name} is not vetted; a key holder must vet them first")
     if user.role == Role.CASE_WORKER:
-        return _ReaderKeys(reader=reader, intake_keys={})
+        return ReaderKeys(reader=reader, intake_keys={})
     intake_keys = keyring.unlock_intake_keys(session, user=user, private_key=reader.private_key)
     if not intake_keys:
         raise Forbidden(f"{user.name} holds no desk key")
-    return _ReaderKeys(reader=reader, intake_keys=intake_keys)
+    return ReaderKeys(reader=reader, intake_keys=intake_keys)
 
 
 def _decode_content(plaintext: bytes) -> dict[str, Any]:
@@ -108,9 +108,13 @@ def _decode_content(plaintext: bytes) -> dict[str, Any]:
     return content
 
 
-def _view(session: Session, report: Report, keys: _ReaderKeys) -> ReportView:
+def open_view_with_key(
+    session: Session, report: Report, keys: ReaderKeys
+) -> tuple[ReportView, bytes | None]:
+    """The report decrypted, with its data key (None when it could not be opened)."""
     content: dict[str, Any] | None = None
     refusal: ServiceError | None = None
+    dek: bytes | None = None
     try:
         dek = keys.data_key(session, report)
         with keyring.integrity_checked(f"report {report.public_id}"):
@@ -119,7 +123,8 @@ def _view(session: Session, report: Report, keys: _ReaderKeys) -> ReportView:
     except (DataIntegrityError, Forbidden) as exc:
         # One damaged or unopenable report does not hide the others from a list.
         refusal = exc
-    return ReportView(
+        dek = None
+    view = ReportView(
         id=report.public_id,
         received_on=report.received_on,
         status=report.status.value,
@@ -130,15 +135,21 @@ def _view(session: Session, report: Report, keys: _ReaderKeys) -> ReportView:
         problem=refusal.message if refusal else None,
         refusal=refusal,
     )
+    return view, dek
 
 
-def _audit_reading(
+def open_view(session: Session, report: Report, keys: ReaderKeys) -> ReportView:
+    return open_view_with_key(session, report, keys)[0]
+
+
+def audit_reading(
     session: Session,
     *,
     reader: str,
     views: list[ReportView],
     secrets: ServerSecrets,
     subject: str | None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     audit.record(
         session,
@@ -149,6 +160,7 @@ def _audit_reading(
         detail={
             "reports": [str(view.id) for view in views if view.content is not None],
             "failed": [str(view.id) for view in views if view.content is None],
+            **(detail or {}),
         },
     )
 
@@ -157,14 +169,14 @@ def list_reports(
     session: Session, *, reader: UnlockedUser, secrets: ServerSecrets
 ) -> list[ReportView]:
     """Every report the reader may read, newest first, decrypted and audited."""
-    keys = _reader_keys(session, reader)
+    keys = reader_keys(session, reader)
     query = select(Report).order_by(Report.received_on.desc(), Report.id.desc())
     if reader.user.role == Role.CASE_WORKER:
         query = query.join(ReportGrant, ReportGrant.report_id == Report.id).where(
             ReportGrant.user_id == reader.user.id
         )
-    views = [_view(session, report, keys) for report in session.execute(query).scalars()]
-    _audit_reading(session, reader=reader.name, views=views, secrets=secrets, subject=None)
+    views = [open_view(session, report, keys) for report in session.execute(query).scalars()]
+    audit_reading(session, reader=reader.name, views=views, secrets=secrets, subject=None)
     return views
 
 
@@ -189,13 +201,13 @@ def show_report(
     A report that fails to open is audited as such and returned with its ``refusal``, not
     raised: the caller commits the audit entry first, then refuses (``view.refusal``).
     """
-    keys = _reader_keys(session, reader)
+    keys = reader_keys(session, reader)
     report = get_report(session, report_id)
     if reader.user.role == Role.CASE_WORKER:
         # Checked before anything is opened; an unassigned report is a refusal, not a failure.
         keys.grant_for(session, report)
-    view = _view(session, report, keys)
-    _audit_reading(
+    view = open_view(session, report, keys)
+    audit_reading(
         session, reader=reader.name, views=[view], secrets=secrets, subject=str(report.public_id)
     )
     return view
@@ -231,7 +243,7 @@ def assign_report(
     secrets: ServerSecrets,
 ) -> AssignOutcome:
     """Assign a report; a case worker gets its data key sealed to their own public key."""
-    keys = _reader_keys(session, keyholder)
+    keys = reader_keys(session, keyholder)
     audit.lock_for_change(session)
     keyring.require_key_holder(session, keyholder.user)
     report = get_report(session, report_id)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.keystore import ServerSecrets
-from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
+from hrd_reports.models import DashboardSession, IntakeKeyGrant, Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import (
@@ -248,6 +248,9 @@ def revoke_user(
         session, update(Report).where(Report.assignee_id == user.id).values(assignee_id=None)
     )
     user.vetted = False
+    # A signed-in session holds the person's key; with their grants gone it opens nothing,
+    # but they should not stay signed in to a desk that no longer trusts them.
+    session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
     outcome = RevokeOutcome(
         name=name,
         desk_keys_removed=desk_keys,
@@ -268,3 +271,56 @@ def revoke_user(
         },
     )
     return outcome
+
+
+def change_role(
+    session: Session, *, name: str, role: Role, actor: str, secrets: ServerSecrets
+) -> RevokeOutcome:
+    """Give ``name`` another role: every key they held is removed and they must be vetted anew.
+
+    Vetting grants keys for a role; keeping them across a change would leave a former
+    coordinator holding the desk key as a case worker, or an auditor holding report keys.
+    """
+    user = get_user(session, name)
+    if user.role == role:
+        raise Conflict(f"{name!r} already has the role {role.value}")
+    outcome = revoke_user(session, name=name, actor=actor, secrets=secrets)
+    previous = user.role
+    user.role = role
+    # The key binding covers the role: rebound, or sealing to this user would be refused.
+    keyring.bind_user_key(user, secrets=secrets)
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=actor,
+        action="user.role",
+        subject=name,
+        detail={"from": previous.value, "to": role.value},
+    )
+    return outcome
+
+
+def set_disabled(
+    session: Session, *, name: str, disabled: bool, actor: str, secrets: ServerSecrets
+) -> RevokeOutcome | None:
+    """Disable (keys removed, signed out everywhere, no sign-in) or enable an account again."""
+    user = get_user(session, name)
+    if user.disabled == disabled:
+        raise Conflict(f"{name!r} is already {'disabled' if disabled else 'enabled'}")
+    outcome = revoke_user(session, name=name, actor=actor, secrets=secrets) if disabled else None
+    user.disabled = disabled
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=actor,
+        action="user.disable" if disabled else "user.enable",
+        subject=name,
+        detail={},
+    )
+    return outcome
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.name)).scalars())

@@ -1,0 +1,274 @@
+"""Accounts on the dashboard: invitations, the second factor, and signing in.
+
+An administrator invites a person by name and role and passes on a one-time link; the person
+chooses a password and enrols an authenticator app, and only then is their key pair made. An
+account made from the command line (``init``, ``user add``) enrols its second factor through
+the same kind of link (``hrd-reports user invite NAME``).
+
+Signing in needs the password and a code that has not been used before. Failures are counted
+per account and lock it for a while; the answer is the same whoever and whatever was wrong.
+"""
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto import totp
+from hrd_reports.crypto.errors import DecryptionFailed
+from hrd_reports.crypto.passwords import PasswordProtection
+from hrd_reports.keystore import ServerSecrets
+from hrd_reports.models import DashboardSession, Invitation, Role, User
+from hrd_reports.services import audit, clock, users
+from hrd_reports.services.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DataIntegrityError,
+    Invalid,
+    NotFound,
+)
+from hrd_reports.services.users import UnlockedUser
+
+INVITATION_TOKEN_BYTES = 32
+ISSUER = "hrd-reports"
+# One sentence for an unknown name, a wrong password, a wrong or reused code and a locked
+# account: none of them tells a guesser which it was, or that the name exists.
+SIGN_IN_REFUSED = (
+    "the name, password or code is wrong, or this account is locked for a while after "
+    "too many attempts"
+)
+INVITATION_INVALID = "this invitation link is not valid: it was used, has expired or was replaced"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    max_failures: int
+    lockout: dt.timedelta
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _now() -> dt.datetime:
+    # Stored without a zone (SQLite keeps none); every stored time is UTC.
+    return clock.utc_now().replace(tzinfo=None)
+
+
+def invite(
+    session: Session,
+    *,
+    name: str,
+    role: Role | None,
+    actor: str,
+    valid_for: dt.timedelta,
+    secrets_: ServerSecrets,
+) -> str:
+    """A one-time link token for a new person, or for an existing account's second factor.
+
+    ``role`` is required for a new person and ignored for an existing account. A new
+    invitation for the same name replaces the earlier one.
+    """
+    users.check_name(name)
+    audit.lock_for_change(session)
+    existing = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if existing is None and role is None:
+        raise Invalid("a new person needs a role")
+    if existing is not None and existing.disabled:
+        raise Conflict(f"{name!r} is disabled")
+    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
+    session.execute(delete(Invitation).where(Invitation.name == name))
+    session.add(
+        Invitation(
+            token_hash=_token_hash(token),
+            name=name,
+            role=existing.role if existing is not None else role,
+            user_id=existing.id if existing is not None else None,
+            invited_by=actor,
+            expires_at=_now() + valid_for,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets_.audit,
+        actor=actor,
+        action="user.invite" if existing is None else "user.enrol_link",
+        subject=name,
+        detail={"role": (existing.role if existing is not None else role).value},  # type: ignore[union-attr]
+    )
+    return token
+
+
+def pending_invitation(session: Session, *, token: str, lock: bool = False) -> Invitation:
+    query = select(Invitation).where(Invitation.token_hash == _token_hash(token))
+    invitation = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if invitation is None or invitation.expires_at <= _now():
+        raise NotFound(INVITATION_INVALID)
+    return invitation
+
+
+def accept_invitation(
+    session: Session,
+    *,
+    token: str,
+    password: str,
+    totp_secret: bytes,
+    code: str,
+    passwords: PasswordProtection,
+    secrets_: ServerSecrets,
+) -> User:
+    """Set the password (new person) or check it (existing account) and enrol the app.
+
+    The code proves that the authenticator app holds the secret before anyone depends on it.
+    """
+    invitation = pending_invitation(session, token=token, lock=True)
+    step = totp.matching_step(
+        totp_secret, code, now=clock.utc_now().timestamp(), last_used_step=None
+    )
+    if step is None:
+        raise Invalid("the code from the authenticator app is wrong; scan the code again and retry")
+    if invitation.user_id is None:
+        user = users.create_user(
+            session,
+            name=invitation.name,
+            role=invitation.role,
+            password=password,
+            passwords=passwords,
+            secrets=secrets_,
+            actor=invitation.invited_by,
+        )
+    else:
+        user = users.unlock(
+            session, name=invitation.name, password=password, passwords=passwords
+        ).user
+    user.totp_secret = totp.protect_secret(
+        totp_secret, key=totp.storage_key(secrets_.pepper), owner=str(user.public_id)
+    )
+    user.totp_last_step = step
+    user.failed_logins = 0
+    user.locked_until = None
+    session.delete(invitation)
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets_.audit,
+        actor=user.name,
+        action="user.enrol",
+        subject=user.name,
+        detail={"role": user.role.value},
+    )
+    return user
+
+
+def _record_failure(
+    session: Session,
+    user: User | None,
+    *,
+    name: str,
+    throttle: Throttle,
+    secrets_: ServerSecrets,
+    why: str,
+) -> None:
+    detail: dict[str, object] = {"reason": why}
+    if user is not None:
+        user.failed_logins += 1
+        if user.failed_logins >= throttle.max_failures:
+            user.locked_until = _now() + throttle.lockout
+            user.failed_logins = 0
+            detail["locked_minutes"] = int(throttle.lockout.total_seconds() // 60)
+        session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets_.audit,
+        actor=name if user is not None else "unknown",
+        action="login.failure",
+        subject=name if user is not None else None,
+        detail=detail,
+    )
+
+
+def sign_in(
+    session: Session,
+    *,
+    name: str,
+    password: str,
+    code: str,
+    passwords: PasswordProtection,
+    secrets_: ServerSecrets,
+    throttle: Throttle,
+) -> UnlockedUser:
+    """Check name, password and one-time code; open the person's key; audit either way.
+
+    A refusal is flushed (failure count, lock-out, audit entry) before it is raised: the
+    caller commits it, so that guessing costs the guesser the lock-out it should.
+    """
+    audit.lock_for_change(session)
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None or user.disabled:
+        # An unknown name costs the same Argon2 computation as a known one.
+        passwords.verify_dummy(password)
+        _record_failure(
+            session,
+            user,
+            name=name,
+            throttle=throttle,
+            secrets_=secrets_,
+            why="unknown or disabled",
+        )
+        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    if user.locked_until is not None and user.locked_until > _now():
+        passwords.verify_dummy(password)
+        _record_failure(
+            session, None, name=name, throttle=throttle, secrets_=secrets_, why="locked"
+        )
+        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    if not passwords.verify_password(user.password_hash, password):
+        _record_failure(
+            session, user, name=name, throttle=throttle, secrets_=secrets_, why="password"
+        )
+        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    if user.totp_secret is None:
+        # The password was right, so saying this reveals nothing a guesser did not have.
+        raise AuthenticationFailed(
+            "this account has no second factor yet; an administrator can send an enrolment "
+            f"link (hrd-reports user invite {name})"
+        )
+    try:
+        secret = totp.unprotect_secret(
+            user.totp_secret, key=totp.storage_key(secrets_.pepper), owner=str(user.public_id)
+        )
+    except DecryptionFailed as exc:
+        raise DataIntegrityError(
+            f"the second factor of {name!r} fails its integrity check"
+        ) from exc
+    step = totp.matching_step(
+        secret, code, now=clock.utc_now().timestamp(), last_used_step=user.totp_last_step
+    )
+    if step is None:
+        _record_failure(session, user, name=name, throttle=throttle, secrets_=secrets_, why="code")
+        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    # Spent before the key is opened: the same code cannot open a second session.
+    user.totp_last_step = step
+    unlocked = users.unlock(session, name=name, password=password, passwords=passwords)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets_.audit,
+        actor=name,
+        action="login.success",
+        subject=name,
+        detail={},
+    )
+    return unlocked
+
+
+def end_sessions_of(session: Session, user: User) -> int:
+    """Sign a person out everywhere (revoked, disabled, role changed)."""
+    result = session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,497 @@
+"""Triage: the report list with its filters and search, and the desk's work on a report.
+
+Workflow fields (status, priority, risk, assignee, day received, the urgent flag) are in
+clear and filtered in the database. Everything that comes from the report or from the desk's
+own words (incident types, governorate, text, tags, notes) is encrypted under the report's
+key, so those filters and the search decrypt, within the request, only what the reader may
+open; each decryption is audited, and nothing decrypted is kept.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, case, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from hrd_reports.content import is_urgent
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
+from hrd_reports.keystore import ServerSecrets
+from hrd_reports.models import (
+    Priority,
+    Report,
+    ReportGrant,
+    ReportLink,
+    ReportNote,
+    ReportStatus,
+    RiskLevel,
+    Role,
+    User,
+)
+from hrd_reports.services import audit, keyring, reports
+from hrd_reports.services.clock import utc_today
+from hrd_reports.services.errors import Conflict, Forbidden, Invalid
+from hrd_reports.services.reports import ReaderKeys, ReportView
+from hrd_reports.services.users import UnlockedUser
+
+PAGE_SIZE = 50
+# Reports decrypted per database round trip while a filter or search scans.
+SCAN_BATCH = 200
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+MAX_NOTE_LENGTH = 20_000
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    status: ReportStatus | None = None
+    priority: Priority | None = None
+    assignee: str | None = None
+    received_from: dt.date | None = None
+    received_to: dt.date | None = None
+    incident_type: str | None = None
+    governorate: str | None = None
+    text: str | None = None
+
+    @property
+    def reads_content(self) -> bool:
+        return bool(self.incident_type or self.governorate or self.text)
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    view: ReportView
+    urgent: bool
+    risk: str | None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ListPage:
+    entries: list[ListEntry]
+    page: int
+    has_next: bool
+    decrypted: int
+
+
+def _visible(reader: UnlockedUser) -> Select[Report]:
+    query = select(Report)
+    if reader.user.role == Role.CASE_WORKER:
+        query = query.join(ReportGrant, ReportGrant.report_id == Report.id).where(
+            ReportGrant.user_id == reader.user.id
+        )
+    return query
+
+
+def _workflow_filtered(query: Select[Report], filters: ReportFilter) -> Select[Report]:
+    if filters.status is not None:
+        query = query.where(Report.status == filters.status)
+    if filters.priority is not None:
+        query = query.where(Report.priority == filters.priority)
+    if filters.assignee:
+        query = query.join(User, User.id == Report.assignee_id).where(User.name == filters.assignee)
+    if filters.received_from is not None:
+        query = query.where(Report.received_on >= filters.received_from)
+    if filters.received_to is not None:
+        query = query.where(Report.received_on <= filters.received_to)
+    # Urgent first (unknown counts as urgent until someone has opened it), then newest.
+    urgency = case((Report.urgent.is_(False), 1), else_=0)
+    return query.order_by(urgency, Report.received_on.desc(), Report.id.desc())
+
+
+def _tags_aad(report: Report) -> bytes:
+    return bind(Purpose.REPORT_TAGS, report.public_id)
+
+
+def _tags(report: Report, dek: bytes | None) -> list[str]:
+    if report.tags is None or dek is None:
+        return []
+    with keyring.integrity_checked(f"the tags of report {report.public_id}"):
+        value = json.loads(decrypt_with_dek(dek, report.tags, aad=_tags_aad(report)))
+    return [str(tag) for tag in value] if isinstance(value, list) else []
+
+
+def _matches(view: ReportView, tags: list[str], filters: ReportFilter) -> bool:
+    content = view.content
+    if content is None:
+        return False
+    if filters.incident_type and filters.incident_type not in content.get("incident_types", []):
+        return False
+    location = content.get("location") or {}
+    if filters.governorate and location.get("governorate") != filters.governorate:
+        return False
+    if filters.text:
+        perpetrator = content.get("perpetrator") or {}
+        haystack = " ".join(
+            [
+                str(content.get("narrative", "")),
+                str(location.get("district", "")),
+                str(perpetrator.get("identifiers", "")),
+                *tags,
+            ]
+        ).casefold()
+        if filters.text.casefold() not in haystack:
+            return False
+    return True
+
+
+def _entries(
+    session: Session, query: Select[Report], keys: ReaderKeys, filters: ReportFilter
+) -> Iterator[tuple[ListEntry, bool]]:
+    """Each report of ``query`` opened, with whether it passes the content filters."""
+    offset = 0
+    while True:
+        batch = list(session.execute(query.limit(SCAN_BATCH).offset(offset)).scalars())
+        if not batch:
+            return
+        offset += len(batch)
+        for report in batch:
+            view, dek = reports.open_view_with_key(session, report, keys)
+            if view.content is not None and report.urgent is None:
+                # Learned once, by the first reader who opens it.
+                report.urgent = is_urgent(view.content)
+            tags = _tags(report, dek)
+            entry = ListEntry(
+                view=view,
+                urgent=bool(report.urgent) if report.urgent is not None else True,
+                risk=report.risk.value if report.risk else None,
+                tags=tags,
+            )
+            yield entry, (not filters.reads_content) or _matches(view, tags, filters)
+
+
+def _classify_new(session: Session, reader: UnlockedUser, keys: ReaderKeys) -> list[ReportView]:
+    """Open the reports nobody has opened yet, so urgent ones reach the top of the list."""
+    query = _visible(reader).where(Report.urgent.is_(None)).order_by(Report.id)
+    opened = []
+    for entry, _ in _entries(session, query, keys, ReportFilter()):
+        opened.append(entry.view)
+    return opened
+
+
+def list_page(
+    session: Session,
+    *,
+    reader: UnlockedUser,
+    filters: ReportFilter,
+    page: int,
+    secrets: ServerSecrets,
+    page_size: int = PAGE_SIZE,
+) -> ListPage:
+    """One page of the reports ``reader`` may read, urgent first, then newest; audited."""
+    if page < 1:
+        raise Invalid("pages are numbered from 1")
+    keys = reports.reader_keys(session, reader)
+    opened = _classify_new(session, reader, keys)
+    query = _workflow_filtered(_visible(reader), filters)
+    entries: list[ListEntry] = []
+    has_next = False
+    if not filters.reads_content:
+        rows = query.limit(page_size + 1).offset((page - 1) * page_size)
+        for entry, _ in _entries(session, rows, keys, filters):
+            if len(entries) == page_size:
+                has_next = True
+                break
+            entries.append(entry)
+            opened.append(entry.view)
+    else:
+        skip = (page - 1) * page_size
+        for entry, matched in _entries(session, query, keys, filters):
+            opened.append(entry.view)
+            if not matched:
+                continue
+            if skip:
+                skip -= 1
+                continue
+            if len(entries) == page_size:
+                has_next = True
+                break
+            entries.append(entry)
+    session.flush()
+    reports.audit_reading(
+        session,
+        reader=reader.name,
+        views=opened,
+        secrets=secrets,
+        subject=None,
+        detail={
+            "shown": [str(entry.view.id) for entry in entries],
+            "search": filters.reads_content,
+        },
+    )
+    return ListPage(entries=entries, page=page, has_next=has_next, decrypted=len(opened))
+
+
+@dataclass(frozen=True)
+class Note:
+    id: UUID
+    author: str
+    written_on: dt.date
+    text: str
+
+
+@dataclass(frozen=True)
+class ReportDetail:
+    view: ReportView
+    urgent: bool
+    risk: str | None
+    tags: list[str]
+    notes: list[Note]
+    links: list[UUID]
+
+
+def _note_aad(report: Report, note_id: UUID) -> bytes:
+    return bind(Purpose.REPORT_NOTE, f"{report.public_id}/{note_id}")
+
+
+def _linked_ids(session: Session, report: Report) -> list[UUID]:
+    other = case(
+        (ReportLink.report_id == report.id, ReportLink.linked_id), else_=ReportLink.report_id
+    )
+    ids = select(other).where(
+        or_(ReportLink.report_id == report.id, ReportLink.linked_id == report.id)
+    )
+    return list(
+        session.execute(
+            select(Report.public_id).where(Report.id.in_(ids)).order_by(Report.id)
+        ).scalars()
+    )
+
+
+def show(
+    session: Session, *, reader: UnlockedUser, report_id: str | UUID, secrets: ServerSecrets
+) -> ReportDetail:
+    """One report with the desk's tags and notes, decrypted and audited.
+
+    A refusal (not assigned, no key) is audited and raised after the audit entry is flushed,
+    so the caller can commit the record of the attempt.
+    """
+    keys = reports.reader_keys(session, reader)
+    report = reports.get_report(session, report_id)
+    if reader.user.role == Role.CASE_WORKER:
+        keys.grant_for(session, report)
+    view, dek = reports.open_view_with_key(session, report, keys)
+    notes: list[Note] = []
+    tags: list[str] = []
+    if dek is not None:
+        if report.urgent is None and view.content is not None:
+            report.urgent = is_urgent(view.content)
+        tags = _tags(report, dek)
+        for row in session.execute(
+            select(ReportNote).where(ReportNote.report_id == report.id).order_by(ReportNote.id)
+        ).scalars():
+            with keyring.integrity_checked(f"a note on report {report.public_id}"):
+                text = decrypt_with_dek(dek, row.body, aad=_note_aad(report, row.public_id))
+            notes.append(Note(row.public_id, row.author, row.written_on, text.decode("utf-8")))
+    session.flush()
+    reports.audit_reading(
+        session, reader=reader.name, views=[view], secrets=secrets, subject=str(report.public_id)
+    )
+    return ReportDetail(
+        view=view,
+        urgent=bool(report.urgent) if report.urgent is not None else True,
+        risk=report.risk.value if report.risk else None,
+        tags=tags,
+        notes=notes,
+        links=_linked_ids(session, report),
+    )
+
+
+def _writable(
+    session: Session, reader: UnlockedUser, report_id: str | UUID
+) -> tuple[Report, bytes]:
+    """A report the reader may change, with its key: key holders any, case workers their own."""
+    keys = reports.reader_keys(session, reader)
+    audit.lock_for_change(session)
+    report = reports.get_report(session, report_id)
+    if reader.user.role == Role.CASE_WORKER:
+        keys.grant_for(session, report)
+    dek = keys.data_key(session, report)
+    return report, dek
+
+
+def update_workflow(
+    session: Session,
+    *,
+    reader: UnlockedUser,
+    report_id: str | UUID,
+    status: ReportStatus | None,
+    priority: Priority | None,
+    risk: RiskLevel | None,
+    secrets: ServerSecrets,
+) -> None:
+    """Status, priority and risk; priority is a coordinator's call, not a case worker's."""
+    report, _ = _writable(session, reader, report_id)
+    changes: dict[str, Any] = {}
+    if status is not None and status != report.status:
+        changes["status"] = [report.status.value, status.value]
+        report.status = status
+    if priority != report.priority:
+        if reader.user.role == Role.CASE_WORKER:
+            raise Forbidden("priority is set by a coordinator")
+        changes["priority"] = [v.value if v else None for v in (report.priority, priority)]
+        report.priority = priority
+    if risk != report.risk:
+        changes["risk"] = [v.value if v else None for v in (report.risk, risk)]
+        report.risk = risk
+    if not changes:
+        return
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=reader.name,
+        action="report.update",
+        subject=str(report.public_id),
+        detail=changes,
+    )
+
+
+def clean_tags(text: str) -> list[str]:
+    tags: list[str] = []
+    for part in text.split(","):
+        tag = " ".join(part.split())
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise Invalid(f"a tag has at most {MAX_TAG_LENGTH} characters")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise Invalid(f"a report has at most {MAX_TAGS} tags")
+    return tags
+
+
+def set_tags(
+    session: Session,
+    *,
+    reader: UnlockedUser,
+    report_id: str | UUID,
+    tags: list[str],
+    secrets: ServerSecrets,
+) -> None:
+    report, dek = _writable(session, reader, report_id)
+    payload = json.dumps(tags, ensure_ascii=False).encode("utf-8")
+    report.tags = encrypt_with_dek(dek, payload, aad=_tags_aad(report)) if tags else None
+    session.flush()
+    # How many, never which: the tags are as sensitive as the report.
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=reader.name,
+        action="report.tags",
+        subject=str(report.public_id),
+        detail={"count": len(tags)},
+    )
+
+
+def add_note(
+    session: Session,
+    *,
+    reader: UnlockedUser,
+    report_id: str | UUID,
+    text: str,
+    secrets: ServerSecrets,
+) -> UUID:
+    if not text.strip():
+        raise Invalid("the note is empty")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise Invalid(f"a note has at most {MAX_NOTE_LENGTH} characters")
+    report, dek = _writable(session, reader, report_id)
+    note = ReportNote(report_id=report.id, author=reader.name, written_on=utc_today(), body=b"")
+    session.add(note)
+    session.flush()
+    note.body = encrypt_with_dek(dek, text.encode("utf-8"), aad=_note_aad(report, note.public_id))
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=reader.name,
+        action="report.note",
+        subject=str(report.public_id),
+        detail={"note": str(note.public_id)},
+    )
+    return note.public_id
+
+
+def link_reports(
+    session: Session,
+    *,
+    reader: UnlockedUser,
+    report_id: str | UUID,
+    other_id: str | UUID,
+    secrets: ServerSecrets,
+) -> None:
+    """Mark two reports as related; the reader must be able to open both."""
+    report, _ = _writable(session, reader, report_id)
+    other, _ = _writable(session, reader, other_id)
+    if report.id == other.id:
+        raise Invalid("a report cannot be linked to itself")
+    low, high = sorted((report.id, other.id))
+    exists = session.execute(
+        select(func.count())
+        .select_from(ReportLink)
+        .where(ReportLink.report_id == low, ReportLink.linked_id == high)
+    ).scalar_one()
+    if exists:
+        raise Conflict("these reports are already linked")
+    session.add(ReportLink(report_id=low, linked_id=high))
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=reader.name,
+        action="report.link",
+        subject=str(report.public_id),
+        detail={"with": str(other.public_id)},
+    )
+
+
+def unassign(
+    session: Session, *, keyholder: UnlockedUser, report_id: str | UUID, secrets: ServerSecrets
+) -> str | None:
+    """Take a report back from its assignee; a case worker's key to it is deleted."""
+    reports.reader_keys(session, keyholder)
+    audit.lock_for_change(session)
+    keyring.require_key_holder(session, keyholder.user)
+    report = reports.get_report(session, report_id)
+    previous = report.assignee
+    if previous is None:
+        raise Conflict("this report is not assigned")
+    session.execute(
+        delete(ReportGrant).where(
+            ReportGrant.report_id == report.id, ReportGrant.user_id == previous.id
+        )
+    )
+    report.assignee = None
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=keyholder.name,
+        action="report.unassign",
+        subject=str(report.public_id),
+        detail={"from": previous.name},
+    )
+    return previous.name
+
+
+def counts(session: Session) -> dict[str, dict[str, int]]:
+    """Aggregate counts for auditors and the dashboard's header: no content, no ids."""
+    by_status = dict(
+        session.execute(select(Report.status, func.count()).group_by(Report.status)).all()
+    )
+    by_priority = dict(
+        session.execute(select(Report.priority, func.count()).group_by(Report.priority)).all()
+    )
+    return {
+        "status": {status.value: int(by_status.get(status, 0)) for status in ReportStatus},
+        "priority": {
+            (priority.value if priority else "none"): int(count)
+            for priority, count in by_priority.items()
+        },
+    }

@@ -387,3 +387,22 @@ def content_from_form(fields: Mapping[str, Sequence[str]]) -> ReportContent:
             )
             problems.setdefault(field or "report", error["msg"])
         raise ContentError(problems) from None
+
+
+def all_labels() -> dict[str, dict[str, str]]:
+    """Each choice's label (untranslated; templates pass it through gettext), by field."""
+    return {
+        "incident_types": dict(INCIDENT_TYPES),
+        "precision": dict(DATE_PRECISIONS),
+        "yes_no": dict(YES_NO),
+        "governorates": dict(GOVERNORATES),
+        "place_types": dict(PLACE_TYPES),
+        "who": dict(TARGETS),
+        "sectors": dict(SECTORS),
+        "genders": dict(GENDERS),
+        "age_bands": dict(AGE_BANDS),
+        "perpetrator_types": dict(PERPETRATOR_TYPES),
+        "identification": dict(IDENTIFICATION),
+        "needs": dict(NEEDS),
+        "consent_share": dict(CONSENT_SHARE),
+    }

@@ -1,5 +1,6 @@
-"""``user add``, ``user vet`` and ``user revoke``."""
+"""``user add``, ``user invite``, ``user vet`` and ``user revoke``."""
 
+import datetime as dt
 import getpass
 import sys
 
@@ -17,7 +18,7 @@ from hrd_reports.cli.common import (
 from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role, User
-from hrd_reports.services import keyring, users
+from hrd_reports.services import accounts, keyring, users
 
 app = typer.Typer(help="People: add, vet and revoke.", no_args_is_help=True)
 
@@ -28,6 +29,36 @@ def operator() -> str:
         return f"cli:{getpass.getuser()}"
     except OSError:
         return "cli"
+
+
+@app.command("invite")
+@cli_command
+def invite(
+    name: str,
+    role: Role | None = typer.Option(
+        None, "--role", help="For a new person: admin, coordinator, case_worker or auditor."
+    ),
+    base_url: str = typer.Option(
+        "http://localhost:8000", "--base-url", help="The address people reach the dashboard at."
+    ),
+) -> None:
+    """A one-time link: a new person sets a password and enrols a second factor; an existing
+    account (made by init or user add) enrols its second factor."""
+    with runtime() as rt, unit_of_work(rt.sessions) as session:
+        token = accounts.invite(
+            session,
+            name=name,
+            role=role,
+            actor=operator(),
+            valid_for=dt.timedelta(hours=rt.settings.invitation_hours),
+            secrets_=rt.secrets,
+        )
+        session.commit()
+        hours = rt.settings.invitation_hours
+    typer.echo(
+        f"Pass this link to {name} through a channel you trust; it works once, for {hours} hours:"
+    )
+    typer.echo(f"  {base_url.rstrip('/')}/dashboard/invitation/{token}")
 
 
 @app.command("add")

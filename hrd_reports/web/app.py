@@ -5,15 +5,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from starlette.middleware.gzip import GZipMiddleware
 
 from hrd_reports import __version__
-from hrd_reports.db import DatabaseBusy
+from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.resources import resource_dir
+from hrd_reports.services import audit
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -24,7 +25,8 @@ from hrd_reports.services.errors import (
     ServiceError,
 )
 from hrd_reports.settings import Settings
-from hrd_reports.web import reporter, reporter_api, setup
+from hrd_reports.web import dashboard, dashboard_admin, reporter, reporter_api, setup
+from hrd_reports.web.auth import Argon2Slots, FormTokenInvalid, NotAllowed, SignInRequired
 from hrd_reports.web.deps import ReadSession
 from hrd_reports.web.headers import SecurityHeadersMiddleware
 from hrd_reports.web.middleware import AccessLog, BodySizeLimit
@@ -53,6 +55,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.runtime = runtime
     app.state.pages = Pages(settings)
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
+    app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
     # The last added is the outermost: security headers reach every response, a 413 included,
     # and the log sees every request.
     app.add_middleware(BodySizeLimit)
@@ -67,7 +70,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(reporter_api.router)
     reporter_api.add_openapi_route(app)
     app.include_router(setup.router)
+    app.include_router(dashboard.router)
+    app.include_router(dashboard_admin.router)
     _add_refusal_handlers(app)
+    _add_dashboard_handlers(app)
 
     @app.get("/healthz")
     def health(session: ReadSession) -> dict[str, str]:
@@ -88,15 +94,18 @@ _REFUSAL_STATUS: dict[type[ServiceError], int] = {
 }
 
 
-def _add_refusal_handlers(app: FastAPI) -> None:
-    """A refusal raised by a service becomes its 4xx with the service's one-line message."""
+def _status_of(exc: Exception) -> int:
+    return next((code for kind, code in _REFUSAL_STATUS.items() if isinstance(exc, kind)), 400)
 
-    async def refused(_request: Request, exc: Exception) -> JSONResponse:
-        status = next(
-            (code for kind, code in _REFUSAL_STATUS.items() if isinstance(exc, kind)), 400
-        )
-        message = exc.message if isinstance(exc, ServiceError) else str(exc)
-        return JSONResponse({"detail": message}, status_code=status)
+
+async def _json_refusal(_request: Request, exc: Exception) -> JSONResponse:
+    """A refusal raised by a service becomes its 4xx with the service's one-line message."""
+    message = exc.message if isinstance(exc, ServiceError) else str(exc)
+    return JSONResponse({"detail": message}, status_code=_status_of(exc))
+
+
+def _add_refusal_handlers(app: FastAPI) -> None:
+    """Service refusals, colliding writes, invalid requests and a busy database, as 4xx/503."""
 
     async def collided(_request: Request, _exc: Exception) -> JSONResponse:
         # Two requests changed the same rows at once; the one that lost changed nothing.
@@ -121,9 +130,58 @@ def _add_refusal_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(DatabaseBusy, busy)
-    app.add_exception_handler(ServiceError, refused)
     app.add_exception_handler(IntegrityError, collided)
     app.add_exception_handler(RequestValidationError, invalid_request)
+
+
+def _add_dashboard_handlers(app: FastAPI) -> None:
+    """Dashboard refusals as pages; a refusal by role or assignment is audited."""
+    pages: Pages = app.state.pages
+    runtime: Runtime = app.state.runtime
+
+    def record_refusal(request: Request, reason: str) -> None:
+        signed_in = getattr(request.state, "signed_in", None)
+        with unit_of_work(runtime.sessions) as session:
+            audit.record(
+                session,
+                audit_secret=runtime.secrets.audit,
+                actor=signed_in.name if signed_in is not None else "unauthenticated",
+                action="access.refused",
+                subject=request.url.path[:64],
+                detail={"method": request.method, "reason": reason},
+            )
+            session.commit()
+
+    def page(request: Request, message: str, status: int) -> Response:
+        me = getattr(request.state, "signed_in", None)
+        return pages.render(
+            request, "dashboard/message.html", {"message": message, "me": me}, status_code=status
+        )
+
+    async def sign_in_required(request: Request, _exc: Exception) -> Response:
+        return RedirectResponse(request.url_for("dashboard_login_form").path, status_code=303)
+
+    async def not_allowed(request: Request, _exc: Exception) -> Response:
+        record_refusal(request, "role")
+        return page(request, "your role does not give access to this page", 403)
+
+    async def form_token_invalid(request: Request, _exc: Exception) -> Response:
+        record_refusal(request, "form token")
+        return page(request, "this form has expired; go back, reload the page and try again", 403)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/dashboard"):
+            return await _json_refusal(request, exc)
+        status = _status_of(exc)
+        if isinstance(exc, Forbidden):
+            record_refusal(request, exc.message)
+        message = exc.message if isinstance(exc, ServiceError) else str(exc)
+        return page(request, message, status)
+
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(NotAllowed, not_allowed)
+    app.add_exception_handler(FormTokenInvalid, form_token_invalid)
+    app.add_exception_handler(ServiceError, refused)
 
 
 def app_from_environment() -> FastAPI:

@@ -1,0 +1,498 @@
+"""The case workers' dashboard: signing in and out, invitations, the report list and page.
+
+Thin: each route parses its form, calls a service, commits once and renders or redirects
+(post/redirect/get, so a reload never repeats an action).
+"""
+
+import datetime as dt
+from typing import Annotated, Any
+from uuid import UUID
+
+import segno
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from hrd_reports import content
+from hrd_reports.crypto import totp
+from hrd_reports.crypto.sessions import csrf_matches
+from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
+from hrd_reports.services import accounts, reports, sessions, triage, users
+from hrd_reports.services.errors import AuthenticationFailed, ServiceError
+from hrd_reports.web.auth import (
+    LOGIN_COOKIE,
+    CurrentUser,
+    DashboardDb,
+    authorise,
+    login_token_for,
+    new_login_nonce,
+    session_cookie_name,
+)
+from hrd_reports.web.deps import PagesDep, RuntimeDep
+
+router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
+
+Text = Annotated[str, Form(max_length=200)]
+LongText = Annotated[str, Form(max_length=triage.MAX_NOTE_LENGTH)]
+Password = Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)]
+
+
+def _see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
+    return RedirectResponse(request.url_for(route, **params).path, status_code=303)
+
+
+def _cookie_secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+# ---- signing in and out -------------------------------------------------------------------
+
+
+def _login_page(
+    request: Request,
+    pages: PagesDep,
+    *,
+    name: str = "",
+    problem: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    nonce = new_login_nonce()
+    response = pages.render(
+        request,
+        "dashboard/login.html",
+        {"name": name, "problem": problem, "form_token": login_token_for(request, nonce)},
+        status_code=status,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=1800,
+        path="/dashboard",
+        httponly=True,
+        secure=_cookie_secure(request),
+        samesite="strict",
+    )
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse, name="dashboard_login_form")
+def login_form(request: Request, pages: PagesDep) -> HTMLResponse:
+    return _login_page(request, pages)
+
+
+@router.post("/login", response_class=HTMLResponse, name="dashboard_login")
+async def login(
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    name: Text,
+    password: Password,
+    code: Annotated[str, Form(max_length=12)],
+    form_token: Annotated[str, Form(max_length=64)],
+) -> Response:
+    # Sign-in forgery: the form token must match the cookie set with this very form.
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    if not nonce or not csrf_matches(login_token_for(request, nonce), form_token):
+        return _login_page(request, pages, name=name, problem=_FORM_EXPIRED, status=403)
+    slots = request.app.state.argon2_slots
+    if not await run_in_threadpool(slots.acquire):
+        return _login_page(request, pages, name=name, problem=_BUSY, status=429)
+    try:
+        throttle = accounts.Throttle(
+            max_failures=runtime.settings.login_max_failures,
+            lockout=dt.timedelta(minutes=runtime.settings.login_lockout_minutes),
+        )
+        unlocked = await run_in_threadpool(
+            accounts.sign_in,
+            session,
+            name=name.strip(),
+            password=password,
+            code=code,
+            passwords=runtime.passwords,
+            secrets_=runtime.secrets,
+            throttle=throttle,
+        )
+    except AuthenticationFailed as exc:
+        # The failure count and the audit entry are kept: guessing must cost the guesser.
+        session.commit()
+        return _login_page(request, pages, name=name, problem=exc.message, status=401)
+    finally:
+        slots.release()
+    token = sessions.open_session(session, unlocked=unlocked)
+    session.commit()
+    response = _see_other(request, "dashboard_home")
+    response.set_cookie(
+        session_cookie_name(request),
+        token.cookie_value(),
+        path="/",
+        httponly=True,
+        secure=_cookie_secure(request),
+        samesite="strict",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/dashboard")
+    return response
+
+
+_FORM_EXPIRED = "this form has expired; please try again"
+_BUSY = "many people are signing in at once; please try again in a moment"
+
+
+@router.post("/logout", name="dashboard_logout")
+def logout(request: Request, session: DashboardDb, me: CurrentUser) -> Response:
+    sessions.close(session, token=me.token)
+    session.commit()
+    response = _see_other(request, "dashboard_login_form")
+    response.delete_cookie(session_cookie_name(request), path="/")
+    # The browser forgets this origin's cookies, storage and cached pages.
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+# ---- invitations --------------------------------------------------------------------------
+
+
+def _invitation_page(
+    request: Request,
+    pages: PagesDep,
+    *,
+    token: str,
+    invitation: Any,
+    secret: bytes,
+    problem: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    uri = totp.provisioning_uri(secret, account=invitation.name, issuer=accounts.ISSUER)
+    return pages.render(
+        request,
+        "dashboard/invitation.html",
+        {
+            "token": token,
+            "invitation": invitation,
+            "new_account": invitation.user_id is None,
+            "secret_text": totp.secret_text(secret),
+            # Drawn on the server as an image: the secret never goes to a QR code service.
+            "qr_data_uri": segno.make(uri, error="m").svg_data_uri(scale=4),
+            "problem": problem,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_form")
+def invitation_form(
+    token: str, request: Request, session: DashboardDb, pages: PagesDep
+) -> HTMLResponse:
+    try:
+        invitation = accounts.pending_invitation(session, token=token)
+    except ServiceError as exc:
+        return pages.render(
+            request, "dashboard/message.html", {"message": exc.message}, status_code=404
+        )
+    return _invitation_page(
+        request, pages, token=token, invitation=invitation, secret=totp.new_secret()
+    )
+
+
+@router.post("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_accept")
+async def invitation_accept(
+    token: str,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    password: Password,
+    password_again: Password,
+    totp_secret: Annotated[str, Form(max_length=64)],
+    code: Annotated[str, Form(max_length=12)],
+) -> Response:
+    try:
+        invitation = accounts.pending_invitation(session, token=token)
+    except ServiceError as exc:
+        return pages.render(
+            request, "dashboard/message.html", {"message": exc.message}, status_code=404
+        )
+    secret = totp.parse_secret_text(totp_secret)
+    if secret is None:
+        return pages.render(
+            request, "dashboard/message.html", {"message": _FORM_EXPIRED}, status_code=400
+        )
+    problem = None
+    if invitation.user_id is None and password != password_again:
+        problem = "the two passwords differ"
+    else:
+        slots = request.app.state.argon2_slots
+        if not await run_in_threadpool(slots.acquire):
+            problem = _BUSY
+        else:
+            try:
+                await run_in_threadpool(
+                    accounts.accept_invitation,
+                    session,
+                    token=token,
+                    password=password,
+                    totp_secret=secret,
+                    code=code,
+                    passwords=runtime.passwords,
+                    secrets_=runtime.secrets,
+                )
+                session.commit()
+            except ServiceError as exc:
+                session.rollback()
+                problem = exc.message
+            finally:
+                slots.release()
+    if problem is not None:
+        invitation = accounts.pending_invitation(session, token=token)
+        return _invitation_page(
+            request,
+            pages,
+            token=token,
+            invitation=invitation,
+            secret=secret,
+            problem=problem,
+            status=400,
+        )
+    return pages.render(request, "dashboard/message.html", {"message": _ENROLLED, "sign_in": True})
+
+
+_ENROLLED = "your account is ready; a coordinator will vet it before you can read reports"
+
+
+# ---- reports ------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse, name="dashboard_home")
+def home(request: Request, me: CurrentUser) -> Response:
+    if me.role == Role.AUDITOR:
+        return _see_other(request, "dashboard_stats")
+    if me.role == Role.ADMIN and not me.unlocked.user.vetted:
+        return _see_other(request, "dashboard_users")
+    return _see_other(request, "dashboard_reports")
+
+
+def _optional_enum(kind: Any, value: str) -> Any:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise _BadFilter(f"unknown value {value!r}") from None
+
+
+class _BadFilter(ServiceError):
+    pass
+
+
+def _date(value: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _BadFilter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@router.get("/reports", response_class=HTMLResponse, name="dashboard_reports")
+def report_list(
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    me: CurrentUser,
+    status: Annotated[str, Query(max_length=32)] = "",
+    priority: Annotated[str, Query(max_length=8)] = "",
+    incident_type: Annotated[str, Query(max_length=64)] = "",
+    governorate: Annotated[str, Query(max_length=64)] = "",
+    assignee: Annotated[str, Query(max_length=64)] = "",
+    received_from: Annotated[str, Query(max_length=10)] = "",
+    received_to: Annotated[str, Query(max_length=10)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    try:
+        filters = triage.ReportFilter(
+            status=_optional_enum(ReportStatus, status),
+            priority=_optional_enum(Priority, priority),
+            assignee=assignee or None,
+            received_from=_date(received_from),
+            received_to=_date(received_to),
+            incident_type=incident_type
+            if incident_type in content.codes(content.INCIDENT_TYPES)
+            else None,
+            governorate=governorate if governorate in content.codes(content.GOVERNORATES) else None,
+            text=q.strip() or None,
+        )
+    except ServiceError as exc:
+        return pages.render(
+            request, "dashboard/message.html", {"message": exc.message, "me": me}, status_code=400
+        )
+    listing = triage.list_page(
+        session, reader=me.unlocked, filters=filters, page=page, secrets=runtime.secrets
+    )
+    session.commit()
+    params = {
+        key: value
+        for key, value in {
+            "status": status,
+            "priority": priority,
+            "incident_type": incident_type,
+            "governorate": governorate,
+            "assignee": assignee,
+            "received_from": received_from,
+            "received_to": received_to,
+            "q": q,
+        }.items()
+        if value
+    }
+    return pages.render(
+        request,
+        "dashboard/reports.html",
+        {"me": me, "listing": listing, "params": params, **_choices()},
+    )
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "statuses": [status.value for status in ReportStatus],
+        "priorities": [priority.value for priority in Priority],
+        "risks": [risk.value for risk in RiskLevel],
+        "incident_types": content.INCIDENT_TYPES,
+        "governorates": content.GOVERNORATES,
+        "labels": content.all_labels(),
+    }
+
+
+@router.get("/reports/{report_id}", response_class=HTMLResponse, name="dashboard_report")
+def report_page(
+    report_id: UUID,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    me: CurrentUser,
+) -> HTMLResponse:
+    # A refusal (not assigned, no key) is audited as access.refused by the app's handler.
+    detail = triage.show(session, reader=me.unlocked, report_id=report_id, secrets=runtime.secrets)
+    session.commit()
+    assignable = []
+    if me.role in {Role.ADMIN, Role.COORDINATOR}:
+        assignable = [
+            user.name
+            for user in users.list_users(session)
+            if user.vetted and not user.disabled and user.role in reports.ASSIGNABLE_ROLES
+        ]
+    return pages.render(
+        request,
+        "dashboard/report.html",
+        {"me": me, "detail": detail, "assignable": assignable, **_choices()},
+    )
+
+
+@router.post("/reports/{report_id}/workflow", name="dashboard_report_workflow")
+def report_workflow(
+    report_id: UUID,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    status: Annotated[str, Form(max_length=32)] = "",
+    priority: Annotated[str, Form(max_length=8)] = "",
+    risk: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    triage.update_workflow(
+        session,
+        reader=me.unlocked,
+        report_id=report_id,
+        status=_optional_enum(ReportStatus, status),
+        priority=_optional_enum(Priority, priority),
+        risk=_optional_enum(RiskLevel, risk),
+        secrets=runtime.secrets,
+    )
+    session.commit()
+    return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/notes", name="dashboard_report_note")
+def report_note(
+    report_id: UUID,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    note: LongText,
+) -> Response:
+    triage.add_note(
+        session, reader=me.unlocked, report_id=report_id, text=note, secrets=runtime.secrets
+    )
+    session.commit()
+    return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/tags", name="dashboard_report_tags")
+def report_tags(
+    report_id: UUID,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    tags: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    triage.set_tags(
+        session,
+        reader=me.unlocked,
+        report_id=report_id,
+        tags=triage.clean_tags(tags),
+        secrets=runtime.secrets,
+    )
+    session.commit()
+    return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/links", name="dashboard_report_link")
+def report_link(
+    report_id: UUID,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    other: Annotated[str, Form(max_length=36)],
+) -> Response:
+    triage.link_reports(
+        session,
+        reader=me.unlocked,
+        report_id=report_id,
+        other_id=other.strip(),
+        secrets=runtime.secrets,
+    )
+    session.commit()
+    return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/assign", name="dashboard_report_assign")
+def report_assign(
+    report_id: UUID,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    assignee: Text,
+) -> Response:
+    reports.assign_report(
+        session,
+        keyholder=me.unlocked,
+        report_id=report_id,
+        assignee_name=assignee,
+        secrets=runtime.secrets,
+    )
+    session.commit()
+    return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/unassign", name="dashboard_report_unassign")
+def report_unassign(
+    report_id: UUID, request: Request, session: DashboardDb, runtime: RuntimeDep, me: CurrentUser
+) -> Response:
+    triage.unassign(session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets)
+    session.commit()
+    return _see_other(request, "dashboard_report", report_id=report_id)

@@ -1,0 +1,164 @@
+"""The dashboard's people, audit log and counts: administrators, coordinators and auditors."""
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from hrd_reports.models import AuditEvent, Role
+from hrd_reports.services import accounts, audit, keyring, triage, users
+from hrd_reports.web.auth import CurrentUser, DashboardDb, authorise
+from hrd_reports.web.deps import PagesDep, RuntimeDep
+
+router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
+
+Name = Annotated[str, Form(max_length=64)]
+AUDIT_PAGE = 100
+
+
+def _back_to_users(request: Request) -> RedirectResponse:
+    return RedirectResponse(request.url_for("dashboard_users").path, status_code=303)
+
+
+@router.get("/users", response_class=HTMLResponse, name="dashboard_users")
+def user_list(
+    request: Request, session: DashboardDb, pages: PagesDep, me: CurrentUser
+) -> HTMLResponse:
+    return pages.render(
+        request,
+        "dashboard/users.html",
+        {
+            "me": me,
+            "people": users.list_users(session),
+            "roles": [role.value for role in Role],
+        },
+    )
+
+
+@router.post("/users", response_class=HTMLResponse, name="dashboard_user_invite")
+def user_invite(
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    me: CurrentUser,
+    name: Name,
+    role: Annotated[str, Form(max_length=32)] = "",
+) -> HTMLResponse:
+    chosen = Role(role) if role in {r.value for r in Role} else None
+    token = accounts.invite(
+        session,
+        name=name.strip(),
+        role=chosen,
+        actor=me.name,
+        valid_for=dt.timedelta(hours=runtime.settings.invitation_hours),
+        secrets_=runtime.secrets,
+    )
+    session.commit()
+    # Shown once, to be passed on by a trusted channel; only its hash is kept.
+    link = str(request.url_for("dashboard_invitation_form", token=token))
+    return pages.render(
+        request,
+        "dashboard/invited.html",
+        {"me": me, "name": name.strip(), "link": link, "hours": runtime.settings.invitation_hours},
+    )
+
+
+@router.post("/users/{name}/vet", name="dashboard_user_vet")
+def user_vet(
+    name: str, request: Request, session: DashboardDb, runtime: RuntimeDep, me: CurrentUser
+) -> Response:
+    # The vetter's own key, open in their session, opens the desk keys to grant.
+    intake_keys = keyring.unlock_intake_keys(
+        session, user=me.unlocked.user, private_key=me.unlocked.private_key
+    )
+    users.vet_user(
+        session,
+        name=name,
+        vetter=me.unlocked.user,
+        intake_keys=intake_keys,
+        vetted_by=me.name,
+        secrets=runtime.secrets,
+    )
+    session.commit()
+    return _back_to_users(request)
+
+
+@router.post("/users/{name}/revoke", name="dashboard_user_revoke")
+def user_revoke(
+    name: str, request: Request, session: DashboardDb, runtime: RuntimeDep, me: CurrentUser
+) -> Response:
+    users.revoke_user(session, name=name, actor=me.name, secrets=runtime.secrets)
+    session.commit()
+    return _back_to_users(request)
+
+
+@router.post("/users/{name}/role", name="dashboard_user_role")
+def user_role(
+    name: str,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    role: Annotated[Role, Form()],
+) -> Response:
+    users.change_role(session, name=name, role=role, actor=me.name, secrets=runtime.secrets)
+    session.commit()
+    return _back_to_users(request)
+
+
+@router.post("/users/{name}/disable", name="dashboard_user_disable")
+def user_disable(
+    name: str,
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    disabled: Annotated[bool, Form()] = True,
+) -> Response:
+    users.set_disabled(
+        session, name=name, disabled=disabled, actor=me.name, secrets=runtime.secrets
+    )
+    session.commit()
+    return _back_to_users(request)
+
+
+@router.get("/audit", response_class=HTMLResponse, name="dashboard_audit")
+def audit_log(
+    request: Request,
+    session: DashboardDb,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    me: CurrentUser,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> HTMLResponse:
+    total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    events = list(
+        session.execute(
+            select(AuditEvent)
+            .order_by(AuditEvent.seq.desc())
+            .limit(AUDIT_PAGE)
+            .offset((page - 1) * AUDIT_PAGE)
+        ).scalars()
+    )
+    verdict = audit.verify(session, audit_secret=runtime.secrets.audit)
+    return pages.render(
+        request,
+        "dashboard/audit.html",
+        {
+            "me": me,
+            "events": events,
+            "page": page,
+            "has_next": page * AUDIT_PAGE < total,
+            "verdict": verdict,
+        },
+    )
+
+
+@router.get("/stats", response_class=HTMLResponse, name="dashboard_stats")
+def stats(request: Request, session: DashboardDb, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
+    return pages.render(
+        request, "dashboard/stats.html", {"me": me, "counts": triage.counts(session)}
+    )

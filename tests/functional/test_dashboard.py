@@ -1,0 +1,315 @@
+"""The dashboard over HTTP: sign-in with a second factor, sessions, form tokens and roles."""
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hrd_reports.crypto import totp
+from hrd_reports.models import AuditEvent, DashboardSession, Report, Role
+from hrd_reports.services import accounts, clock
+from hrd_reports.settings import Settings
+from hrd_reports.web.app import create_app
+from hrd_reports.web.auth import ACCESS, ANONYMOUS, SESSION_COOKIE_PLAIN
+from hrd_reports.wiring import Runtime
+from tests.helpers import Desk, Person, report_content
+
+
+class Clock:
+    """The services' clock, moved by the test: each code of a step works once."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    moved = Clock()
+    monkeypatch.setattr(clock, "utc_now", moved)
+    return moved
+
+
+@dataclass
+class Staff:
+    person: Person
+    secret: bytes
+
+
+@pytest.fixture
+def client(settings: Settings, runtime: Runtime, desk: Desk) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, runtime=runtime)) as test_client:
+        yield test_client
+
+
+def enrol(desk: Desk, person: Person, role: Role) -> Staff:
+    """Give an existing account its second factor through an invitation, as a person would."""
+    secret = totp.new_secret()
+    with desk.session() as session:
+        token = accounts.invite(
+            session,
+            name=person.name,
+            role=role,
+            actor="test",
+            valid_for=dt.timedelta(hours=1),
+            secrets_=desk.secrets,
+        )
+        session.commit()
+    with desk.session() as session:
+        accounts.accept_invitation(
+            session,
+            token=token,
+            password=person.password,
+            totp_secret=secret,
+            code=totp.code_for(secret, totp.step_at(clock.utc_now().timestamp())),
+            passwords=desk.runtime.passwords,
+            secrets_=desk.secrets,
+        )
+        session.commit()
+    return Staff(person, secret)
+
+
+def sign_in(client: TestClient, staff: Staff, fake_clock: Clock, *, code: str | None = None) -> int:
+    # A new time step: each code works once.
+    fake_clock.advance(totp.STEP_SECONDS)
+    form = client.get("/dashboard/login").text
+    token = re.search(r'name="form_token" value="([^"]+)"', form)
+    assert token is not None
+    response = client.post(
+        "/dashboard/login",
+        data={
+            "name": staff.person.name,
+            "password": staff.person.password,
+            "code": code or totp.code_for(staff.secret, totp.step_at(fake_clock.now.timestamp())),
+            "form_token": token.group(1),
+        },
+        follow_redirects=False,
+    )
+    return response.status_code
+
+
+def csrf_of(client: TestClient, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture
+def coordinator(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
+    return enrol(desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), Role.COORDINATOR)
+
+
+def test_sign_in_with_password_and_fresh_code_opens_the_report_list(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock
+) -> None:
+    submitted = desk.submit(report_content("CANARY-dash the list shows me"))
+    assert sign_in(client, coordinator, fake_clock) == 303
+    page = client.get("/dashboard/reports")
+    assert page.status_code == 200
+    assert str(submitted.report_id) in page.text
+    assert "CANARY-dash the list shows me" in page.text
+
+
+def test_sign_in_code_replayed_is_refused(
+    client: TestClient, coordinator: Staff, fake_clock: Clock
+) -> None:
+    assert sign_in(client, coordinator, fake_clock) == 303
+    code = totp.code_for(coordinator.secret, totp.step_at(fake_clock.now.timestamp()))
+    client.cookies.clear()
+    fake_clock.advance(-totp.STEP_SECONDS)  # sign_in moves one step on: back to the same one
+    assert sign_in(client, coordinator, fake_clock, code=code) == 401
+
+
+def test_sign_in_locks_the_account_after_repeated_failures(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock, settings: Settings
+) -> None:
+    for _ in range(settings.login_max_failures):
+        assert sign_in(client, coordinator, fake_clock, code="000000") == 401
+    assert sign_in(client, coordinator, fake_clock) == 401  # right code, but locked
+    fake_clock.advance(settings.login_lockout_minutes * 60)
+    assert sign_in(client, coordinator, fake_clock) == 303
+    with desk.session() as session:
+        actions = list(session.execute(select(AuditEvent.action, AuditEvent.detail)).all())
+    assert (
+        sum(action == "login.failure" for action, _ in actions) == settings.login_max_failures + 1
+    )
+    assert any("locked_minutes" in detail for _, detail in actions)
+
+
+def test_session_cookie_is_new_at_sign_in_and_useless_after_logout(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock
+) -> None:
+    planted = "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    client.cookies.set(SESSION_COOKIE_PLAIN, planted, domain="testserver.local", path="/")
+    assert sign_in(client, coordinator, fake_clock) == 303
+    issued = client.cookies.get(SESSION_COOKIE_PLAIN)
+    assert issued
+    assert issued != planted
+    csrf = csrf_of(client, "/dashboard/reports")
+    response = client.post("/dashboard/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert response.status_code == 303
+    assert "cookies" in response.headers["clear-site-data"]
+    with desk.session() as session:
+        assert session.execute(select(DashboardSession)).first() is None
+    client.cookies.set(SESSION_COOKIE_PLAIN, issued, domain="testserver.local", path="/")
+    assert client.get("/dashboard/reports", follow_redirects=False).status_code == 303
+
+
+def test_session_ends_after_idle_timeout(
+    client: TestClient, coordinator: Staff, fake_clock: Clock, settings: Settings
+) -> None:
+    assert sign_in(client, coordinator, fake_clock) == 303
+    fake_clock.advance(settings.session_idle_minutes * 60 + 1)
+    assert client.get("/dashboard/reports", follow_redirects=False).status_code == 303
+
+
+def test_state_change_without_form_token_is_refused_and_changes_nothing(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock
+) -> None:
+    submitted = desk.submit(report_content("CANARY-csrf"))
+    assert sign_in(client, coordinator, fake_clock) == 303
+    for data in ({"status": "closed"}, {"status": "closed", "csrf_token": "forged"}):
+        response = client.post(f"/dashboard/reports/{submitted.report_id}/workflow", data=data)
+        assert response.status_code == 403
+    with desk.session() as session:
+        report = session.execute(select(Report)).scalar_one()
+        assert report.status.value == "received"
+    csrf = csrf_of(client, f"/dashboard/reports/{submitted.report_id}")
+    client.post(
+        f"/dashboard/reports/{submitted.report_id}/workflow",
+        data={"status": "closed", "csrf_token": csrf},
+    )
+    with desk.session() as session:
+        assert session.execute(select(Report)).scalar_one().status.value == "closed"
+
+
+def test_case_worker_opening_an_unassigned_report_is_refused_and_audited(
+    client: TestClient, desk: Desk, admin: Person, fake_clock: Clock
+) -> None:
+    worker = enrol(desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER)
+    mine = desk.submit(report_content("CANARY-mine"))
+    other = desk.submit(report_content("CANARY-not-mine"))
+    desk.assign(mine.report_id, to="wafa", by=admin)
+    assert sign_in(client, worker, fake_clock) == 303
+    listing = client.get("/dashboard/reports").text
+    assert "CANARY-mine" in listing
+    assert "CANARY-not-mine" not in listing
+    response = client.get(f"/dashboard/reports/{other.report_id}")
+    assert response.status_code == 403
+    assert "CANARY-not-mine" not in response.text
+    with desk.session() as session:
+        last = session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc())).scalars().first()
+    assert last is not None
+    assert last.action == "access.refused"
+    assert last.actor == "wafa"
+
+
+# Every role's outcome on every dashboard route: the table in web/auth.py is the rule, and a
+# route the table does not name fails here.
+ROLE_REFUSAL = "your role does not give access to this page"
+ROLE_PEOPLE = {
+    Role.ADMIN: None,
+    Role.COORDINATOR: "cora",
+    Role.CASE_WORKER: "wafa",
+    Role.AUDITOR: "aziz",
+}
+
+
+def _all_routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route of the app, into included routers (FastAPI keeps those as one entry)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _all_routes(list(included.routes))
+        else:
+            yield route
+
+
+def _dashboard_routes(client: TestClient) -> list[APIRoute]:
+    app = client.app
+    return [
+        route
+        for route in _all_routes(list(app.routes))  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and route.path.startswith("/dashboard")
+    ]
+
+
+def test_every_dashboard_route_has_an_access_rule(client: TestClient) -> None:
+    names = {route.name for route in _dashboard_routes(client)}
+    assert names, "the dashboard router has no routes"
+    assert names == set(ACCESS), (
+        f"without a rule: {names - set(ACCESS)}; stale: {set(ACCESS) - names}"
+    )
+
+
+def _concrete(path: str, report_id: str) -> str:
+    return (
+        path.replace("{report_id}", report_id)
+        .replace("{name}", "cora")
+        .replace("{token}", "x" * 43)
+    )
+
+
+@pytest.mark.parametrize("role", [None, *ROLE_PEOPLE])
+def test_role_route_matrix(
+    client: TestClient, desk: Desk, admin: Person, fake_clock: Clock, role: Role | None
+) -> None:
+    people = {
+        Role.ADMIN: enrol(desk, admin, Role.ADMIN),
+        Role.COORDINATOR: enrol(
+            desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), Role.COORDINATOR
+        ),
+        Role.CASE_WORKER: enrol(
+            desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER
+        ),
+        Role.AUDITOR: enrol(desk, desk.add("aziz", Role.AUDITOR), Role.AUDITOR),
+    }
+    report_id = str(desk.submit(report_content("CANARY-matrix")).report_id)
+    csrf = ""
+    if role is not None:
+        assert sign_in(client, people[role], fake_clock) == 303
+        csrf = csrf_of(
+            client,
+            "/dashboard/stats"
+            if role == Role.AUDITOR
+            else "/dashboard/users"
+            if role == Role.ADMIN
+            else "/dashboard/reports",
+        )
+    # Signing out last, or it would end the session the other requests are made in.
+    routes = sorted(_dashboard_routes(client), key=lambda route: route.name == "dashboard_logout")
+    for route in routes:
+        allowed = ACCESS[route.name]
+        for method in route.methods:
+            path = _concrete(route.path, report_id)
+            response = client.request(
+                method,
+                path,
+                data={"csrf_token": csrf} if method == "POST" else None,
+                follow_redirects=False,
+            )
+            label = f"{role} {method} {route.path} -> {response.status_code}"
+            assert response.status_code < 500, label
+            if allowed is ANONYMOUS:
+                continue
+            if role is None:
+                assert response.status_code == 303, label
+                assert response.headers["location"].startswith("/dashboard/login"), label
+            elif role in allowed:
+                # The service may still refuse (nobody vets themselves), but not for the role.
+                assert ROLE_REFUSAL not in response.text, label
+            else:
+                assert response.status_code == 403, label
+                assert ROLE_REFUSAL in response.text, label
+                assert "CANARY-matrix" not in response.text, label

@@ -139,10 +139,28 @@ def _matches(view: ReportView, tags: list[str], filters: ReportFilter) -> bool:
     return True
 
 
-def _entries(
+def _entry(
+    session: Session, report: Report, keys: ReaderKeys, filters: ReportFilter
+) -> tuple[ListEntry, bool]:
+    """One report opened, with whether it passes the content filters."""
+    view, dek = reports.open_view_with_key(session, report, keys)
+    if view.content is not None and report.urgent is None:
+        # Learned once, by the first reader who opens it.
+        report.urgent = is_urgent(view.content)
+    tags = _tags(report, dek)
+    entry = ListEntry(
+        view=view,
+        urgent=bool(report.urgent) if report.urgent is not None else True,
+        risk=report.risk.value if report.risk else None,
+        tags=tags,
+    )
+    return entry, (not filters.reads_content) or _matches(view, tags, filters)
+
+
+def _scan(
     session: Session, query: Select[Report], keys: ReaderKeys, filters: ReportFilter
 ) -> Iterator[tuple[ListEntry, bool]]:
-    """Each report of ``query`` opened, with whether it passes the content filters."""
+    """Every report of ``query``, opened batch by batch (the order must not change meanwhile)."""
     offset = 0
     while True:
         batch = list(session.execute(query.limit(SCAN_BATCH).offset(offset)).scalars())
@@ -150,26 +168,29 @@ def _entries(
             return
         offset += len(batch)
         for report in batch:
-            view, dek = reports.open_view_with_key(session, report, keys)
-            if view.content is not None and report.urgent is None:
-                # Learned once, by the first reader who opens it.
-                report.urgent = is_urgent(view.content)
-            tags = _tags(report, dek)
-            entry = ListEntry(
-                view=view,
-                urgent=bool(report.urgent) if report.urgent is not None else True,
-                risk=report.risk.value if report.risk else None,
-                tags=tags,
-            )
-            yield entry, (not filters.reads_content) or _matches(view, tags, filters)
+            yield _entry(session, report, keys, filters)
 
 
 def _classify_new(session: Session, reader: UnlockedUser, keys: ReaderKeys) -> list[ReportView]:
-    """Open the reports nobody has opened yet, so urgent ones reach the top of the list."""
-    query = _visible(reader).where(Report.urgent.is_(None)).order_by(Report.id)
+    """Open the reports nobody has opened yet, so urgent ones reach the top of the list.
+
+    The ids are read first: classifying a report takes it out of ``urgent IS NULL``, so paging
+    through that query by offset would skip reports.
+    """
+    ids = list(
+        session.execute(
+            _visible(reader)
+            .with_only_columns(Report.id)
+            .where(Report.urgent.is_(None))
+            .order_by(Report.id)
+        ).scalars()
+    )
     opened = []
-    for entry, _ in _entries(session, query, keys, ReportFilter()):
-        opened.append(entry.view)
+    for start in range(0, len(ids), SCAN_BATCH):
+        chunk = ids[start : start + SCAN_BATCH]
+        query = select(Report).where(Report.id.in_(chunk)).order_by(Report.id)
+        for report in session.execute(query).scalars():
+            opened.append(_entry(session, report, keys, ReportFilter())[0].view)
     return opened
 
 
@@ -192,15 +213,16 @@ def list_page(
     has_next = False
     if not filters.reads_content:
         rows = query.limit(page_size + 1).offset((page - 1) * page_size)
-        for entry, _ in _entries(session, rows, keys, filters):
+        for report in session.execute(rows).scalars():
             if len(entries) == page_size:
                 has_next = True
                 break
+            entry, _ = _entry(session, report, keys, filters)
             entries.append(entry)
             opened.append(entry.view)
     else:
         skip = (page - 1) * page_size
-        for entry, matched in _entries(session, query, keys, filters):
+        for entry, matched in _scan(session, query, keys, filters):
             opened.append(entry.view)
             if not matched:
                 continue
@@ -267,8 +289,9 @@ def show(
 ) -> ReportDetail:
     """One report with the desk's tags and notes, decrypted and audited.
 
-    A refusal (not assigned, no key) is audited and raised after the audit entry is flushed,
-    so the caller can commit the record of the attempt.
+    A case worker asking for a report not assigned to them gets ``Forbidden`` before anything
+    is opened; the caller records the refusal (the dashboard audits it as access.refused). A
+    report that cannot be opened is returned with ``view.refusal`` set, and audited as failed.
     """
     keys = reports.reader_keys(session, reader)
     report = reports.get_report(session, report_id)

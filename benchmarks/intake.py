@@ -24,14 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch_database import fresh_database
 
 from hrd_reports import db
 from hrd_reports.crypto.pow import solve
@@ -63,23 +61,6 @@ def settings_for(database_url: str, keys_dir: Path) -> Settings:
         argon2_memory_kib=64,
         argon2_parallelism=1,
     )
-
-
-@contextlib.contextmanager
-def fresh_database(server_url: str | None, workdir: Path, name: str) -> Iterator[str]:
-    if server_url is None:
-        yield f"sqlite:///{workdir / (name + '.db')}"
-        return
-    database = f"hrd_bench_{name}_{uuid.uuid4().hex[:8]}"
-    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{database}"'))
-    try:
-        yield make_url(server_url).set(database=database).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        server.dispose()
 
 
 def set_up(rt: Runtime) -> PublicKey:

@@ -9,22 +9,19 @@ the result; nothing is asserted. See benchmarks/README.md.
 """
 
 import argparse
-import contextlib
 import os
 import resource
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cryptography
 import sqlalchemy
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from scratch_database import fresh_database
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hrd_reports import db
@@ -70,24 +67,6 @@ def peak_rss_mib() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-@contextlib.contextmanager
-def fresh_database(server_url: str | None, workdir: Path) -> Iterator[str]:
-    """A SQLite file in ``workdir``, or a new PostgreSQL database dropped afterwards."""
-    if server_url is None:
-        yield f"sqlite:///{workdir / 'hrd-reports.db'}"
-        return
-    name = f"hrd_bench_{uuid.uuid4().hex[:12]}"
-    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
 
 
 def set_up_desk(rt: Runtime, count: int) -> None:
@@ -214,7 +193,7 @@ def run(count: int, server_url: str | None) -> Result:
     backend = "sqlite" if server_url is None else "postgresql"
     with (
         tempfile.TemporaryDirectory(prefix="hrd-bench-") as workdir,
-        fresh_database(server_url, Path(workdir)) as database_url,
+        fresh_database(server_url, Path(workdir), "rotation") as database_url,
     ):
         settings = Settings(
             database_url=database_url, keys_dir=Path(workdir) / "keys", **CHEAP_ARGON2

@@ -21,7 +21,7 @@ from hrd_reports.crypto import totp
 from hrd_reports.crypto.errors import DecryptionFailed
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.keystore import ServerSecrets
-from hrd_reports.models import DashboardSession, Invitation, Role, User
+from hrd_reports.models import Invitation, Role, User
 from hrd_reports.services import audit, clock, users
 from hrd_reports.services.errors import (
     AuthenticationFailed,
@@ -53,11 +53,6 @@ def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def _now() -> dt.datetime:
-    # Stored without a zone (SQLite keeps none); every stored time is UTC.
-    return clock.utc_now().replace(tzinfo=None)
-
-
 def invite(
     session: Session,
     *,
@@ -75,20 +70,24 @@ def invite(
     users.check_name(name)
     audit.lock_for_change(session)
     existing = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-    if existing is None and role is None:
-        raise Invalid("a new person needs a role")
     if existing is not None and existing.disabled:
         raise Conflict(f"{name!r} is disabled")
+    if existing is not None:
+        invited_role = existing.role
+    elif role is not None:
+        invited_role = role
+    else:
+        raise Invalid("a new person needs a role")
     token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
     session.execute(delete(Invitation).where(Invitation.name == name))
     session.add(
         Invitation(
             token_hash=_token_hash(token),
             name=name,
-            role=existing.role if existing is not None else role,
+            role=invited_role,
             user_id=existing.id if existing is not None else None,
             invited_by=actor,
-            expires_at=_now() + valid_for,
+            expires_at=clock.naive_utc_now() + valid_for,
         )
     )
     session.flush()
@@ -98,7 +97,7 @@ def invite(
         actor=actor,
         action="user.invite" if existing is None else "user.enrol_link",
         subject=name,
-        detail={"role": (existing.role if existing is not None else role).value},  # type: ignore[union-attr]
+        detail={"role": invited_role.value},
     )
     return token
 
@@ -106,7 +105,7 @@ def invite(
 def pending_invitation(session: Session, *, token: str, lock: bool = False) -> Invitation:
     query = select(Invitation).where(Invitation.token_hash == _token_hash(token))
     invitation = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
-    if invitation is None or invitation.expires_at <= _now():
+    if invitation is None or invitation.expires_at <= clock.naive_utc_now():
         raise NotFound(INVITATION_INVALID)
     return invitation
 
@@ -177,7 +176,7 @@ def _record_failure(
     if user is not None:
         user.failed_logins += 1
         if user.failed_logins >= throttle.max_failures:
-            user.locked_until = _now() + throttle.lockout
+            user.locked_until = clock.naive_utc_now() + throttle.lockout
             user.failed_logins = 0
             detail["locked_minutes"] = int(throttle.lockout.total_seconds() // 60)
         session.flush()
@@ -220,7 +219,7 @@ def sign_in(
             why="unknown or disabled",
         )
         raise AuthenticationFailed(SIGN_IN_REFUSED)
-    if user.locked_until is not None and user.locked_until > _now():
+    if user.locked_until is not None and user.locked_until > clock.naive_utc_now():
         passwords.verify_dummy(password)
         _record_failure(
             session, None, name=name, throttle=throttle, secrets_=secrets_, why="locked"
@@ -266,9 +265,3 @@ def sign_in(
         detail={},
     )
     return unlocked
-
-
-def end_sessions_of(session: Session, user: User) -> int:
-    """Sign a person out everywhere (revoked, disabled, role changed)."""
-    result = session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
-    return int(getattr(result, "rowcount", 0) or 0)

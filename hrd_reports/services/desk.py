@@ -18,8 +18,8 @@ from hrd_reports.crypto.recovery import encode_recovery_key
 from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import RecoveryKey, Role, SetupLink, User
-from hrd_reports.services import audit, keyring, users
-from hrd_reports.services.clock import utc_now, utc_today
+from hrd_reports.services import audit, clock, keyring, users
+from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, NotFound
 
 SETUP_TOKEN_BYTES = 32
@@ -103,7 +103,9 @@ def issue_setup_link(session: Session, *, valid_for: dt.timedelta) -> str:
         raise Conflict("this desk is already set up")
     token = secrets.token_urlsafe(SETUP_TOKEN_BYTES)
     session.execute(delete(SetupLink))
-    session.add(SetupLink(token_hash=_token_hash(token), expires_at=_naive(utc_now() + valid_for)))
+    session.add(
+        SetupLink(token_hash=_token_hash(token), expires_at=clock.naive_utc_now() + valid_for)
+    )
     session.flush()
     return token
 
@@ -116,13 +118,8 @@ def check_setup_link(session: Session, *, token: str, lock: bool = False) -> Non
     """
     query = select(SetupLink).where(SetupLink.token_hash == _token_hash(token))
     link = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
-    if link is None or link.expires_at <= _naive(utc_now()) or is_set_up(session):
+    if link is None or link.expires_at <= clock.naive_utc_now() or is_set_up(session):
         raise NotFound(
             "this setup link is not valid: it was used, has expired or was replaced; "
             "restart `hrd-reports serve` for a new one"
         )
-
-
-def _naive(moment: dt.datetime) -> dt.datetime:
-    # Stored without a zone (SQLite has none); every stored time is UTC.
-    return moment.replace(tzinfo=None)

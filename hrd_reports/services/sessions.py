@@ -29,14 +29,10 @@ class SessionLimits:
     absolute: dt.timedelta
 
 
-def _now() -> dt.datetime:
-    return clock.utc_now().replace(tzinfo=None)
-
-
 def open_session(session: Session, *, unlocked: UnlockedUser) -> SessionToken:
     """A new session (a new id, whatever cookie came with the request: no fixation)."""
     token = SessionToken.new()
-    now = _now()
+    now = clock.naive_utc_now()
     session.add(
         DashboardSession(
             lookup=token.lookup,
@@ -58,7 +54,7 @@ def _expired(row: DashboardSession, limits: SessionLimits, now: dt.datetime) -> 
 
 def needs_touch(session: Session, *, token: SessionToken) -> bool:
     row = session.get(DashboardSession, token.lookup)
-    return row is not None and row.last_seen_at + TOUCH_EVERY <= _now()
+    return row is not None and row.last_seen_at + TOUCH_EVERY <= clock.naive_utc_now()
 
 
 def resume(session: Session, *, token: SessionToken, limits: SessionLimits) -> UnlockedUser | None:
@@ -66,7 +62,7 @@ def resume(session: Session, *, token: SessionToken, limits: SessionLimits) -> U
     row = session.get(DashboardSession, token.lookup)
     if row is None:
         return None
-    now = _now()
+    now = clock.naive_utc_now()
     if _expired(row, limits, now):
         return None
     user = session.get(User, row.user_id)
@@ -85,7 +81,7 @@ def resume(session: Session, *, token: SessionToken, limits: SessionLimits) -> U
 def touch(session: Session, *, token: SessionToken) -> None:
     row = session.get(DashboardSession, token.lookup)
     if row is not None:
-        row.last_seen_at = _now()
+        row.last_seen_at = clock.naive_utc_now()
         session.flush()
 
 
@@ -94,7 +90,7 @@ def close(session: Session, *, token: SessionToken) -> None:
 
 
 def purge_expired(session: Session, *, limits: SessionLimits) -> int:
-    now = _now()
+    now = clock.naive_utc_now()
     result = session.execute(
         delete(DashboardSession).where(
             (DashboardSession.last_seen_at <= now - limits.idle)

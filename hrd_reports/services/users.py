@@ -229,6 +229,11 @@ def _count(session: Session, statement: Delete | Update) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
 
 
+def end_sessions_of(session: Session, user: User) -> int:
+    """Sign a person out everywhere (revoked, disabled, role changed)."""
+    return _count(session, delete(DashboardSession).where(DashboardSession.user_id == user.id))
+
+
 def revoke_user(
     session: Session, *, name: str, actor: str, secrets: ServerSecrets
 ) -> RevokeOutcome:
@@ -250,7 +255,7 @@ def revoke_user(
     user.vetted = False
     # A signed-in session holds the person's key; with their grants gone it opens nothing,
     # but they should not stay signed in to a desk that no longer trusts them.
-    session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
+    end_sessions_of(session, user)
     outcome = RevokeOutcome(
         name=name,
         desk_keys_removed=desk_keys,

@@ -8,7 +8,6 @@ everyone (and the role x route test, which reads the router, fails).
 import datetime as dt
 import secrets
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,11 +15,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.sessions import SessionToken, csrf_matches, login_form_token
-from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role
 from hrd_reports.services import sessions
 from hrd_reports.services.users import UnlockedUser
 from hrd_reports.settings import Settings
+from hrd_reports.web.deps import DbSession
 
 # On https the cookie gets the __Host- prefix (Secure, Path=/, no Domain: no subdomain or
 # plain-http page can set or overwrite it); plain http (a local test, or a proxy that ends
@@ -106,22 +105,13 @@ def route_name(request: Request) -> str:
     return str(getattr(route, "name", ""))
 
 
-def get_dashboard_session(request: Request) -> Iterator[Session]:
-    # Dashboard requests write (audit entries, the session's last use): one unit of work.
-    with unit_of_work(request.app.state.runtime.sessions) as session:
-        yield session
-
-
-DashboardDb = Annotated[Session, Depends(get_dashboard_session)]
-
-
 async def _posted_csrf(request: Request) -> str:
     form = await request.form()
     value = form.get(CSRF_FIELD)
     return value if isinstance(value, str) else ""
 
 
-async def authorise(request: Request, session: DashboardDb) -> SignedIn | None:
+async def authorise(request: Request, session: DbSession) -> SignedIn | None:
     """The router-wide check: session, role, and the form token of a state-changing request."""
     allowed = ACCESS.get(route_name(request))
     if allowed is None:

@@ -18,23 +18,26 @@ from hrd_reports.crypto import totp
 from hrd_reports.crypto.sessions import csrf_matches
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
 from hrd_reports.services import accounts, reports, sessions, triage, users
-from hrd_reports.services.errors import AuthenticationFailed, ServiceError
+from hrd_reports.services.errors import AuthenticationFailed, Invalid, ServiceError
 from hrd_reports.web.auth import (
     LOGIN_COOKIE,
     CurrentUser,
-    DashboardDb,
     authorise,
     login_token_for,
     new_login_nonce,
     session_cookie_name,
 )
-from hrd_reports.web.deps import PagesDep, RuntimeDep
+from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
 Text = Annotated[str, Form(max_length=200)]
 LongText = Annotated[str, Form(max_length=triage.MAX_NOTE_LENGTH)]
 Password = Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)]
+
+_FORM_EXPIRED = "this form has expired; please try again"
+_BUSY = "many people are signing in at once; please try again in a moment"
+_ENROLLED = "your account is ready; a coordinator will vet it before you can read reports"
 
 
 def _see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
@@ -83,7 +86,7 @@ def login_form(request: Request, pages: PagesDep) -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse, name="dashboard_login")
 async def login(
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     name: Text,
@@ -134,12 +137,8 @@ async def login(
     return response
 
 
-_FORM_EXPIRED = "this form has expired; please try again"
-_BUSY = "many people are signing in at once; please try again in a moment"
-
-
 @router.post("/logout", name="dashboard_logout")
-def logout(request: Request, session: DashboardDb, me: CurrentUser) -> Response:
+def logout(request: Request, session: DbSession, me: CurrentUser) -> Response:
     sessions.close(session, token=me.token)
     session.commit()
     response = _see_other(request, "dashboard_login_form")
@@ -181,7 +180,7 @@ def _invitation_page(
 
 @router.get("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_form")
 def invitation_form(
-    token: str, request: Request, session: DashboardDb, pages: PagesDep
+    token: str, request: Request, session: DbSession, pages: PagesDep
 ) -> HTMLResponse:
     try:
         invitation = accounts.pending_invitation(session, token=token)
@@ -198,7 +197,7 @@ def invitation_form(
 async def invitation_accept(
     token: str,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     password: Password,
@@ -256,8 +255,6 @@ async def invitation_accept(
     return pages.render(request, "dashboard/message.html", {"message": _ENROLLED, "sign_in": True})
 
 
-_ENROLLED = "your account is ready; a coordinator will vet it before you can read reports"
-
 
 # ---- reports ------------------------------------------------------------------------------
 
@@ -277,11 +274,7 @@ def _optional_enum(kind: Any, value: str) -> Any:
     try:
         return kind(value)
     except ValueError:
-        raise _BadFilter(f"unknown value {value!r}") from None
-
-
-class _BadFilter(ServiceError):
-    pass
+        raise Invalid(f"unknown value {value!r}") from None
 
 
 def _date(value: str) -> dt.date | None:
@@ -290,13 +283,13 @@ def _date(value: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _BadFilter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise Invalid(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @router.get("/reports", response_class=HTMLResponse, name="dashboard_reports")
 def report_list(
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     me: CurrentUser,
@@ -367,7 +360,7 @@ def _choices() -> dict[str, Any]:
 def report_page(
     report_id: UUID,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     me: CurrentUser,
@@ -393,7 +386,7 @@ def report_page(
 def report_workflow(
     report_id: UUID,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
     status: Annotated[str, Form(max_length=32)] = "",
@@ -417,7 +410,7 @@ def report_workflow(
 def report_note(
     report_id: UUID,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
     note: LongText,
@@ -433,7 +426,7 @@ def report_note(
 def report_tags(
     report_id: UUID,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
     tags: Annotated[str, Form(max_length=1000)] = "",
@@ -453,7 +446,7 @@ def report_tags(
 def report_link(
     report_id: UUID,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
     other: Annotated[str, Form(max_length=36)],
@@ -473,7 +466,7 @@ def report_link(
 def report_assign(
     report_id: UUID,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
     assignee: Text,
@@ -491,7 +484,7 @@ def report_assign(
 
 @router.post("/reports/{report_id}/unassign", name="dashboard_report_unassign")
 def report_unassign(
-    report_id: UUID, request: Request, session: DashboardDb, runtime: RuntimeDep, me: CurrentUser
+    report_id: UUID, request: Request, session: DbSession, runtime: RuntimeDep, me: CurrentUser
 ) -> Response:
     triage.unassign(session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets)
     session.commit()

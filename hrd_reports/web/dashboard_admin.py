@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from hrd_reports.models import AuditEvent, Role
 from hrd_reports.services import accounts, audit, keyring, triage, users
-from hrd_reports.web.auth import CurrentUser, DashboardDb, authorise
-from hrd_reports.web.deps import PagesDep, RuntimeDep
+from hrd_reports.web.auth import CurrentUser, authorise
+from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
@@ -24,7 +24,7 @@ def _back_to_users(request: Request) -> RedirectResponse:
 
 @router.get("/users", response_class=HTMLResponse, name="dashboard_users")
 def user_list(
-    request: Request, session: DashboardDb, pages: PagesDep, me: CurrentUser
+    request: Request, session: DbSession, pages: PagesDep, me: CurrentUser
 ) -> HTMLResponse:
     return pages.render(
         request,
@@ -40,7 +40,7 @@ def user_list(
 @router.post("/users", response_class=HTMLResponse, name="dashboard_user_invite")
 def user_invite(
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     me: CurrentUser,
@@ -68,7 +68,7 @@ def user_invite(
 
 @router.post("/users/{name}/vet", name="dashboard_user_vet")
 def user_vet(
-    name: str, request: Request, session: DashboardDb, runtime: RuntimeDep, me: CurrentUser
+    name: str, request: Request, session: DbSession, runtime: RuntimeDep, me: CurrentUser
 ) -> Response:
     # The vetter's own key, open in their session, opens the desk keys to grant.
     intake_keys = keyring.unlock_intake_keys(
@@ -88,7 +88,7 @@ def user_vet(
 
 @router.post("/users/{name}/revoke", name="dashboard_user_revoke")
 def user_revoke(
-    name: str, request: Request, session: DashboardDb, runtime: RuntimeDep, me: CurrentUser
+    name: str, request: Request, session: DbSession, runtime: RuntimeDep, me: CurrentUser
 ) -> Response:
     users.revoke_user(session, name=name, actor=me.name, secrets=runtime.secrets)
     session.commit()
@@ -99,7 +99,7 @@ def user_revoke(
 def user_role(
     name: str,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
     role: Annotated[Role, Form()],
@@ -113,7 +113,7 @@ def user_role(
 def user_disable(
     name: str,
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
     disabled: Annotated[bool, Form()] = True,
@@ -128,7 +128,7 @@ def user_disable(
 @router.get("/audit", response_class=HTMLResponse, name="dashboard_audit")
 def audit_log(
     request: Request,
-    session: DashboardDb,
+    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     me: CurrentUser,
@@ -158,7 +158,7 @@ def audit_log(
 
 
 @router.get("/stats", response_class=HTMLResponse, name="dashboard_stats")
-def stats(request: Request, session: DashboardDb, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
+def stats(request: Request, session: DbSession, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
     return pages.render(
         request, "dashboard/stats.html", {"me": me, "counts": triage.counts(session)}
     )

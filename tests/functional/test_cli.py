@@ -25,7 +25,7 @@ def _ok(run: Run) -> Run:
     return run
 
 
-def _refused(run: Run, message: str) -> None:
+def assert_refused(run: Run, message: str) -> None:
     assert run.exit_code != 0
     assert run.stderr.startswith("error: ")
     assert message in run.stderr
@@ -190,7 +190,7 @@ def test_refusal_is_one_line_on_stderr_and_changes_nothing_but_the_audit_log(
     message: str,
 ) -> None:
     before = table_snapshot(settings.database_url, skip=AUDIT_TABLES)
-    _refused(invoke(staffed, *args, stdin=stdin), message)
+    assert_refused(invoke(staffed, *args, stdin=stdin), message)
     assert table_snapshot(settings.database_url, skip=AUDIT_TABLES) == before
     assert _ok(invoke(staffed, "audit", "verify", "--json")).json()["intact"]
 
@@ -198,7 +198,7 @@ def test_refusal_is_one_line_on_stderr_and_changes_nothing_but_the_audit_log(
 def test_refusals_are_recorded_in_the_audit_log(
     staffed: dict[str, str], settings: Settings
 ) -> None:
-    _refused(
+    assert_refused(
         invoke(
             staffed,
             "reports",
@@ -210,7 +210,7 @@ def test_refusals_are_recorded_in_the_audit_log(
         ),
         "auditors",
     )
-    _refused(
+    assert_refused(
         invoke(
             staffed,
             "reports",
@@ -243,7 +243,7 @@ def test_init_refuses_to_overwrite_a_file_and_sets_nothing_up(
 ) -> None:
     target = workdir / "existing.txt"
     target.write_text("keep me")
-    _refused(_init(cli_env, "--recovery-key-out", str(target)), "already exists")
+    assert_refused(_init(cli_env, "--recovery-key-out", str(target)), "already exists")
     assert target.read_text() == "keep me"
     _ok(_init(cli_env))
 
@@ -315,10 +315,10 @@ def test_keys_folder_readable_by_others_is_refused(
     staffed: dict[str, str], settings: Settings
 ) -> None:
     os.chmod(settings.keys_dir, 0o755)
-    _refused(invoke(staffed, "keys", "status"), "can be read by other users")
+    assert_refused(invoke(staffed, "keys", "status"), "can be read by other users")
     os.chmod(settings.keys_dir, 0o700)
     os.chmod(settings.keys_dir / "pepper.key", 0o644)
-    _refused(invoke(staffed, "keys", "status"), "chmod 600")
+    assert_refused(invoke(staffed, "keys", "status"), "chmod 600")
 
 
 @pytest.mark.parametrize(
@@ -332,13 +332,13 @@ def test_keys_folder_readable_by_others_is_refused(
 def test_unusable_configuration_is_one_line_not_a_traceback(
     cli_env: dict[str, str], env_change: dict[str, str], message: str
 ) -> None:
-    _refused(invoke({**cli_env, **env_change}, "keys", "status"), message)
+    assert_refused(invoke({**cli_env, **env_change}, "keys", "status"), message)
 
 
 def test_keys_folder_that_is_a_file_is_one_line(cli_env: dict[str, str], workdir: Path) -> None:
     (workdir / "not-a-folder").write_text("x")
     env = {**cli_env, "HRD_KEYS_DIR": str(workdir / "not-a-folder")}
-    _refused(
+    assert_refused(
         invoke(env, "init", "--admin", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n"),
         "not-a-folder",
     )
@@ -348,14 +348,14 @@ def test_password_that_is_not_utf8_is_refused_cleanly(staffed: dict[str, str]) -
     run = invoke(
         staffed, "reports", "list", "--as", "carol", "--password-stdin", stdin=b"\xff\xfe bytes\n"
     )
-    _refused(run, "UTF-8")
+    assert_refused(run, "UTF-8")
 
 
 def test_overlong_report_id_is_refused_and_audited_on_every_database(
     staffed: dict[str, str], settings: Settings
 ) -> None:
     long_id = "x" * 300
-    _refused(
+    assert_refused(
         invoke(
             staffed,
             "reports",

@@ -517,7 +517,7 @@ def test_end_sessions_of_signs_out_only_that_person(
         session.commit()
 
     with desk.session() as session:
-        ended = accounts.end_sessions_of(session, unlocked_nora.user)
+        ended = users.end_sessions_of(session, unlocked_nora.user)
         session.commit()
 
     assert ended == 2

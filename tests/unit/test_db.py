@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy import create_engine, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hrd_reports import db
 from hrd_reports.db import unit_of_work
-from hrd_reports.models import Base, User
+from hrd_reports.models import Base, SpentChallenge, User
 from hrd_reports.wiring import Runtime
 from tests.helpers import Desk, Person
 
@@ -29,9 +29,20 @@ def test_migrating_again_is_harmless(database_url: str) -> None:
     engine = db.make_engine(database_url)
     try:
         db.migrate(engine)
+        with engine.begin() as connection:
+            connection.execute(insert(SpentChallenge).values(nonce_hash=b"\x01" * 32, window=1))
+            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         db.migrate(engine)
+        with engine.connect() as connection:
+            assert (
+                connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                == version
+            )
+            kept = connection.execute(select(func.count()).select_from(SpentChallenge)).scalar()
+            assert kept == 1
     finally:
         engine.dispose()
+    assert version is not None
 
 
 def test_sqlite_is_opened_for_durability_and_integrity(tmp_path: Path) -> None:

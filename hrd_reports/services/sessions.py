@@ -29,8 +29,15 @@ class SessionLimits:
     absolute: dt.timedelta
 
 
-def open_session(session: Session, *, unlocked: UnlockedUser) -> SessionToken:
-    """A new session (a new id, whatever cookie came with the request: no fixation)."""
+def open_session(
+    session: Session, *, unlocked: UnlockedUser, limits: SessionLimits
+) -> SessionToken:
+    """A new session (a new id, whatever cookie came with the request: no fixation).
+
+    Sessions that have ended are deleted first, so their rows (sealed keys of people who
+    never signed out) do not pile up.
+    """
+    purge_expired(session, limits=limits)
     token = SessionToken.new()
     now = clock.naive_utc_now()
     session.add(

@@ -26,6 +26,7 @@ from hrd_reports.web.auth import (
     login_token_for,
     new_login_nonce,
     session_cookie_name,
+    session_limits,
 )
 from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
 
@@ -122,7 +123,9 @@ async def login(
         return _login_page(request, pages, name=name, problem=exc.message, status=401)
     finally:
         slots.release()
-    token = sessions.open_session(session, unlocked=unlocked)
+    token = sessions.open_session(
+        session, unlocked=unlocked, limits=session_limits(runtime.settings)
+    )
     session.commit()
     response = _see_other(request, "dashboard_home")
     response.set_cookie(
@@ -253,7 +256,6 @@ async def invitation_accept(
             status=400,
         )
     return pages.render(request, "dashboard/message.html", {"message": _ENROLLED, "sign_in": True})
-
 
 
 # ---- reports ------------------------------------------------------------------------------

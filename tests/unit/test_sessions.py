@@ -51,7 +51,7 @@ def unlock(desk: Desk, person: Person) -> UnlockedUser:
 def open_session(desk: Desk, person: Person) -> SessionToken:
     unlocked = unlock(desk, person)
     with desk.session() as session:
-        token = sessions.open_session(session, unlocked=unlocked)
+        token = sessions.open_session(session, unlocked=unlocked, limits=LIMITS)
         session.commit()
     return token
 
@@ -212,3 +212,17 @@ def test_purge_expired_deletes_only_expired_sessions(
         left = session.execute(select(DashboardSession.lookup)).scalars().all()
     assert left == [active.lookup]
     assert idle.lookup not in left
+
+
+def test_open_session_deletes_sessions_that_have_ended(
+    desk: Desk, fake_clock: Clock, carol: Person
+) -> None:
+    ended = open_session(desk, carol)
+    fake_clock.advance(31)  # minutes: past the 30-minute idle limit
+
+    fresh = open_session(desk, carol)
+
+    with desk.session() as session:
+        left = session.execute(select(DashboardSession.lookup)).scalars().all()
+    assert left == [fresh.lookup]
+    assert ended.lookup not in left

@@ -513,7 +513,13 @@ def test_end_sessions_of_signs_out_only_that_person(
             session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
         )
         for unlocked in (unlocked_nora, unlocked_nora, unlocked_admin):
-            sessions.open_session(session, unlocked=unlocked)
+            sessions.open_session(
+                session,
+                unlocked=unlocked,
+                limits=sessions.SessionLimits(
+                    idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=12)
+                ),
+            )
         session.commit()
 
     with desk.session() as session:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.errors import DecryptionFailed
 from hrd_reports.crypto.passwords import PasswordProtection
+from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Invitation, Role, User
 from hrd_reports.services import audit, clock, users
@@ -36,11 +37,17 @@ INVITATION_TOKEN_BYTES = 32
 ISSUER = "hrd-reports"
 # One sentence for an unknown name, a wrong password, a wrong or reused code and a locked
 # account: none of them tells a guesser which it was, or that the name exists.
-SIGN_IN_REFUSED = (
+SIGN_IN_REFUSED = N_(
     "the name, password or code is wrong, or this account is locked for a while after "
     "too many attempts"
 )
-INVITATION_INVALID = "this invitation link is not valid: it was used, has expired or was replaced"
+# The link names the account, so this may say which of the two it was.
+ENROLMENT_PASSWORD_REFUSED = N_(
+    "the password is wrong, or this account is locked for a while after too many attempts"
+)
+INVITATION_INVALID = N_(
+    "this invitation link is not valid: it was used, has expired or was replaced"
+)
 
 
 @dataclass(frozen=True)
@@ -71,13 +78,13 @@ def invite(
     audit.lock_for_change(session)
     existing = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if existing is not None and existing.disabled:
-        raise Conflict(f"{name!r} is disabled")
+        raise Conflict(N_("%(name)r is disabled"), name=name)
     if existing is not None:
         invited_role = existing.role
     elif role is not None:
         invited_role = role
     else:
-        raise Invalid("a new person needs a role")
+        raise Invalid(N_("a new person needs a role"))
     token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
     session.execute(delete(Invitation).where(Invitation.name == name))
     session.add(
@@ -119,17 +126,23 @@ def accept_invitation(
     code: str,
     passwords: PasswordProtection,
     secrets_: ServerSecrets,
+    throttle: Throttle,
 ) -> User:
     """Set the password (new person) or check it (existing account) and enrol the app.
 
     The code proves that the authenticator app holds the secret before anyone depends on it.
+    An existing account's password is checked as a sign-in checks it (counted, locked out,
+    audited): whoever holds an intercepted link must not get unlimited guesses through it.
+    A refusal of the password is flushed before it is raised, for the caller to commit.
     """
     invitation = pending_invitation(session, token=token, lock=True)
     step = totp.matching_step(
         totp_secret, code, now=clock.utc_now().timestamp(), last_used_step=None
     )
     if step is None:
-        raise Invalid("the code from the authenticator app is wrong; scan the code again and retry")
+        raise Invalid(
+            N_("the code from the authenticator app is wrong; scan the code again and retry")
+        )
     if invitation.user_id is None:
         user = users.create_user(
             session,
@@ -141,9 +154,20 @@ def accept_invitation(
             actor=invitation.invited_by,
         )
     else:
-        user = users.unlock(
-            session, name=invitation.name, password=password, passwords=passwords
-        ).user
+        existing = session.get(User, invitation.user_id)
+        if existing is None or existing.disabled:
+            raise NotFound(INVITATION_INVALID)
+        _check_password(
+            session,
+            existing,
+            password=password,
+            passwords=passwords,
+            throttle=throttle,
+            secrets_=secrets_,
+            refusal=ENROLMENT_PASSWORD_REFUSED,
+            via="enrolment link",
+        )
+        user = users.open_key(existing, password=password, passwords=passwords).user
     user.totp_secret = totp.protect_secret(
         totp_secret, key=totp.storage_key(secrets_.pepper), owner=str(user.public_id)
     )
@@ -165,29 +189,73 @@ def accept_invitation(
 
 def _record_failure(
     session: Session,
-    user: User | None,
     *,
     name: str,
+    account: User | None,
+    counted: bool,
     throttle: Throttle,
     secrets_: ServerSecrets,
     why: str,
+    via: str | None = None,
 ) -> None:
+    """Audit a refused attempt; a counted one brings the account nearer to its lock-out.
+
+    An attempt on an unknown name is audited as "unknown": what was typed as a name is
+    sometimes a password, and the audit log must not keep it.
+    """
     detail: dict[str, object] = {"reason": why}
-    if user is not None:
-        user.failed_logins += 1
-        if user.failed_logins >= throttle.max_failures:
-            user.locked_until = clock.naive_utc_now() + throttle.lockout
-            user.failed_logins = 0
+    if via is not None:
+        detail["via"] = via
+    if account is not None and counted:
+        account.failed_logins += 1
+        if account.failed_logins >= throttle.max_failures:
+            account.locked_until = clock.naive_utc_now() + throttle.lockout
+            account.failed_logins = 0
             detail["locked_minutes"] = int(throttle.lockout.total_seconds() // 60)
         session.flush()
     audit.record(
         session,
         audit_secret=secrets_.audit,
-        actor=name if user is not None else "unknown",
+        actor=name if account is not None else "unknown",
         action="login.failure",
-        subject=name if user is not None else None,
+        subject=name if account is not None else None,
         detail=detail,
     )
+
+
+def _is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > clock.naive_utc_now()
+
+
+def _check_password(
+    session: Session,
+    user: User,
+    *,
+    password: str,
+    passwords: PasswordProtection,
+    throttle: Throttle,
+    secrets_: ServerSecrets,
+    refusal: str,
+    via: str | None,
+) -> None:
+    """The account's password, throttled and audited like every way in that checks one."""
+    locked = _is_locked(user)
+    if locked:
+        # The same work as a real check: the answer's timing does not say "locked".
+        passwords.verify_dummy(password)
+    elif passwords.verify_password(user.password_hash, password):
+        return
+    _record_failure(
+        session,
+        name=user.name,
+        account=user,
+        counted=not locked,
+        throttle=throttle,
+        secrets_=secrets_,
+        why="locked" if locked else "password",
+        via=via,
+    )
+    raise AuthenticationFailed(refusal)
 
 
 def sign_in(
@@ -212,29 +280,32 @@ def sign_in(
         passwords.verify_dummy(password)
         _record_failure(
             session,
-            user,
             name=name,
+            account=None,
+            counted=False,
             throttle=throttle,
             secrets_=secrets_,
             why="unknown or disabled",
         )
         raise AuthenticationFailed(SIGN_IN_REFUSED)
-    if user.locked_until is not None and user.locked_until > clock.naive_utc_now():
-        passwords.verify_dummy(password)
-        _record_failure(
-            session, None, name=name, throttle=throttle, secrets_=secrets_, why="locked"
-        )
-        raise AuthenticationFailed(SIGN_IN_REFUSED)
-    if not passwords.verify_password(user.password_hash, password):
-        _record_failure(
-            session, user, name=name, throttle=throttle, secrets_=secrets_, why="password"
-        )
-        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    _check_password(
+        session,
+        user,
+        password=password,
+        passwords=passwords,
+        throttle=throttle,
+        secrets_=secrets_,
+        refusal=SIGN_IN_REFUSED,
+        via=None,
+    )
     if user.totp_secret is None:
         # The password was right, so saying this reveals nothing a guesser did not have.
         raise AuthenticationFailed(
-            "this account has no second factor yet; an administrator can send an enrolment "
-            f"link (hrd-reports user invite {name})"
+            N_(
+                "this account has no second factor yet; an administrator can send an "
+                "enrolment link (hrd-reports user invite %(name)s)"
+            ),
+            name=name,
         )
     try:
         secret = totp.unprotect_secret(
@@ -242,17 +313,25 @@ def sign_in(
         )
     except DecryptionFailed as exc:
         raise DataIntegrityError(
-            f"the second factor of {name!r} fails its integrity check"
+            N_("the second factor of %(name)r fails its integrity check"), name=name
         ) from exc
     step = totp.matching_step(
         secret, code, now=clock.utc_now().timestamp(), last_used_step=user.totp_last_step
     )
     if step is None:
-        _record_failure(session, user, name=name, throttle=throttle, secrets_=secrets_, why="code")
+        _record_failure(
+            session,
+            name=name,
+            account=user,
+            counted=True,
+            throttle=throttle,
+            secrets_=secrets_,
+            why="code",
+        )
         raise AuthenticationFailed(SIGN_IN_REFUSED)
     # Spent before the key is opened: the same code cannot open a second session.
     user.totp_last_step = step
-    unlocked = users.unlock(session, name=name, password=password, passwords=passwords)
+    unlocked = users.open_key(user, password=password, passwords=passwords)
     user.failed_logins = 0
     user.locked_until = None
     session.flush()

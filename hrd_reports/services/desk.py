@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.recovery import encode_recovery_key
 from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
+from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import RecoveryKey, Role, SetupLink, User
 from hrd_reports.services import audit, clock, keyring, users
@@ -51,7 +52,7 @@ def set_up_desk(
 ) -> DeskSetup:
     audit.lock_for_change(session)
     if is_set_up(session):
-        raise Conflict("this desk is already set up")
+        raise Conflict(N_("this desk is already set up"))
     admin = users.create_user(
         session,
         name=admin_name,
@@ -100,7 +101,7 @@ def _token_hash(token: str) -> bytes:
 def issue_setup_link(session: Session, *, valid_for: dt.timedelta) -> str:
     """A fresh one-time setup token; any earlier link stops working."""
     if is_set_up(session):
-        raise Conflict("this desk is already set up")
+        raise Conflict(N_("this desk is already set up"))
     token = secrets.token_urlsafe(SETUP_TOKEN_BYTES)
     session.execute(delete(SetupLink))
     session.add(
@@ -120,6 +121,8 @@ def check_setup_link(session: Session, *, token: str, lock: bool = False) -> Non
     link = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if link is None or link.expires_at <= clock.naive_utc_now() or is_set_up(session):
         raise NotFound(
-            "this setup link is not valid: it was used, has expired or was replaced; "
-            "restart `hrd-reports serve` for a new one"
+            N_(
+                "this setup link is not valid: it was used, has expired or was replaced; "
+                "restart `hrd-reports serve` for a new one"
+            )
         )

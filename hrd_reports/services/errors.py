@@ -1,12 +1,26 @@
-"""Refusals a service raises; each message is one clear sentence for a person to read."""
+"""Refusals a service raises; each message is one clear sentence for a person to read.
+
+A message is written once, in English, as a gettext template marked with ``N_`` where it is
+raised, with its values passed apart (``Invalid(N_("at most %(limit)d tags"), limit=20)``):
+the command line prints it in English, and a dashboard page translates the template and then
+fills in the values, so a name a person typed is never part of what gets translated.
+"""
+
+from typing import Any
 
 
 class ServiceError(Exception):
     """Base of every refusal; the CLI prints it on one line and the web maps it to a 4xx."""
 
+    def __init__(self, template: str | None = None, /, **params: Any) -> None:
+        self.template = template if template is not None else self.__class__.__name__
+        self.params = params
+        super().__init__(self.template % params if params else self.template)
+
     @property
     def message(self) -> str:
-        return str(self.args[0]) if self.args else self.__class__.__name__
+        """The sentence in English, its values filled in."""
+        return str(self.args[0])
 
 
 class NotFound(ServiceError):

@@ -19,6 +19,7 @@ from hrd_reports.crypto.binding import Bound, check_record_binding, record_bindi
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.crypto.xwing import SUITE, PrivateKey, PublicKey, Sealed, fingerprint_of
+from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     IntakeKey,
@@ -42,7 +43,7 @@ def integrity_checked(what: str) -> Iterator[None]:
         yield
     except CryptoError as exc:
         raise DataIntegrityError(
-            f"{what} failed its integrity check: it was altered, moved or damaged"
+            N_("%(what)s failed its integrity check: it was altered, moved or damaged"), what=what
         ) from exc
 
 
@@ -57,7 +58,7 @@ def active_intake_key(session: Session, *, lock: bool = False) -> IntakeKey:
         # waited on (now retired) but cannot see the new key; a new statement can.
         key = session.execute(query).scalar_one_or_none()
     if key is None:
-        raise NotFound("the desk has no intake key yet; finish its setup first")
+        raise NotFound(N_("the desk has no intake key yet; finish its setup first"))
     return key
 
 
@@ -231,7 +232,9 @@ def _open_grants(
         with integrity_checked(f"the grant of intake key {key.id}"):
             private = PrivateKey(holder.open(sealed, info=bind(Purpose.INTAKE_PRIVATE_KEY, key.id)))
         if private.public.raw != key.public_key:
-            raise DataIntegrityError(f"the grant of intake key {key.id} holds another key")
+            raise DataIntegrityError(
+                N_("the grant of intake key %(key)s holds another key"), key=key.id
+            )
         opened[key.id] = private
     return opened
 
@@ -257,7 +260,7 @@ def unlock_intake_keys_with_recovery(
     session: Session, *, recovery: PrivateKey
 ) -> dict[str, PrivateKey]:
     if session.get(RecoveryKey, recovery.key_id) is None:
-        raise Forbidden("this recovery key does not belong to this desk")
+        raise Forbidden(N_("this recovery key does not belong to this desk"))
     grants = _live_grants(session, IntakeKeyGrant.recovery_key_id == recovery.key_id)
     return _open_grants(session, grants, recovery)
 
@@ -265,7 +268,11 @@ def unlock_intake_keys_with_recovery(
 def require_all_live_keys(session: Session, opened: dict[str, PrivateKey], *, who: str) -> None:
     missing = [key.id for key in live_intake_keys(session) if key.id not in opened]
     if missing:
-        raise Forbidden(f"{who} does not hold every desk key (missing {', '.join(missing)})")
+        raise Forbidden(
+            N_("%(name)s does not hold every desk key (missing %(keys)s)"),
+            name=who,
+            keys=", ".join(missing),
+        )
 
 
 def key_holders(session: Session, *, secrets: ServerSecrets) -> list[User]:
@@ -307,7 +314,7 @@ def require_key_holder(session: Session, user: User) -> None:
     """Refuse anyone who is not (or, since their key was opened, no longer) a key holder."""
     session.refresh(user)
     if not is_key_holder(session, user):
-        raise Forbidden(f"{user.name} is not a vetted key holder")
+        raise Forbidden(N_("%(name)s is not a vetted key holder"), name=user.name)
 
 
 @dataclass(frozen=True)

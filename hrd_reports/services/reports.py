@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek, seal_dek
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
+from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring, users
@@ -67,7 +68,11 @@ class ReaderKeys:
             )
         ).scalar_one_or_none()
         if grant is None:
-            raise Forbidden(f"report {report.public_id} is not assigned to {self.reader.name}")
+            raise Forbidden(
+                N_("report %(report)s is not assigned to %(name)s"),
+                report=report.public_id,
+                name=self.reader.name,
+            )
         return grant
 
     def data_key(self, session: Session, report: Report) -> bytes:
@@ -78,7 +83,11 @@ class ReaderKeys:
         else:
             sealed = Sealed(report.dek_suite, report.dek_key_id, report.sealed_dek)
             if report.dek_key_id not in self.intake_keys:
-                raise Forbidden(f"{self.reader.name} does not hold intake key {report.dek_key_id}")
+                raise Forbidden(
+                    N_("%(name)s does not hold intake key %(key)s"),
+                    name=self.reader.name,
+                    key=report.dek_key_id,
+                )
             holder = self.intake_keys[report.dek_key_id]
         with keyring.integrity_checked(f"the data key of report {report.public_id}"):
             return open_dek(sealed, report_id=report.public_id, holder=holder)
@@ -87,14 +96,16 @@ class ReaderKeys:
 def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
     user = reader.user
     if user.role == Role.AUDITOR:
-        raise Forbidden("auditors see the audit log and statistics, never report content")
+        raise Forbidden(N_("auditors see the audit log and statistics, never report content"))
     if not user.vetted:
-        raise Forbidden(f"{user.name} is not vetted; a key holder must vet them first")
+        raise Forbidden(
+            N_("%(name)s is not vetted; a key holder must vet them first"), name=user.name
+        )
     if user.role == Role.CASE_WORKER:
         return ReaderKeys(reader=reader, intake_keys={})
     intake_keys = keyring.unlock_intake_keys(session, user=user, private_key=reader.private_key)
     if not intake_keys:
-        raise Forbidden(f"{user.name} holds no desk key")
+        raise Forbidden(N_("%(name)s holds no desk key"), name=user.name)
     return ReaderKeys(reader=reader, intake_keys=intake_keys)
 
 
@@ -102,9 +113,9 @@ def _decode_content(plaintext: bytes) -> dict[str, Any]:
     try:
         content = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataIntegrityError("the report decrypts but is not a JSON document") from exc
+        raise DataIntegrityError(N_("the report decrypts but is not a JSON document")) from exc
     if not isinstance(content, dict):
-        raise DataIntegrityError("the report decrypts but is not a JSON object")
+        raise DataIntegrityError(N_("the report decrypts but is not a JSON object"))
     return content
 
 
@@ -184,12 +195,12 @@ def get_report(session: Session, report_id: str | UUID) -> Report:
     try:
         public_id = report_id if isinstance(report_id, UUID) else UUID(report_id)
     except ValueError as exc:
-        raise Invalid(f"{report_id!r} is not a report id") from exc
+        raise Invalid(N_("%(text)r is not a report id"), text=report_id) from exc
     report = session.execute(
         select(Report).where(Report.public_id == public_id)
     ).scalar_one_or_none()
     if report is None:
-        raise NotFound(f"there is no report {public_id}")
+        raise NotFound(N_("there is no report %(report)s"), report=public_id)
     return report
 
 
@@ -250,7 +261,8 @@ def assign_report(
     assignee: User = users.get_user(session, assignee_name)
     if assignee.disabled or not assignee.vetted or assignee.role not in ASSIGNABLE_ROLES:
         raise Forbidden(
-            f"{assignee_name} cannot take reports: only vetted case workers and coordinators can"
+            N_("%(name)s cannot take reports: only vetted case workers and coordinators can"),
+            name=assignee_name,
         )
     previous = _remove_assignment(session, report)
     granted = False

@@ -8,6 +8,7 @@ open; each decryption is audited, and nothing decrypted is kept.
 """
 
 import datetime as dt
+import enum
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from hrd_reports.content import is_urgent
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
+from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     Priority,
@@ -139,27 +141,43 @@ def _matches(view: ReportView, tags: list[str], filters: ReportFilter) -> bool:
     return True
 
 
-def _entry(
-    session: Session, report: Report, keys: ReaderKeys, filters: ReportFilter
-) -> tuple[ListEntry, bool]:
-    """One report opened, with whether it passes the content filters."""
+def _open_entry(session: Session, report: Report, keys: ReaderKeys) -> ListEntry:
+    """One report opened for a list, its urgency learned if nobody had opened it yet."""
     view, dek = reports.open_view_with_key(session, report, keys)
     if view.content is not None and report.urgent is None:
         # Learned once, by the first reader who opens it.
         report.urgent = is_urgent(view.content)
-    tags = _tags(report, dek)
-    entry = ListEntry(
+    return ListEntry(
         view=view,
         urgent=bool(report.urgent) if report.urgent is not None else True,
         risk=report.risk.value if report.risk else None,
-        tags=tags,
+        tags=_tags(report, dek),
     )
-    return entry, (not filters.reads_content) or _matches(view, tags, filters)
 
 
-def _scan(
-    session: Session, query: Select[Report], keys: ReaderKeys, filters: ReportFilter
-) -> Iterator[tuple[ListEntry, bool]]:
+class _Opener:
+    """Opens each report of one listing at most once, and remembers every one it opened.
+
+    A listing first classifies the reports nobody has opened yet, then shows a page that may
+    hold some of them: they are shown from what was opened, not decrypted (and audited) twice.
+    """
+
+    def __init__(self, session: Session, keys: ReaderKeys) -> None:
+        self._session = session
+        self._keys = keys
+        self._entries: dict[int, ListEntry] = {}
+
+    def entry(self, report: Report) -> ListEntry:
+        if report.id not in self._entries:
+            self._entries[report.id] = _open_entry(self._session, report, self._keys)
+        return self._entries[report.id]
+
+    @property
+    def opened(self) -> list[ReportView]:
+        return [entry.view for entry in self._entries.values()]
+
+
+def _scan(session: Session, query: Select[Report], opener: _Opener) -> Iterator[ListEntry]:
     """Every report of ``query``, opened batch by batch (the order must not change meanwhile)."""
     offset = 0
     while True:
@@ -168,10 +186,10 @@ def _scan(
             return
         offset += len(batch)
         for report in batch:
-            yield _entry(session, report, keys, filters)
+            yield opener.entry(report)
 
 
-def _classify_new(session: Session, reader: UnlockedUser, keys: ReaderKeys) -> list[ReportView]:
+def _classify_new(session: Session, reader: UnlockedUser, opener: _Opener) -> None:
     """Open the reports nobody has opened yet, so urgent ones reach the top of the list.
 
     The ids are read first: classifying a report takes it out of ``urgent IS NULL``, so paging
@@ -185,13 +203,11 @@ def _classify_new(session: Session, reader: UnlockedUser, keys: ReaderKeys) -> l
             .order_by(Report.id)
         ).scalars()
     )
-    opened = []
     for start in range(0, len(ids), SCAN_BATCH):
         chunk = ids[start : start + SCAN_BATCH]
         query = select(Report).where(Report.id.in_(chunk)).order_by(Report.id)
         for report in session.execute(query).scalars():
-            opened.append(_entry(session, report, keys, ReportFilter())[0].view)
-    return opened
+            opener.entry(report)
 
 
 def list_page(
@@ -205,9 +221,9 @@ def list_page(
 ) -> ListPage:
     """One page of the reports ``reader`` may read, urgent first, then newest; audited."""
     if page < 1:
-        raise Invalid("pages are numbered from 1")
-    keys = reports.reader_keys(session, reader)
-    opened = _classify_new(session, reader, keys)
+        raise Invalid(N_("pages are numbered from 1"))
+    opener = _Opener(session, reports.reader_keys(session, reader))
+    _classify_new(session, reader, opener)
     query = _workflow_filtered(_visible(reader), filters)
     entries: list[ListEntry] = []
     has_next = False
@@ -217,14 +233,11 @@ def list_page(
             if len(entries) == page_size:
                 has_next = True
                 break
-            entry, _ = _entry(session, report, keys, filters)
-            entries.append(entry)
-            opened.append(entry.view)
+            entries.append(opener.entry(report))
     else:
         skip = (page - 1) * page_size
-        for entry, matched in _scan(session, query, keys, filters):
-            opened.append(entry.view)
-            if not matched:
+        for entry in _scan(session, query, opener):
+            if not _matches(entry.view, entry.tags, filters):
                 continue
             if skip:
                 skip -= 1
@@ -234,6 +247,7 @@ def list_page(
                 break
             entries.append(entry)
     session.flush()
+    opened = opener.opened
     reports.audit_reading(
         session,
         reader=reader.name,
@@ -324,6 +338,15 @@ def show(
     )
 
 
+class Keep(enum.Enum):
+    """A field the request leaves as it is (as opposed to ``None``, which clears it)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 def _writable(
     session: Session, reader: UnlockedUser, report_id: str | UUID
 ) -> tuple[Report, bytes]:
@@ -343,19 +366,23 @@ def update_workflow(
     reader: UnlockedUser,
     report_id: str | UUID,
     status: ReportStatus | None,
-    priority: Priority | None,
+    priority: Priority | Keep | None,
     risk: RiskLevel | None,
     secrets: ServerSecrets,
 ) -> None:
-    """Status, priority and risk; priority is a coordinator's call, not a case worker's."""
+    """Status, priority and risk; priority is a coordinator's call, not a case worker's.
+
+    ``priority=None`` clears it; ``KEEP`` leaves it as it is, which is what a case worker's
+    form sends, so that a priority a coordinator set meanwhile is neither refused nor undone.
+    """
     report, _ = _writable(session, reader, report_id)
     changes: dict[str, Any] = {}
     if status is not None and status != report.status:
         changes["status"] = [report.status.value, status.value]
         report.status = status
-    if priority != report.priority:
+    if not isinstance(priority, Keep) and priority != report.priority:
         if reader.user.role == Role.CASE_WORKER:
-            raise Forbidden("priority is set by a coordinator")
+            raise Forbidden(N_("priority is set by a coordinator"))
         changes["priority"] = [v.value if v else None for v in (report.priority, priority)]
         report.priority = priority
     if risk != report.risk:
@@ -381,11 +408,11 @@ def clean_tags(text: str) -> list[str]:
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise Invalid(f"a tag has at most {MAX_TAG_LENGTH} characters")
+            raise Invalid(N_("a tag has at most %(limit)d characters"), limit=MAX_TAG_LENGTH)
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise Invalid(f"a report has at most {MAX_TAGS} tags")
+        raise Invalid(N_("a report has at most %(limit)d tags"), limit=MAX_TAGS)
     return tags
 
 
@@ -421,9 +448,9 @@ def add_note(
     secrets: ServerSecrets,
 ) -> UUID:
     if not text.strip():
-        raise Invalid("the note is empty")
+        raise Invalid(N_("the note is empty"))
     if len(text) > MAX_NOTE_LENGTH:
-        raise Invalid(f"a note has at most {MAX_NOTE_LENGTH} characters")
+        raise Invalid(N_("a note has at most %(limit)d characters"), limit=MAX_NOTE_LENGTH)
     report, dek = _writable(session, reader, report_id)
     note = ReportNote(report_id=report.id, author=reader.name, written_on=utc_today(), body=b"")
     session.add(note)
@@ -453,7 +480,7 @@ def link_reports(
     report, _ = _writable(session, reader, report_id)
     other, _ = _writable(session, reader, other_id)
     if report.id == other.id:
-        raise Invalid("a report cannot be linked to itself")
+        raise Invalid(N_("a report cannot be linked to itself"))
     low, high = sorted((report.id, other.id))
     exists = session.execute(
         select(func.count())
@@ -461,7 +488,7 @@ def link_reports(
         .where(ReportLink.report_id == low, ReportLink.linked_id == high)
     ).scalar_one()
     if exists:
-        raise Conflict("these reports are already linked")
+        raise Conflict(N_("these reports are already linked"))
     session.add(ReportLink(report_id=low, linked_id=high))
     session.flush()
     audit.record(
@@ -484,7 +511,7 @@ def unassign(
     report = reports.get_report(session, report_id)
     previous = report.assignee
     if previous is None:
-        raise Conflict("this report is not assigned")
+        raise Conflict(N_("this report is not assigned"))
     session.execute(
         delete(ReportGrant).where(
             ReportGrant.report_id == report.id, ReportGrant.user_id == previous.id

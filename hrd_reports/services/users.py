@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.xwing import PrivateKey
+from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import DashboardSession, IntakeKeyGrant, Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring
@@ -30,7 +31,7 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 # Said the same way for an unknown name and a wrong password, so neither reveals who exists.
-LOGIN_REFUSED = "unknown user or wrong password"
+LOGIN_REFUSED = N_("unknown user or wrong password")
 
 
 @dataclass(frozen=True)
@@ -48,20 +49,22 @@ class UnlockedUser:
 def check_name(name: str) -> None:
     if not NAME_PATTERN.fullmatch(name):
         raise Invalid(
-            "a user name has 2 to 64 characters: lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            N_(
+                "a user name has 2 to 64 characters: lower-case letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
         )
 
 
 def check_password(*, name: str, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        raise Invalid(N_("a password has at least %(limit)d characters"), limit=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise Invalid(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+        raise Invalid(N_("a password has at most %(limit)d characters"), limit=MAX_PASSWORD_LENGTH)
     if name.casefold() in password.casefold():
-        raise Invalid("a password must not contain the user name")
+        raise Invalid(N_("a password must not contain the user name"))
     if len(set(password)) < 5:
-        raise Invalid("this password is too easy to guess; use several different words")
+        raise Invalid(N_("this password is too easy to guess; use several different words"))
 
 
 def exists(session: Session, name: str) -> bool:
@@ -71,7 +74,7 @@ def exists(session: Session, name: str) -> bool:
 def get_user(session: Session, name: str) -> User:
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"there is no user named {name!r}")
+        raise NotFound(N_("there is no user named %(name)r"), name=name)
     return user
 
 
@@ -89,7 +92,7 @@ def create_user(
     check_password(name=name, password=password)
     audit.lock_for_change(session)
     if exists(session, name):
-        raise Conflict(f"there is already a user named {name!r}")
+        raise Conflict(N_("there is already a user named %(name)r"), name=name)
     private = PrivateKey.generate()
     public_id = uuid.uuid4()
     user = User(
@@ -131,6 +134,16 @@ def unlock(
         raise AuthenticationFailed(LOGIN_REFUSED)
     if not passwords.verify_password(user.password_hash, password):
         raise AuthenticationFailed(LOGIN_REFUSED)
+    return open_key(user, password=password, passwords=passwords)
+
+
+def open_key(user: User, *, password: str, passwords: PasswordProtection) -> UnlockedUser:
+    """Open the private key of ``user``, whose password the caller has just checked.
+
+    Apart from ``unlock`` so that a sign-in, which checks the password itself (to count and
+    audit a failure), does not pay for a second Argon2 verification.
+    """
+    name = user.name
     with keyring.integrity_checked(f"the private key of {name!r}"):
         private = PrivateKey(
             passwords.unprotect_seed(
@@ -138,7 +151,9 @@ def unlock(
             )
         )
     if private.public.raw != user.public_key:
-        raise AuthenticationFailed(f"the private key of {name!r} does not match its public key")
+        raise AuthenticationFailed(
+            N_("the private key of %(name)r does not match its public key"), name=name
+        )
     if passwords.password_hash_outdated(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     if passwords.protection_outdated(user.protected_private_key):
@@ -176,11 +191,11 @@ def vet_user(
     if vetter is not None:
         keyring.require_key_holder(session, vetter)
         if vetter.id == user.id:
-            raise Forbidden("nobody can vet themselves")
+            raise Forbidden(N_("nobody can vet themselves"))
     if user.disabled:
-        raise Forbidden(f"{name!r} is disabled")
+        raise Forbidden(N_("%(name)r is disabled"), name=name)
     if user.role == Role.AUDITOR:
-        raise Forbidden("auditors see the audit log and statistics, never report content")
+        raise Forbidden(N_("auditors see the audit log and statistics, never report content"))
     keyring.require_all_live_keys(session, intake_keys, who=vetted_by)
     granted: list[str] = []
     if user.role in keyring.KEY_HOLDER_ROLES:
@@ -244,8 +259,11 @@ def revoke_user(
         others = [holder for holder in holders if holder.id != user.id]
         if not others:
             raise Conflict(
-                f"{name!r} is the last key holder; vet another coordinator first, or every "
-                "report could only be opened with the recovery key"
+                N_(
+                    "%(name)r is the last key holder; vet another coordinator first, or every "
+                    "report could only be opened with the recovery key"
+                ),
+                name=name,
             )
     desk_keys = _count(session, delete(IntakeKeyGrant).where(IntakeKeyGrant.user_id == user.id))
     report_keys = _count(session, delete(ReportGrant).where(ReportGrant.user_id == user.id))
@@ -288,7 +306,7 @@ def change_role(
     """
     user = get_user(session, name)
     if user.role == role:
-        raise Conflict(f"{name!r} already has the role {role.value}")
+        raise Conflict(N_("%(name)r already has the role %(role)s"), name=name, role=role.value)
     outcome = revoke_user(session, name=name, actor=actor, secrets=secrets)
     previous = user.role
     user.role = role
@@ -312,7 +330,10 @@ def set_disabled(
     """Disable (keys removed, signed out everywhere, no sign-in) or enable an account again."""
     user = get_user(session, name)
     if user.disabled == disabled:
-        raise Conflict(f"{name!r} is already {'disabled' if disabled else 'enabled'}")
+        raise Conflict(
+            N_("%(name)r is already disabled") if disabled else N_("%(name)r is already enabled"),
+            name=name,
+        )
     outcome = revoke_user(session, name=name, actor=actor, secrets=secrets) if disabled else None
     user.disabled = disabled
     session.flush()

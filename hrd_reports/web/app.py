@@ -13,6 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from hrd_reports import __version__
 from hrd_reports.db import DatabaseBusy, unit_of_work
+from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
 from hrd_reports.services import audit
 from hrd_reports.services.errors import (
@@ -30,7 +31,7 @@ from hrd_reports.web.auth import Argon2Slots, FormTokenInvalid, NotAllowed, Sign
 from hrd_reports.web.deps import ReadSession
 from hrd_reports.web.headers import SecurityHeadersMiddleware
 from hrd_reports.web.middleware import AccessLog, BodySizeLimit
-from hrd_reports.web.pages import Pages
+from hrd_reports.web.pages import Notice, Pages
 from hrd_reports.web.reporter import ServerSealedLimit
 from hrd_reports.wiring import Runtime, build_runtime
 
@@ -152,7 +153,7 @@ def _add_dashboard_handlers(app: FastAPI) -> None:
             )
             session.commit()
 
-    def page(request: Request, message: str, status: int) -> Response:
+    def page(request: Request, message: Notice, status: int) -> Response:
         me = getattr(request.state, "signed_in", None)
         return pages.render(
             request, "dashboard/message.html", {"message": message, "me": me}, status_code=status
@@ -163,11 +164,15 @@ def _add_dashboard_handlers(app: FastAPI) -> None:
 
     async def not_allowed(request: Request, _exc: Exception) -> Response:
         record_refusal(request, "role")
-        return page(request, "your role does not give access to this page", 403)
+        return page(request, Notice(N_("your role does not give access to this page")), 403)
 
     async def form_token_invalid(request: Request, _exc: Exception) -> Response:
         record_refusal(request, "form token")
-        return page(request, "this form has expired; go back, reload the page and try again", 403)
+        return page(
+            request,
+            Notice(N_("this form has expired; go back, reload the page and try again")),
+            403,
+        )
 
     async def refused(request: Request, exc: Exception) -> Response:
         if not request.url.path.startswith("/dashboard"):
@@ -175,8 +180,8 @@ def _add_dashboard_handlers(app: FastAPI) -> None:
         status = _status_of(exc)
         if isinstance(exc, Forbidden):
             record_refusal(request, exc.message)
-        message = exc.message if isinstance(exc, ServiceError) else str(exc)
-        return page(request, message, status)
+        refusal = exc if isinstance(exc, ServiceError) else ServiceError(N_("refused"))
+        return page(request, Notice.of(refusal), status)
 
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(NotAllowed, not_allowed)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from hrd_reports import content
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.sessions import csrf_matches
+from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
 from hrd_reports.services import accounts, reports, sessions, triage, users
 from hrd_reports.services.errors import AuthenticationFailed, Invalid, ServiceError
@@ -29,6 +30,8 @@ from hrd_reports.web.auth import (
     session_limits,
 )
 from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
+from hrd_reports.web.pages import Notice
+from hrd_reports.wiring import Runtime
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
@@ -36,9 +39,10 @@ Text = Annotated[str, Form(max_length=200)]
 LongText = Annotated[str, Form(max_length=triage.MAX_NOTE_LENGTH)]
 Password = Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)]
 
-_FORM_EXPIRED = "this form has expired; please try again"
-_BUSY = "many people are signing in at once; please try again in a moment"
-_ENROLLED = "your account is ready; a coordinator will vet it before you can read reports"
+_FORM_EXPIRED = N_("this form has expired; please try again")
+_BUSY = N_("many people are signing in at once; please try again in a moment")
+_ENROLLED = N_("your account is ready; a coordinator will vet it before you can read reports")
+_PASSWORDS_DIFFER = N_("the two passwords differ")
 
 
 def _see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
@@ -49,6 +53,13 @@ def _cookie_secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def _throttle(runtime: Runtime) -> accounts.Throttle:
+    return accounts.Throttle(
+        max_failures=runtime.settings.login_max_failures,
+        lockout=dt.timedelta(minutes=runtime.settings.login_lockout_minutes),
+    )
+
+
 # ---- signing in and out -------------------------------------------------------------------
 
 
@@ -57,7 +68,7 @@ def _login_page(
     pages: PagesDep,
     *,
     name: str = "",
-    problem: str | None = None,
+    problem: Notice | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     nonce = new_login_nonce()
@@ -98,15 +109,11 @@ async def login(
     # Sign-in forgery: the form token must match the cookie set with this very form.
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not csrf_matches(login_token_for(request, nonce), form_token):
-        return _login_page(request, pages, name=name, problem=_FORM_EXPIRED, status=403)
+        return _login_page(request, pages, name=name, problem=Notice(_FORM_EXPIRED), status=403)
     slots = request.app.state.argon2_slots
     if not await run_in_threadpool(slots.acquire):
-        return _login_page(request, pages, name=name, problem=_BUSY, status=429)
+        return _login_page(request, pages, name=name, problem=Notice(_BUSY), status=429)
     try:
-        throttle = accounts.Throttle(
-            max_failures=runtime.settings.login_max_failures,
-            lockout=dt.timedelta(minutes=runtime.settings.login_lockout_minutes),
-        )
         unlocked = await run_in_threadpool(
             accounts.sign_in,
             session,
@@ -115,12 +122,12 @@ async def login(
             code=code,
             passwords=runtime.passwords,
             secrets_=runtime.secrets,
-            throttle=throttle,
+            throttle=_throttle(runtime),
         )
     except AuthenticationFailed as exc:
         # The failure count and the audit entry are kept: guessing must cost the guesser.
         session.commit()
-        return _login_page(request, pages, name=name, problem=exc.message, status=401)
+        return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
     finally:
         slots.release()
     token = sessions.open_session(
@@ -161,7 +168,7 @@ def _invitation_page(
     token: str,
     invitation: Any,
     secret: bytes,
-    problem: str | None = None,
+    problem: Notice | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     uri = totp.provisioning_uri(secret, account=invitation.name, issuer=accounts.ISSUER)
@@ -189,7 +196,7 @@ def invitation_form(
         invitation = accounts.pending_invitation(session, token=token)
     except ServiceError as exc:
         return pages.render(
-            request, "dashboard/message.html", {"message": exc.message}, status_code=404
+            request, "dashboard/message.html", {"message": Notice.of(exc)}, status_code=404
         )
     return _invitation_page(
         request, pages, token=token, invitation=invitation, secret=totp.new_secret()
@@ -212,20 +219,20 @@ async def invitation_accept(
         invitation = accounts.pending_invitation(session, token=token)
     except ServiceError as exc:
         return pages.render(
-            request, "dashboard/message.html", {"message": exc.message}, status_code=404
+            request, "dashboard/message.html", {"message": Notice.of(exc)}, status_code=404
         )
     secret = totp.parse_secret_text(totp_secret)
     if secret is None:
         return pages.render(
-            request, "dashboard/message.html", {"message": _FORM_EXPIRED}, status_code=400
+            request, "dashboard/message.html", {"message": Notice(_FORM_EXPIRED)}, status_code=400
         )
-    problem = None
+    problem: Notice | None = None
     if invitation.user_id is None and password != password_again:
-        problem = "the two passwords differ"
+        problem = Notice(_PASSWORDS_DIFFER)
     else:
         slots = request.app.state.argon2_slots
         if not await run_in_threadpool(slots.acquire):
-            problem = _BUSY
+            problem = Notice(_BUSY)
         else:
             try:
                 await run_in_threadpool(
@@ -237,11 +244,16 @@ async def invitation_accept(
                     code=code,
                     passwords=runtime.passwords,
                     secrets_=runtime.secrets,
+                    throttle=_throttle(runtime),
                 )
                 session.commit()
+            except AuthenticationFailed as exc:
+                # The failure count and the audit entry are kept, as at sign-in.
+                session.commit()
+                problem = Notice.of(exc)
             except ServiceError as exc:
                 session.rollback()
-                problem = exc.message
+                problem = Notice.of(exc)
             finally:
                 slots.release()
     if problem is not None:
@@ -255,7 +267,9 @@ async def invitation_accept(
             problem=problem,
             status=400,
         )
-    return pages.render(request, "dashboard/message.html", {"message": _ENROLLED, "sign_in": True})
+    return pages.render(
+        request, "dashboard/message.html", {"message": Notice(_ENROLLED), "sign_in": True}
+    )
 
 
 # ---- reports ------------------------------------------------------------------------------
@@ -276,7 +290,7 @@ def _optional_enum(kind: Any, value: str) -> Any:
     try:
         return kind(value)
     except ValueError:
-        raise Invalid(f"unknown value {value!r}") from None
+        raise Invalid(N_("unknown value %(value)r"), value=value) from None
 
 
 def _date(value: str) -> dt.date | None:
@@ -285,7 +299,7 @@ def _date(value: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise Invalid(N_("%(value)r is not a date (YYYY-MM-DD)"), value=value) from None
 
 
 @router.get("/reports", response_class=HTMLResponse, name="dashboard_reports")
@@ -320,7 +334,10 @@ def report_list(
         )
     except ServiceError as exc:
         return pages.render(
-            request, "dashboard/message.html", {"message": exc.message, "me": me}, status_code=400
+            request,
+            "dashboard/message.html",
+            {"message": Notice.of(exc), "me": me},
+            status_code=400,
         )
     listing = triage.list_page(
         session, reader=me.unlocked, filters=filters, page=page, secrets=runtime.secrets
@@ -392,7 +409,8 @@ def report_workflow(
     runtime: RuntimeDep,
     me: CurrentUser,
     status: Annotated[str, Form(max_length=32)] = "",
-    priority: Annotated[str, Form(max_length=8)] = "",
+    # Absent (a case worker's form has no priority) keeps it; empty clears it.
+    priority: Annotated[str | None, Form(max_length=8)] = None,
     risk: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     triage.update_workflow(
@@ -400,7 +418,7 @@ def report_workflow(
         reader=me.unlocked,
         report_id=report_id,
         status=_optional_enum(ReportStatus, status),
-        priority=_optional_enum(Priority, priority),
+        priority=triage.KEEP if priority is None else _optional_enum(Priority, priority),
         risk=_optional_enum(RiskLevel, risk),
         secrets=runtime.secrets,
     )

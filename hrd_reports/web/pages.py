@@ -7,6 +7,7 @@ Accept-Language, else English; never from a cookie, since reporter pages set non
 import base64
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,25 @@ from fastapi.responses import HTMLResponse
 
 from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED_LOCALES, locale
 from hrd_reports.resources import resource_dir
+from hrd_reports.services.errors import ServiceError
 from hrd_reports.settings import Settings
+from hrd_reports.web.labels import NAMES
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A sentence for a page: its English template, translated there, then its values put in.
+
+    Values are filled in after translation, so nothing a person typed is looked up in a
+    catalogue, and autoescaping escapes the values (``Markup % values``).
+    """
+
+    template: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, refusal: ServiceError) -> "Notice":
+        return cls(refusal.template, refusal.params)
 
 
 def choose_locale(request: Request) -> str:
@@ -42,6 +61,7 @@ class Pages:
             "quick_exit_url": settings.quick_exit_url,
             "sri": self.integrity,
             "static": lambda path: f"/static/{path}",
+            "names": NAMES,
             "languages": [
                 (code, LANGUAGE_NAMES[code], locale(code).direction) for code in SUPPORTED_LOCALES
             ],

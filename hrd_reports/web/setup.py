@@ -10,9 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
+from hrd_reports.i18n import N_
 from hrd_reports.services import desk, users
 from hrd_reports.services.errors import Invalid, NotFound, ServiceError
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
+from hrd_reports.web.pages import Notice
 
 router = APIRouter()
 
@@ -23,7 +25,7 @@ def setup_form(token: str, request: Request, session: ReadSession, pages: PagesD
         desk.check_setup_link(session, token=token)
     except NotFound as exc:
         return pages.render(
-            request, "setup_invalid.html", {"problem": exc.message}, status_code=404
+            request, "setup_invalid.html", {"problem": Notice.of(exc)}, status_code=404
         )
     return pages.render(request, "setup.html", {"token": token, "name": ""})
 
@@ -43,11 +45,11 @@ def setup_submit(
         desk.check_setup_link(session, token=token, lock=True)
     except NotFound as exc:
         return pages.render(
-            request, "setup_invalid.html", {"problem": exc.message}, status_code=404
+            request, "setup_invalid.html", {"problem": Notice.of(exc)}, status_code=404
         )
     try:
         if password != password_again:
-            raise Invalid("the two passwords differ")
+            raise Invalid(N_("the two passwords differ"))
         setup = desk.set_up_desk(
             session,
             admin_name=admin_name,
@@ -61,7 +63,7 @@ def setup_submit(
         return pages.render(
             request,
             "setup.html",
-            {"token": token, "name": admin_name, "problem": exc.message},
+            {"token": token, "name": admin_name, "problem": Notice.of(exc)},
             status_code=400,
         )
     return pages.render(request, "setup_done.html", {"setup": setup})

@@ -75,6 +75,7 @@ def enrol(desk: Desk, person: Person, role: Role) -> Staff:
             code=totp.code_for(secret, totp.step_at(clock.utc_now().timestamp())),
             passwords=desk.runtime.passwords,
             secrets_=desk.secrets,
+            throttle=accounts.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15)),
         )
         session.commit()
     return Staff(person, secret)
@@ -213,6 +214,23 @@ def test_case_worker_opening_an_unassigned_report_is_refused_and_audited(
     assert last is not None
     assert last.action == "access.refused"
     assert last.actor == "wafa"
+
+
+def test_refusal_on_an_arabic_page_is_translated_with_its_values_filled_in(
+    client: TestClient, desk: Desk, admin: Person, fake_clock: Clock
+) -> None:
+    worker = enrol(desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER)
+    other = desk.submit(report_content("CANARY-not-mine"))
+    assert sign_in(client, worker, fake_clock) == 303
+
+    response = client.get(f"/dashboard/reports/{other.report_id}?lang=ar")
+
+    assert response.status_code == 403
+    assert f"البلاغ {other.report_id} غير مُسنَد إلى wafa" in response.text
+    assert "is not assigned" not in response.text
+    # The role in the header is named in Arabic too, not as its stored code.
+    assert "(مسؤول حالات)" in response.text
+    assert "case_worker" not in response.text
 
 
 # Every role's outcome on every dashboard route: the table in web/auth.py is the rule, and a

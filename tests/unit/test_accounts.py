@@ -83,16 +83,22 @@ def invite(
 
 
 def accept(desk: Desk, token: str, *, password: str, secret: bytes, code: str) -> User:
+    """Accept as the dashboard does: a refused password is committed, counted and audited."""
     with desk.session() as session:
-        user = accounts.accept_invitation(
-            session,
-            token=token,
-            password=password,
-            totp_secret=secret,
-            code=code,
-            passwords=desk.runtime.passwords,
-            secrets_=desk.secrets,
-        )
+        try:
+            user = accounts.accept_invitation(
+                session,
+                token=token,
+                password=password,
+                totp_secret=secret,
+                code=code,
+                passwords=desk.runtime.passwords,
+                secrets_=desk.secrets,
+                throttle=THROTTLE,
+            )
+        except AuthenticationFailed:
+            session.commit()
+            raise
         session.commit()
     return user
 
@@ -264,6 +270,7 @@ def test_accept_invitation_wrong_code_raises_invalid_and_creates_nothing(
                 code=wrong_code(secret, fake_clock),
                 passwords=desk.runtime.passwords,
                 secrets_=desk.secrets,
+                throttle=THROTTLE,
             )
         # Even a caller that commits after the refusal keeps nothing of it.
         session.commit()
@@ -293,6 +300,7 @@ def test_accept_invitation_weak_password_is_refused_and_creates_nothing(
                 code=code_now(secret, fake_clock),
                 passwords=desk.runtime.passwords,
                 secrets_=desk.secrets,
+                throttle=THROTTLE,
             )
         session.commit()
     assert user_named(desk, NORA.name) is None
@@ -344,6 +352,44 @@ def test_accept_invitation_existing_account_wrong_password_is_refused(
     assert user is not None
     assert user.totp_secret is None
     assert invitation_is_pending(desk, token)
+
+
+def test_accept_invitation_existing_account_password_guesses_lock_it_and_are_audited(
+    desk: Desk, fake_clock: Clock
+) -> None:
+    dave = desk.add("dave", Role.CASE_WORKER)
+    secret = totp.new_secret()
+    token = invite(desk, "dave", None)
+
+    for _ in range(THROTTLE.max_failures + 1):
+        with pytest.raises(AuthenticationFailed):
+            accept(
+                desk,
+                token,
+                password="a guess at the password",
+                secret=secret,
+                code=code_now(secret, fake_clock),
+            )
+    # Locked: the right password no longer enrols, until the lock-out passes.
+    with pytest.raises(AuthenticationFailed):
+        accept(
+            desk, token, password=dave.password, secret=secret, code=code_now(secret, fake_clock)
+        )
+    failures = audit_entries(desk, "login.failure")
+    assert [entry["detail"] for entry in failures] == [
+        {"reason": "password", "via": "enrolment link"},
+        {"reason": "password", "via": "enrolment link"},
+        {"reason": "password", "via": "enrolment link", "locked_minutes": 15},
+        {"reason": "locked", "via": "enrolment link"},
+        {"reason": "locked", "via": "enrolment link"},
+    ]
+    assert {entry["subject"] for entry in failures} == {"dave"}
+
+    fake_clock.advance(THROTTLE.lockout)
+    accept(desk, token, password=dave.password, secret=secret, code=code_now(secret, fake_clock))
+    user = user_named(desk, "dave")
+    assert user is not None
+    assert user.totp_secret is not None
 
 
 # ---- signing in -----------------------------------------------------------------------------
@@ -442,7 +488,10 @@ def test_sign_in_after_max_failures_locks_account_until_lockout_passes(
         {"reason": "locked"},
         {"reason": "locked"},
     ]
-    assert [entry["actor"] for entry in failures[: THROTTLE.max_failures]] == [NORA.name] * 3
+    # Attempts during the lock-out name the account too: an auditor sees who was targeted.
+    assert [(entry["actor"], entry["subject"]) for entry in failures] == [
+        (NORA.name, NORA.name)
+    ] * 5
     assert [entry["actor"] for entry in audit_entries(desk, "login.success")] == [NORA.name]
 
 

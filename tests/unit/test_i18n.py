@@ -1,5 +1,6 @@
 """English and Arabic are complete: every string in the code and templates has a translation."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from hrd_reports.i18n import SUPPORTED_LOCALES, locale
+from hrd_reports.models import ReportStatus, RiskLevel, Role
 from hrd_reports.resources import resource_dir
+from hrd_reports.web.labels import NAMES
 
 REPOSITORY = Path(__file__).parents[2]
 LOCALE_DIR = resource_dir("locale")
@@ -44,6 +47,28 @@ def test_every_message_has_a_reviewed_translation(code: str) -> None:
     assert (missing, fuzzy) == ([], [])
     sources = _messages_in_the_sources()
     assert sources <= {m.id for m in catalogue if m.id}
+
+
+@pytest.mark.parametrize("code", [code for code in SUPPORTED_LOCALES if code != "en"])
+def test_every_translation_keeps_the_placeholders_of_its_message(code: str) -> None:
+    # A lost or renamed %(name)s would raise (a 500) where the page fills it in.
+    with (LOCALE_DIR / code / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        catalogue = read_po(source, locale=code)
+    placeholder = re.compile(r"%\([a-z_]+\)[a-z]")
+    broken = [
+        m.id
+        for m in catalogue
+        if m.id and sorted(placeholder.findall(m.id)) != sorted(placeholder.findall(m.string))
+    ]
+    assert broken == []
+
+
+def test_every_role_status_and_risk_has_a_name_to_show() -> None:
+    codes = [member.value for kind in (Role, ReportStatus, RiskLevel) for member in kind]
+    # Distinct across the three, since pages look them up in one table.
+    assert len(codes) == len(set(codes))
+    assert sorted(NAMES) == sorted(codes)
+    assert all(locale("ar").translations.gettext(name) != name for name in NAMES.values())
 
 
 def test_placeholders_survive_translation() -> None:

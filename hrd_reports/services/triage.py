@@ -24,6 +24,7 @@ from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
+    REPORT_LIST_ORDER,
     Priority,
     Report,
     ReportGrant,
@@ -101,8 +102,7 @@ def _workflow_filtered(query: Select[Report], filters: ReportFilter) -> Select[R
     if filters.received_to is not None:
         query = query.where(Report.received_on <= filters.received_to)
     # Urgent first (unknown counts as urgent until someone has opened it), then newest.
-    urgency = case((Report.urgent.is_(False), 1), else_=0)
-    return query.order_by(urgency, Report.received_on.desc(), Report.id.desc())
+    return query.order_by(*REPORT_LIST_ORDER)
 
 
 def _tags_aad(report: Report) -> bytes:

@@ -4,6 +4,8 @@ Revision ID: 0004
 Revises: 0003
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _list_order() -> list[sa.ColumnElement[object]]:
+def _list_order() -> list[sa.UnaryExpression[Any]]:
     # The same expressions as models.REPORT_LIST_ORDER (a migration does not import models,
     # which change after it): urgent or unknown first, then newest.
     return [

@@ -184,6 +184,9 @@ class Report(Base):
     # The reporter's public key (for replies), encrypted under the report's DEK: in clear, it
     # would let anyone holding a seized receipt and a copy of the database find the report.
     reporter_key: Mapped[bytes]
+    # The key of the reporter's messages (derived from the receipt), under the report's DEK;
+    # absent for a report received before the follow-up conversation existed.
+    message_key: Mapped[bytes | None]
     lookup_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     server_sealed: Mapped[bool] = mapped_column(default=False)
     status: Mapped[ReportStatus] = mapped_column(
@@ -201,6 +204,9 @@ class Report(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # The day only: a finer time could be matched against a reporter's network traffic.
     received_on: Mapped[dt.date]
+    # Set when the reporter withdrew it and the desk keeps a grace period before destroying
+    # it (HRD_WITHDRAWAL_GRACE_DAYS); with none, a withdrawn report is destroyed at once.
+    withdrawn_on: Mapped[dt.date | None]
 
     assignee: Mapped[User | None] = relationship()
 
@@ -241,6 +247,75 @@ class ReportNote(Base):
     author: Mapped[str] = mapped_column(String(64))
     written_on: Mapped[dt.date]
     body: Mapped[bytes]
+
+
+class MessageSender(StrEnum):
+    REPORTER = "reporter"
+    DESK = "desk"
+
+
+class ReportMessage(Base):
+    """One message of a report's follow-up conversation (see ``crypto.messages``).
+
+    ``body`` is what the desk reads: a reporter's message under the message key, or a reply's
+    copy under the report's DEK. ``for_reporter`` is a reply's copy sealed to the reporter.
+    """
+
+    __tablename__ = "report_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    sender: Mapped[MessageSender] = mapped_column(_enum(MessageSender, "message_sender"))
+    # Who at the desk replied; never anything about a reporter.
+    author: Mapped[str | None] = mapped_column(String(64))
+    # The day only, as for reports.
+    sent_on: Mapped[dt.date]
+    body: Mapped[bytes]
+    for_reporter: Mapped[bytes | None]
+    # A reporter's message nobody at the desk has read yet.
+    unread: Mapped[bool] = mapped_column(default=False)
+
+
+class ReporterStage(StrEnum):
+    """What a reporter is told of the desk's workflow: four stages, not the nine states."""
+
+    RECEIVED = "received"
+    REVIEWING = "reviewing"
+    ACTION = "action"
+    CLOSED = "closed"
+
+
+class StageMessage(Base):
+    """The desk's own wording of a stage for reporters, in one language (else the default)."""
+
+    __tablename__ = "stage_messages"
+
+    stage: Mapped[ReporterStage] = mapped_column(
+        _enum(ReporterStage, "reporter_stage"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text: Mapped[str] = mapped_column(String(500))
+
+
+class WithdrawnReport(Base):
+    """What is left of a report its reporter withdrew: the workflow fields, for statistics.
+
+    The report's row, content, keys, notes, tags, links and messages are deleted; nothing here
+    was ever written by the reporter, and nothing leads back to the receipt.
+    """
+
+    __tablename__ = "withdrawn_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    received_on: Mapped[dt.date]
+    withdrawn_on: Mapped[dt.date]
+    status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus, "report_status"))
+    priority: Mapped[Priority | None] = mapped_column(_enum(Priority, "priority"))
+    risk: Mapped[RiskLevel | None] = mapped_column(_enum(RiskLevel, "risk_level"))
+    urgent: Mapped[bool | None]
+    server_sealed: Mapped[bool]
 
 
 class ReportLink(Base):

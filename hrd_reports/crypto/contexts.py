@@ -24,6 +24,12 @@ class Purpose(StrEnum):
     SESSION_KEY = "session-private-key"
     REPORT_NOTE = "report-note"
     REPORT_TAGS = "report-tags"
+    # The follow-up conversation: the key the reporter's messages are encrypted under (held by
+    # the desk under the report's DEK), each message, and each reply's two copies.
+    MESSAGE_KEY = "message-key"
+    REPORTER_MESSAGE = "reporter-message"
+    REPLY = "reply"
+    REPLY_DESK_COPY = "reply-desk-copy"
 
 
 def bind(purpose: Purpose, subject: UUID | str) -> bytes:

@@ -26,6 +26,8 @@ MIN_BUCKET = 1024
 MAX_REPORT_BUCKET = 256 * 1024
 SEALED_DEK_SIZE = sealed_size(DEK_SIZE)
 REPORTER_KEY_BOX_SIZE = NONCE_SIZE + PUBLIC_KEY_SIZE + TAG_SIZE
+MESSAGE_KEY_SIZE = 32
+MESSAGE_KEY_BOX_SIZE = NONCE_SIZE + MESSAGE_KEY_SIZE + TAG_SIZE
 
 
 def new_dek() -> bytes:
@@ -102,6 +104,22 @@ def encrypt_reporter_key(
 
 def decrypt_reporter_key(dek: bytes, box: bytes, *, report_id: UUID) -> PublicKey:
     return PublicKey(decrypt_with_dek(dek, box, aad=bind(Purpose.REPORTER_KEY, report_id)))
+
+
+def encrypt_message_key(
+    dek: bytes, message_key: bytes, *, report_id: UUID, nonce: bytes | None = None
+) -> bytes:
+    """The key of the reporter's messages, for whoever can open the report itself."""
+    if len(message_key) != MESSAGE_KEY_SIZE:
+        raise MalformedEnvelope(f"a message key is {MESSAGE_KEY_SIZE} bytes long")
+    return encrypt_with_dek(dek, message_key, aad=bind(Purpose.MESSAGE_KEY, report_id), nonce=nonce)
+
+
+def decrypt_message_key(dek: bytes, box: bytes, *, report_id: UUID) -> bytes:
+    key = decrypt_with_dek(dek, box, aad=bind(Purpose.MESSAGE_KEY, report_id))
+    if len(key) != MESSAGE_KEY_SIZE:
+        raise DecryptionFailed("the message key has the wrong size")
+    return key
 
 
 def seal_dek(dek: bytes, *, report_id: UUID, recipient: PublicKey) -> Sealed:

@@ -2,10 +2,11 @@
 
 A receipt is 27 random decimal digits and a Damm check digit (about 89.7 bits), shown in
 groups of four so any phone keyboard can type it. From it the browser derives, with HKDF and
-distinct ``info`` strings, a lookup token (the server keeps only a keyed hash of it) and the
+distinct ``info`` strings, a lookup token (the server keeps only a keyed hash of it), the
 reporter's X-Wing key pair (whose public half travels encrypted under the report's key, for
-replies). The server therefore can never show a receipt again, and a database copy cannot be
-searched for one without the lookup secret in ``keys/``.
+replies) and the key of the reporter's messages (which also travels under the report's key).
+The server therefore can never show a receipt again, and a database copy cannot be searched
+for one without the lookup secret in ``keys/``.
 """
 
 import hashlib
@@ -28,6 +29,8 @@ LOOKUP_TOKEN_SIZE = 32
 _HKDF_SALT = b"hrd-reports/1/receipt"
 _LOOKUP_TOKEN_INFO = b"hrd-reports/1/receipt/lookup-token"
 _REPORTER_KEY_INFO = b"hrd-reports/1/receipt/reporter-key"
+_MESSAGE_KEY_INFO = b"hrd-reports/1/receipt/message-key"
+MESSAGE_KEY_SIZE = 32
 _LOOKUP_HASH_DOMAIN = b"hrd-reports/1/lookup-hash\x00"
 
 # Damm's totally anti-symmetric quasigroup of order 10: the check digit catches every single
@@ -100,6 +103,9 @@ def _hkdf(canonical: str, info: bytes, length: int) -> bytes:
 class ReceiptKeys:
     lookup_token: bytes = field(repr=False)
     reporter_key: PrivateKey
+    # The AES-256-GCM key of the reporter's own messages to the desk. The desk holds it under
+    # the report's DEK (sent with the report), so whoever may read the report reads them too.
+    message_key: bytes = field(repr=False)
 
 
 def derive_receipt_keys(typed: str) -> ReceiptKeys:
@@ -107,6 +113,7 @@ def derive_receipt_keys(typed: str) -> ReceiptKeys:
     return ReceiptKeys(
         lookup_token=_hkdf(canonical, _LOOKUP_TOKEN_INFO, LOOKUP_TOKEN_SIZE),
         reporter_key=PrivateKey(_hkdf(canonical, _REPORTER_KEY_INFO, 32)),
+        message_key=_hkdf(canonical, _MESSAGE_KEY_INFO, MESSAGE_KEY_SIZE),
     )
 
 

@@ -12,9 +12,12 @@ Wire format (JSON, binary fields in standard base64)::
      "body": nonce || AES-256-GCM(DEK, pad(content), aad="hrd-reports/1/report-body/<report_id>"),
      "reporter_key": nonce || AES-256-GCM(DEK, the reporter's X-Wing public key derived from
                      the receipt, aad="hrd-reports/1/reporter-key/<report_id>"),
+     "message_key": nonce || AES-256-GCM(DEK, HKDF(receipt, info="hrd-reports/1/receipt/
+                    message-key"), aad="hrd-reports/1/message-key/<report_id>"),
      "lookup_token": HKDF(receipt, info="hrd-reports/1/receipt/lookup-token")}
 
-The two AES-GCM nonces are random and distinct; the DEK is used for nothing else yet.
+The three AES-GCM nonces are random and distinct. The desk later encrypts its tags, notes and
+its copies of replies under the same DEK, each with a random nonce and its own context.
 """
 
 import base64
@@ -27,6 +30,7 @@ from uuid import UUID
 
 from hrd_reports.crypto.envelope import (
     ENVELOPE_VERSION,
+    encrypt_message_key,
     encrypt_report_body,
     encrypt_reporter_key,
     new_dek,
@@ -45,6 +49,7 @@ class Submission:
     sealed_dek: bytes
     body: bytes = field(repr=False)
     reporter_key: bytes = field(repr=False)
+    message_key: bytes = field(repr=False)
     lookup_token: bytes = field(repr=False)
     version: int = ENVELOPE_VERSION
 
@@ -57,6 +62,7 @@ class Submission:
             "sealed_dek": _b64(self.sealed_dek),
             "body": _b64(self.body),
             "reporter_key": _b64(self.reporter_key),
+            "message_key": _b64(self.message_key),
             "lookup_token": _b64(self.lookup_token),
         }
 
@@ -70,6 +76,7 @@ WIRE_FIELDS = frozenset(
         "sealed_dek",
         "body",
         "reporter_key",
+        "message_key",
         "lookup_token",
     }
 )
@@ -105,6 +112,7 @@ def parse_wire(document: Mapping[str, Any]) -> Submission:
         sealed_dek=decode_b64(texts["sealed_dek"], field="sealed_dek"),
         body=decode_b64(texts["body"], field="body"),
         reporter_key=decode_b64(texts["reporter_key"], field="reporter_key"),
+        message_key=decode_b64(texts["message_key"], field="message_key"),
         lookup_token=decode_b64(texts["lookup_token"], field="lookup_token"),
     )
 
@@ -127,15 +135,15 @@ def build_submission(
     receipt: str,
     report_id: UUID | None = None,
     dek: bytes | None = None,
-    nonces: tuple[bytes, bytes] | None = None,
+    nonces: tuple[bytes, bytes, bytes] | None = None,
 ) -> Submission:
     """Encrypt ``content`` (the report's JSON, UTF-8) as the reporter's browser does.
 
-    ``report_id``, ``dek`` and the two AES-GCM ``nonces`` (body, reporter key) are drawn at
-    random unless given, for known-answer tests only.
+    ``report_id``, ``dek`` and the three AES-GCM ``nonces`` (body, reporter key, message key)
+    are drawn at random unless given, for known-answer tests only.
     """
-    body_nonce, reporter_key_nonce = nonces or (None, None)
-    if body_nonce is not None and body_nonce == reporter_key_nonce:
+    body_nonce, reporter_key_nonce, message_key_nonce = nonces or (None, None, None)
+    if nonces is not None and len(set(nonces)) != len(nonces):
         raise ValueError("two encryptions under one DEK must never share a nonce")
     report_id = report_id or uuid.uuid4()
     dek = dek or new_dek()
@@ -149,6 +157,9 @@ def build_submission(
         body=encrypt_report_body(dek, content, report_id=report_id, nonce=body_nonce),
         reporter_key=encrypt_reporter_key(
             dek, receipt_keys.reporter_key.public.raw, report_id=report_id, nonce=reporter_key_nonce
+        ),
+        message_key=encrypt_message_key(
+            dek, receipt_keys.message_key, report_id=report_id, nonce=message_key_nonce
         ),
         lookup_token=receipt_keys.lookup_token,
     )

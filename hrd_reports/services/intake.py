@@ -8,7 +8,12 @@ a keyed hash of the lookup token instead of the token, and records the day only.
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hrd_reports.crypto.envelope import REPORTER_KEY_BOX_SIZE, SEALED_DEK_SIZE, body_sizes
+from hrd_reports.crypto.envelope import (
+    MESSAGE_KEY_BOX_SIZE,
+    REPORTER_KEY_BOX_SIZE,
+    SEALED_DEK_SIZE,
+    body_sizes,
+)
 from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, lookup_hash
 from hrd_reports.crypto.submission import Submission
 from hrd_reports.crypto.xwing import SUITE
@@ -32,6 +37,8 @@ def _check_shape(submission: Submission) -> None:
         raise Invalid("the report body is not padded to a known size")
     if len(submission.reporter_key) != REPORTER_KEY_BOX_SIZE:
         raise Invalid("the encrypted reporter key has the wrong size")
+    if len(submission.message_key) != MESSAGE_KEY_BOX_SIZE:
+        raise Invalid("the encrypted message key has the wrong size")
     if len(submission.lookup_token) != LOOKUP_TOKEN_SIZE:
         raise Invalid("the lookup token has the wrong size")
 
@@ -61,6 +68,7 @@ def submit_report(
         dek_suite=submission.suite,
         sealed_dek=submission.sealed_dek,
         reporter_key=submission.reporter_key,
+        message_key=submission.message_key,
         lookup_hash=token_hash,
         server_sealed=server_sealed,
         status=ReportStatus.RECEIVED,

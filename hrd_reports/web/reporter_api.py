@@ -63,6 +63,7 @@ class EnvelopeIn(BaseModel):
     sealed_dek: str = Field(max_length=2_000, pattern=_B64)
     body: str = Field(max_length=360_000, pattern=_B64)
     reporter_key: str = Field(max_length=2_000, pattern=_B64)
+    message_key: str = Field(max_length=200, pattern=_B64)
     lookup_token: str = Field(max_length=64, pattern=_B64)
 
 

@@ -10,6 +10,7 @@
   const SUITE = "hpke-xwing-hkdfsha256-aes256gcm";
   const MIN_BUCKET = 1024;
   const MAX_BUCKET = 256 * 1024;
+  const MAX_MESSAGE_BUCKET = 16 * 1024;
   const RANDOM_DIGITS = 27;
   const RECEIPT_DIGITS = RANDOM_DIGITS + 1;
   const encoder = new TextEncoder();
@@ -54,17 +55,36 @@
 
   /* Length-prefixed and zero-filled to the smallest power-of-two bucket that holds it, so the
      stored size does not tell a short report from a long testimony. */
-  function pad(plaintext) {
+  function pad(plaintext, maxBucket) {
+    const limit = maxBucket || MAX_BUCKET;
     const needed = 4 + plaintext.length;
     let size = MIN_BUCKET;
     while (size < needed) {
       size *= 2;
-      if (size > MAX_BUCKET) throw new Error("the report is too large");
+      if (size > limit) throw new Error("the text is too long");
     }
     const out = new Uint8Array(size);
     new DataView(out.buffer).setUint32(0, plaintext.length, false);
     out.set(plaintext, 4);
     return out;
+  }
+
+  function unpad(padded) {
+    if (padded.length < 4) throw new Error("padded text is too short");
+    const length = new DataView(padded.buffer, padded.byteOffset).getUint32(0, false);
+    const end = 4 + length;
+    if (end > padded.length || padded.subarray(end).some((b) => b !== 0)) {
+      throw new Error("padding is malformed");
+    }
+    return padded.slice(4, end);
+  }
+
+  async function decryptWithKey(key, blob, aad) {
+    const imported = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["decrypt"]);
+    const opened = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: blob.subarray(0, 12), additionalData: aad, tagLength: 128 },
+      imported, blob.subarray(12));
+    return new Uint8Array(opened);
   }
 
   async function encryptWithDek(dek, plaintext, aad, nonce) {
@@ -146,11 +166,12 @@
     const canonical = normaliseReceipt(typed);
     const lookupToken = await hkdf(canonical, "hrd-reports/1/receipt/lookup-token", 32);
     const seed = await hkdf(canonical, "hrd-reports/1/receipt/reporter-key", 32);
+    const messageKey = await hkdf(canonical, "hrd-reports/1/receipt/message-key", 32);
     const kem = suite().kem;
     // generateKeyPairDerand expands the seed as Python does (SHAKE256 into ML-KEM + X25519).
     const pair = await kem.generateKeyPairDerand(seed.slice());
     const publicKey = new Uint8Array(await kem.serializePublicKey(pair.publicKey));
-    return { canonical: canonical, lookupToken: lookupToken, seed: seed,
+    return { canonical: canonical, lookupToken: lookupToken, seed: seed, messageKey: messageKey,
              publicKey: publicKey, privateKey: pair.privateKey };
   }
 
@@ -166,8 +187,9 @@
     if ((await keyIdOf(intakeKey.publicKey)) !== intakeKey.keyId) {
       throw new Error("the intake key does not match its id");
     }
-    if (fixed.bodyNonce && fixed.reporterKeyNonce &&
-        toHex(fixed.bodyNonce) === toHex(fixed.reporterKeyNonce)) {
+    const fixedNonces = [fixed.bodyNonce, fixed.reporterKeyNonce, fixed.messageKeyNonce]
+      .filter((nonce) => nonce).map(toHex);
+    if (new Set(fixedNonces).size !== fixedNonces.length) {
       throw new Error("two encryptions under one DEK must never share a nonce");
     }
     const reportId = fixed.reportId || crypto.randomUUID();
@@ -181,6 +203,8 @@
                                       fixed.bodyNonce);
     const reporterKey = await encryptWithDek(dek, keys.publicKey, bind("reporter-key", reportId),
                                              fixed.reporterKeyNonce);
+    const messageKey = await encryptWithDek(dek, keys.messageKey, bind("message-key", reportId),
+                                            fixed.messageKeyNonce);
     dek.fill(0);
     return {
       version: PROTOCOL,
@@ -190,8 +214,38 @@
       sealed_dek: toBase64(concat(new Uint8Array(sealed.enc), new Uint8Array(sealed.ct))),
       body: toBase64(body),
       reporter_key: toBase64(reporterKey),
+      message_key: toBase64(messageKey),
       lookup_token: toBase64(keys.lookupToken),
     };
+  }
+
+  /* The follow-up conversation: the twin of hrd_reports/crypto/messages.py. */
+  function messageSubject(reportId, messageId) {
+    return reportId + "/" + messageId;
+  }
+
+  async function encryptReporterMessage(keys, text, reportId, messageId) {
+    const padded = pad(encoder.encode(text), MAX_MESSAGE_BUCKET);
+    return encryptWithDek(keys.messageKey, padded,
+                          bind("reporter-message", messageSubject(reportId, messageId)));
+  }
+
+  async function decryptReporterMessage(keys, blob, reportId, messageId) {
+    const padded = await decryptWithKey(
+      keys.messageKey, blob, bind("reporter-message", messageSubject(reportId, messageId)));
+    return new TextDecoder("utf-8", { fatal: true }).decode(unpad(padded));
+  }
+
+  async function openReply(keys, blob, reportId, messageId) {
+    const hpke = suite();
+    const encSize = hpke.kem.encSize;
+    const opened = await hpke.open({
+      recipientKey: keys.privateKey,
+      enc: blob.slice(0, encSize).buffer,
+      info: bind("reply", messageSubject(reportId, messageId)),
+    }, blob.slice(encSize).buffer);
+    const padded = new Uint8Array(opened);
+    return new TextDecoder("utf-8", { fatal: true }).decode(unpad(padded));
   }
 
   window.HrdEnvelope = Object.freeze({
@@ -207,6 +261,10 @@
     deriveReceiptKeys: deriveReceiptKeys,
     keyIdOf: keyIdOf,
     buildSubmission: buildSubmission,
+    encryptReporterMessage: encryptReporterMessage,
+    decryptReporterMessage: decryptReporterMessage,
+    openReply: openReply,
+    MAX_MESSAGE_BYTES: MAX_MESSAGE_BUCKET - 4,
     InvalidReceipt: InvalidReceipt,
   });
 })();

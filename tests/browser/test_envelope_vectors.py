@@ -25,7 +25,13 @@ VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "testdata" / "vectors.json").read_text(encoding="utf-8")
 )
 
-RECEIPT_FIELDS = ("canonical", "lookup_token_hex", "reporter_seed_hex", "reporter_public_key_hex")
+RECEIPT_FIELDS = (
+    "canonical",
+    "lookup_token_hex",
+    "reporter_seed_hex",
+    "reporter_public_key_hex",
+    "message_key_hex",
+)
 
 # Runs in the page; every byte string crosses as hex.
 EVALUATE_VECTORS = """
@@ -44,6 +50,7 @@ async (vectors) => {
       lookup_token_hex: E.toHex(keys.lookupToken),
       reporter_seed_hex: E.toHex(keys.seed),
       reporter_public_key_hex: E.toHex(keys.publicKey),
+      message_key_hex: E.toHex(keys.messageKey),
     });
   }
 
@@ -71,7 +78,8 @@ async (vectors) => {
       { keyId: intake.key_id, suite: E.SUITE, publicKey: fromHex(intake.public_key_hex) },
       v.receipt,
       { reportId: v.report_id, dek: fromHex(v.dek_hex), bodyNonce: fromHex(v.body_nonce_hex),
-        reporterKeyNonce: fromHex(v.reporter_key_nonce_hex) });
+        reporterKeyNonce: fromHex(v.reporter_key_nonce_hex),
+        messageKeyNonce: fromHex(v.message_key_nonce_hex) });
     envelopes.push(wire);
   }
 
@@ -89,7 +97,21 @@ async (vectors) => {
     opened.push(E.toHex(new Uint8Array(plaintext)));
   }
 
-  return { contexts, receipts, normalised, padding, envelopes, opened };
+  // The conversation: the reporter's messages as Python writes them, and replies sealed by
+  // Python opened with the key pair derived from the receipt.
+  const messages = [];
+  for (const v of vectors.messages) {
+    const keys = await E.deriveReceiptKeys(v.receipt);
+    messages.push({
+      read: await E.decryptReporterMessage(
+        keys, fromHex(v.reporter_message_hex), v.report_id, v.message_id),
+      reply: await E.openReply(keys, fromHex(v.reply_for_reporter_hex), v.report_id, v.message_id),
+      written: (await E.encryptReporterMessage(
+        keys, v.text_utf8, v.report_id, v.message_id)).length,
+    });
+  }
+
+  return { contexts, receipts, normalised, padding, envelopes, opened, messages };
 }
 """
 
@@ -147,3 +169,10 @@ def test_browser_envelope_matches_known_answer_vectors(page: Page, live_server: 
 
     # And the other direction: the page's HPKE opens what Python sealed.
     assert browser["opened"] == [v["plaintext_hex"] for v in VECTORS["hpke_open"]]
+
+    # The conversation: the page reads the reporter's messages and the desk's replies as
+    # Python wrote them, and writes messages of an honest size (nonce, one bucket, tag).
+    assert browser["messages"] == [
+        {"read": v["text_utf8"], "reply": v["text_utf8"], "written": 12 + 1024 + 16}
+        for v in VECTORS["messages"]
+    ]

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import bucket_sizes, pad
+from hrd_reports.crypto.messages import encrypt_reporter_message, seal_reply
 from hrd_reports.crypto.receipts import derive_receipt_keys, normalise_receipt
 from hrd_reports.crypto.submission import build_submission
 from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
@@ -23,7 +24,12 @@ REPORTER_SEED = bytes(range(32, 64))
 
 
 def _envelope(
-    label: str, content: str, report_id: str, receipt: str, dek: bytes, nonces: tuple[bytes, bytes]
+    label: str,
+    content: str,
+    report_id: str,
+    receipt: str,
+    dek: bytes,
+    nonces: tuple[bytes, bytes, bytes],
 ) -> dict[str, object]:
     intake = PrivateKey(INTAKE_SEED)
     submission = build_submission(
@@ -42,9 +48,39 @@ def _envelope(
         "dek_hex": dek.hex(),
         "body_nonce_hex": nonces[0].hex(),
         "reporter_key_nonce_hex": nonces[1].hex(),
+        "message_key_nonce_hex": nonces[2].hex(),
         "intake_seed_hex": INTAKE_SEED.hex(),
         "padded_length": len(pad(content.encode("utf-8"))),
         "wire": submission.to_wire(),
+    }
+
+
+MESSAGES = ["Are you safe now? Please answer.", "نعم، أنا بخير الآن. شكراً لكم."]
+
+
+def _message(receipt: str, text: str) -> dict[str, object]:
+    """A reporter's message (deterministic) and a reply sealed to the reporter (randomised)."""
+    keys = derive_receipt_keys(receipt)
+    report_id = UUID("0b5e7f0e-3f1a-4d38-a2b6-6a8f3c1d2e4f")
+    message_id = UUID("5d1f3a2c-7b9e-4c6d-8a0f-1e2d3c4b5a69")
+    nonce = bytes(range(40, 52))
+    reply, _ = seal_reply(
+        text,
+        reporter=keys.reporter_key.public,
+        dek=bytes(32),
+        report_id=report_id,
+        message_id=message_id,
+    )
+    return {
+        "receipt": receipt,
+        "report_id": str(report_id),
+        "message_id": str(message_id),
+        "text_utf8": text,
+        "nonce_hex": nonce.hex(),
+        "reporter_message_hex": encrypt_reporter_message(
+            keys.message_key, text, report_id=report_id, message_id=message_id, nonce=nonce
+        ).hex(),
+        "reply_for_reporter_hex": reply.hex(),
     }
 
 
@@ -66,6 +102,9 @@ def main() -> None:
                 Purpose.REPORT_DEK,
                 Purpose.REPORTER_KEY,
                 Purpose.INTAKE_PRIVATE_KEY,
+                Purpose.MESSAGE_KEY,
+                Purpose.REPORTER_MESSAGE,
+                Purpose.REPLY,
             )
         ],
         "xwing_keys": [
@@ -95,6 +134,7 @@ def main() -> None:
                 "lookup_token_hex": (keys := derive_receipt_keys(receipt)).lookup_token.hex(),
                 "reporter_seed_hex": keys.reporter_key.seed().hex(),
                 "reporter_public_key_hex": keys.reporter_key.public.raw.hex(),
+                "message_key_hex": keys.message_key.hex(),
             }
             for receipt in receipts
         ],
@@ -129,7 +169,7 @@ def main() -> None:
                 "0b5e7f0e-3f1a-4d38-a2b6-6a8f3c1d2e4f",
                 receipts[0],
                 bytes(range(200, 232)),
-                (bytes(range(12)), bytes(range(12, 24))),
+                (bytes(range(12)), bytes(range(12, 24)), bytes(range(24, 36))),
             ),
             _envelope(
                 "Arabic report longer than one bucket",
@@ -143,9 +183,10 @@ def main() -> None:
                 "9a0c1e2d-4b6f-4a8e-8c1d-3e5f7a9b0c2d",
                 receipts[1],
                 bytes(32),
-                (bytes([255] * 12), bytes([254] * 12)),
+                (bytes([255] * 12), bytes([254] * 12), bytes([253] * 12)),
             ),
         ],
+        "messages": [_message(r, text) for r, text in zip(receipts, MESSAGES, strict=True)],
     }
     (HERE / "vectors.json").write_text(
         json.dumps(vectors, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -14,11 +14,17 @@ import pytest
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import (
     bucket_sizes,
+    decrypt_message_key,
     decrypt_report_body,
     decrypt_reporter_key,
     open_dek,
 )
 from hrd_reports.crypto.errors import InvalidReceipt
+from hrd_reports.crypto.messages import (
+    decrypt_reporter_message,
+    encrypt_reporter_message,
+    open_reply_as_reporter,
+)
 from hrd_reports.crypto.receipts import derive_receipt_keys, normalise_receipt
 from hrd_reports.crypto.submission import build_submission, decode_b64
 from hrd_reports.crypto.xwing import PrivateKey, Sealed, fingerprint_of
@@ -64,6 +70,7 @@ def test_receipt_derivation_matches_vectors(vector: dict[str, str]) -> None:
     assert keys.lookup_token.hex() == vector["lookup_token_hex"]
     assert keys.reporter_key.seed().hex() == vector["reporter_seed_hex"]
     assert keys.reporter_key.public.raw.hex() == vector["reporter_public_key_hex"]
+    assert keys.message_key.hex() == vector["message_key_hex"]
 
 
 @pytest.mark.parametrize("vector", VECTORS["receipt_normalisation"], ids=lambda v: repr(v["typed"]))
@@ -87,6 +94,7 @@ def test_reference_client_builds_the_vector_byte_for_byte(vector: dict[str, Any]
         nonces=(
             bytes.fromhex(vector["body_nonce_hex"]),
             bytes.fromhex(vector["reporter_key_nonce_hex"]),
+            bytes.fromhex(vector["message_key_nonce_hex"]),
         ),
     ).to_wire()
     wire = vector["wire"]
@@ -115,3 +123,20 @@ def test_vector_envelope_opens_with_the_intake_key(vector: dict[str, Any]) -> No
     box = decode_b64(wire["reporter_key"], field="reporter_key")
     reporter_key = decrypt_reporter_key(dek, box, report_id=report_id)
     assert reporter_key.raw == derive_receipt_keys(vector["receipt"]).reporter_key.public.raw
+    message_key = decrypt_message_key(
+        dek, decode_b64(wire["message_key"], field="message_key"), report_id=report_id
+    )
+    assert message_key == derive_receipt_keys(vector["receipt"]).message_key
+
+
+@pytest.mark.parametrize("vector", VECTORS["messages"], ids=lambda v: v["text_utf8"][:10])
+def test_message_vectors_encrypt_and_open_as_the_browser_does(vector: dict[str, Any]) -> None:
+    keys = derive_receipt_keys(vector["receipt"])
+    ids = {"report_id": UUID(vector["report_id"]), "message_id": UUID(vector["message_id"])}
+    written = encrypt_reporter_message(
+        keys.message_key, vector["text_utf8"], nonce=bytes.fromhex(vector["nonce_hex"]), **ids
+    )
+    assert written.hex() == vector["reporter_message_hex"]
+    assert decrypt_reporter_message(keys.message_key, written, **ids) == vector["text_utf8"]
+    reply = bytes.fromhex(vector["reply_for_reporter_hex"])
+    assert open_reply_as_reporter(reply, reporter=keys.reporter_key, **ids) == vector["text_utf8"]

@@ -130,6 +130,26 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def checkpoint_deleted(engine: Engine) -> None:
+    """Move what a destroying transaction overwrote from SQLite's WAL into the database file.
+
+    Until a checkpoint, the write-ahead log still holds the pages a withdrawn report was
+    written in. A TRUNCATE checkpoint copies the overwritten pages into the file and empties
+    the log; if readers keep it busy, the next automatic checkpoint does it. PostgreSQL has
+    no such file to empty (its own vacuum reclaims dead rows).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    # Outside any transaction (SQLAlchemy would open one, and a checkpoint cannot run in it).
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        raw.close()
+
+
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     """Sessions for units of work; ``read_only`` ones cannot write (PostgreSQL refuses it)."""
     if not read_only:

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         pattern=r"^http://[a-z2-7]{56}\.onion$",
         description="This desk's onion address; sent as Onion-Location on reporter pages.",
     )
+    withdrawal_grace_days: int = Field(
+        default=0,
+        ge=0,
+        le=90,
+        description="Days a withdrawn report is kept before it is destroyed; 0 destroys it "
+        "at once. Run `hrd-reports reports purge-withdrawn` daily when this is set.",
+    )
     setup_link_hours: int = Field(default=24, ge=1, le=24 * 7)
     invitation_hours: int = Field(
         default=72, ge=1, le=24 * 14, description="How long an invitation link stays valid."

@@ -3,16 +3,28 @@
 import base64
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from hrd_reports.crypto.messages import encrypt_reporter_message
 from hrd_reports.crypto.pow import solve
+from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role
-from hrd_reports.services import desk, intake, keyring, reports, reseal, rotation, users
+from hrd_reports.services import (
+    desk,
+    intake,
+    keyring,
+    messaging,
+    reports,
+    reseal,
+    rotation,
+    users,
+)
 from hrd_reports.services.desk import DeskSetup
 from hrd_reports.services.reports import AssignOutcome, ReportView
 from hrd_reports.services.rotation import RotationEnd, RotationStart
@@ -50,6 +62,43 @@ def post_report(client: Any, content: bytes, **overrides: Any) -> tuple[str, Any
         "envelope": submission.to_wire(),
     } | overrides
     return receipt, client.post("/api/v1/reports", json=body)
+
+
+def solved_pow(client: Any) -> dict[str, Any]:
+    challenge = client.get("/api/v1/challenge").json()
+    return {
+        "challenge": challenge["challenge"],
+        "counter": solve(challenge["challenge"], challenge["difficulty"]),
+    }
+
+
+def query_inbox(client: Any, receipt: str) -> Any:
+    """Open the inbox as the reporter's browser does: derive the token, work, ask."""
+    token = derive_receipt_keys(receipt).lookup_token
+    return client.post(
+        "/api/v1/inbox",
+        json={"proof_of_work": solved_pow(client), "lookup_token": _b64(token)},
+    )
+
+
+def post_reporter_message(client: Any, receipt: str, report_id: UUID, text: str) -> Any:
+    keys = derive_receipt_keys(receipt)
+    message_id = uuid.uuid4()
+    blob = encrypt_reporter_message(
+        keys.message_key, text, report_id=report_id, message_id=message_id
+    )
+    return client.post(
+        "/api/v1/inbox/messages",
+        json={
+            "proof_of_work": solved_pow(client),
+            "lookup_token": _b64(keys.lookup_token),
+            "message": {"id": str(message_id), "ciphertext": _b64(blob)},
+        },
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def report_content(narrative: str, *, incident_types: tuple[str, ...] = ("death_threat",)) -> bytes:
@@ -178,6 +227,26 @@ class Desk:
             )
             session.commit()
         return outcome
+
+    def reply(self, report_id: UUID, text: str, *, by: Person) -> UUID:
+        with self.session() as session:
+            message_id = messaging.reply(
+                session,
+                reader=self._unlock(session, by),
+                report_id=report_id,
+                text=text,
+                secrets=self.secrets,
+            )
+            session.commit()
+        return message_id
+
+    def thread(self, report_id: UUID, *, by: Person) -> list[messaging.ThreadMessage]:
+        """The conversation as the desk reads it, through the reader's own keys."""
+        with self.session() as session:
+            report, dek = reports.writable(session, self._unlock(session, by), report_id)
+            messages = messaging.thread(session, report, dek)
+            session.commit()
+        return messages
 
     def start_rotation(self, *, by: Person) -> tuple[RotationStart, dict[str, PrivateKey]]:
         """The first step of ``keys rotate``, committed; also the keys ``by`` opened for it."""

@@ -1,5 +1,7 @@
-"""``reports list``, ``reports show`` and ``reports assign``: each decryption is audited."""
+"""``reports list``, ``reports show`` and ``reports assign``: each decryption is audited;
+``reports purge-withdrawn`` destroys what reporters withdrew once the grace period is over."""
 
+import datetime as dt
 from typing import Any
 
 import typer
@@ -15,11 +17,13 @@ from hrd_reports.cli.common import (
     runtime,
     unlock,
 )
-from hrd_reports.db import unit_of_work
-from hrd_reports.services import reports
+from hrd_reports.db import checkpoint_deleted, unit_of_work
+from hrd_reports.services import messaging, reports
 from hrd_reports.services.reports import ReportView
 
-app = typer.Typer(help="Reports: list, show and assign.", no_args_is_help=True)
+app = typer.Typer(
+    help="Reports: list, show, assign, and purge the withdrawn.", no_args_is_help=True
+)
 
 
 def _document(view: ReportView, *, with_content: bool) -> dict[str, Any]:
@@ -123,3 +127,26 @@ def assign(
             session.commit()
     previous = f" (was {outcome.previous})" if outcome.previous else ""
     typer.echo(f"report {outcome.report_id} assigned to {outcome.assignee}{previous}.")
+
+
+@app.command("purge-withdrawn")
+@cli_command
+def purge_withdrawn(as_json: bool = JSON_OUTPUT) -> None:
+    """Destroy the reports withdrawn longer ago than HRD_WITHDRAWAL_GRACE_DAYS (run daily).
+
+    Needs no key: destroying ciphertext does not decrypt it. Audited.
+    """
+    with runtime() as rt:
+        with unit_of_work(rt.sessions) as session:
+            destroyed = messaging.purge_withdrawn(
+                session,
+                grace=dt.timedelta(days=rt.settings.withdrawal_grace_days),
+                actor="cli",
+                secrets=rt.secrets,
+            )
+            session.commit()
+        checkpoint_deleted(rt.engine)
+    if as_json:
+        print_json({"destroyed": destroyed})
+        return
+    typer.echo(f"destroyed {len(destroyed)} withdrawn report(s)")

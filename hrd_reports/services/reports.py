@@ -176,6 +176,17 @@ def audit_reading(
     )
 
 
+def writable(session: Session, reader: UnlockedUser, report_id: str | UUID) -> tuple[Report, bytes]:
+    """A report the reader may change, with its key: key holders any, case workers their own."""
+    keys = reader_keys(session, reader)
+    audit.lock_for_change(session)
+    report = get_report(session, report_id)
+    if reader.user.role == Role.CASE_WORKER:
+        keys.grant_for(session, report)
+    dek = keys.data_key(session, report)
+    return report, dek
+
+
 def list_reports(
     session: Session, *, reader: UnlockedUser, secrets: ServerSecrets
 ) -> list[ReportView]:

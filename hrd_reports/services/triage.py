@@ -347,19 +347,6 @@ class Keep(enum.Enum):
 KEEP = Keep.KEEP
 
 
-def _writable(
-    session: Session, reader: UnlockedUser, report_id: str | UUID
-) -> tuple[Report, bytes]:
-    """A report the reader may change, with its key: key holders any, case workers their own."""
-    keys = reports.reader_keys(session, reader)
-    audit.lock_for_change(session)
-    report = reports.get_report(session, report_id)
-    if reader.user.role == Role.CASE_WORKER:
-        keys.grant_for(session, report)
-    dek = keys.data_key(session, report)
-    return report, dek
-
-
 def update_workflow(
     session: Session,
     *,
@@ -375,7 +362,7 @@ def update_workflow(
     ``priority=None`` clears it; ``KEEP`` leaves it as it is, which is what a case worker's
     form sends, so that a priority a coordinator set meanwhile is neither refused nor undone.
     """
-    report, _ = _writable(session, reader, report_id)
+    report, _ = reports.writable(session, reader, report_id)
     changes: dict[str, Any] = {}
     if status is not None and status != report.status:
         changes["status"] = [report.status.value, status.value]
@@ -424,7 +411,7 @@ def set_tags(
     tags: list[str],
     secrets: ServerSecrets,
 ) -> None:
-    report, dek = _writable(session, reader, report_id)
+    report, dek = reports.writable(session, reader, report_id)
     payload = json.dumps(tags, ensure_ascii=False).encode("utf-8")
     report.tags = encrypt_with_dek(dek, payload, aad=_tags_aad(report)) if tags else None
     session.flush()
@@ -451,7 +438,7 @@ def add_note(
         raise Invalid(N_("the note is empty"))
     if len(text) > MAX_NOTE_LENGTH:
         raise Invalid(N_("a note has at most %(limit)d characters"), limit=MAX_NOTE_LENGTH)
-    report, dek = _writable(session, reader, report_id)
+    report, dek = reports.writable(session, reader, report_id)
     note = ReportNote(report_id=report.id, author=reader.name, written_on=utc_today(), body=b"")
     session.add(note)
     session.flush()
@@ -477,8 +464,8 @@ def link_reports(
     secrets: ServerSecrets,
 ) -> None:
     """Mark two reports as related; the reader must be able to open both."""
-    report, _ = _writable(session, reader, report_id)
-    other, _ = _writable(session, reader, other_id)
+    report, _ = reports.writable(session, reader, report_id)
+    other, _ = reports.writable(session, reader, other_id)
     if report.id == other.id:
         raise Invalid(N_("a report cannot be linked to itself"))
     low, high = sorted((report.id, other.id))

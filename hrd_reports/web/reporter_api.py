@@ -6,9 +6,11 @@ report arrives as ciphertext the server cannot read. Its OpenAPI document is pub
 """
 
 import base64
+import datetime as dt
 from typing import Any
+from uuid import UUID
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -17,12 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from hrd_reports import __version__
 from hrd_reports.crypto.errors import MalformedEnvelope
 from hrd_reports.crypto.pow import ALGORITHM
-from hrd_reports.crypto.submission import Submission, parse_wire
+from hrd_reports.crypto.submission import Submission, decode_b64, parse_wire
 from hrd_reports.crypto.xwing import fingerprint_of
-from hrd_reports.db import unit_of_work
-from hrd_reports.services import challenges, intake, keyring
-from hrd_reports.services.errors import Invalid
+from hrd_reports.db import checkpoint_deleted, unit_of_work
+from hrd_reports.services import challenges, intake, keyring, messaging
+from hrd_reports.services.errors import Invalid, NotFound
 from hrd_reports.web.deps import ReadSession, RuntimeDep
+from hrd_reports.web.pages import choose_locale
 from hrd_reports.wiring import Runtime
 
 PREFIX = "/api/v1"
@@ -137,6 +140,184 @@ def _store(runtime: Runtime, proof: ProofOfWorkIn, submission: Submission) -> st
         report = intake.submit_report(session, submission=submission, secrets=runtime.secrets)
         session.commit()
         return str(report.public_id)
+
+
+# ---- the reporter's inbox ------------------------------------------------------------------
+
+
+class InboxQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proof_of_work: ProofOfWorkIn
+    lookup_token: str = Field(max_length=64, pattern=_B64)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(max_length=36)
+    ciphertext: str = Field(max_length=24_000, pattern=_B64)
+
+
+class MessageCreate(InboxQuery):
+    message: MessageIn
+
+
+class SealedMessageOut(BaseModel):
+    id: str
+    sender: str
+    sent_on: str = Field(description="The day only (YYYY-MM-DD).")
+    ciphertext: str = Field(
+        description="A reply: HPKE-sealed to the reporter's key. The reporter's own message: "
+        "AES-256-GCM under the message key. Standard base64."
+    )
+
+
+class InboxOut(BaseModel):
+    """The same fields whether or not the receipt leads to a report."""
+
+    found: bool
+    notice: str | None
+    report_id: str | None
+    stage: str | None
+    stage_message: str | None
+    can_write: bool
+    messages: list[SealedMessageOut]
+
+
+class MessageCreated(BaseModel):
+    id: str
+
+
+class Withdrawn(BaseModel):
+    withdrawn: bool
+
+
+def _nothing_found() -> InboxOut:
+    return InboxOut(
+        found=False,
+        notice=messaging.NOTHING_FOUND,
+        report_id=None,
+        stage=None,
+        stage_message=None,
+        can_write=False,
+        messages=[],
+    )
+
+
+def _token(query: InboxQuery) -> bytes:
+    try:
+        return decode_b64(query.lookup_token, field="lookup_token")
+    except MalformedEnvelope as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def _spend(runtime: Runtime, proof: ProofOfWorkIn) -> None:
+    """Spend the proof of work in a transaction of its own, committed whatever follows.
+
+    Here, unlike a submission, a refusal must still cost its proof: otherwise a wrong
+    receipt, refused, would leave the same solution free for the next guess.
+    """
+    with unit_of_work(runtime.sessions) as session:
+        challenges.spend(
+            session,
+            token=proof.challenge,
+            counter=proof.counter,
+            secrets=runtime.secrets,
+            difficulty=runtime.settings.pow_difficulty_bits,
+        )
+        session.commit()
+
+
+@router.post("/inbox", response_model=InboxOut, responses=_REFUSALS)
+async def post_inbox(query: InboxQuery, request: Request, runtime: RuntimeDep) -> InboxOut:
+    """The report's stage and its messages, as ciphertext only the receipt opens.
+
+    A receipt that leads nowhere (never sent, withdrawn, destroyed) gets the same fields and
+    one sentence; every look-up costs a proof of work, so receipts cannot be tried in bulk.
+    """
+    token = _token(query)
+    locale = choose_locale(request)
+
+    def look_up() -> InboxOut:
+        _spend(runtime, query.proof_of_work)
+        with unit_of_work(runtime.sessions) as session:
+            try:
+                inbox = messaging.open_inbox(
+                    session, lookup_token=token, secrets=runtime.secrets, locale=locale
+                )
+            except NotFound:
+                return _nothing_found()
+        return InboxOut(
+            found=True,
+            notice=None,
+            report_id=str(inbox.report_id),
+            stage=inbox.stage.value,
+            stage_message=inbox.stage_message,
+            can_write=inbox.can_write,
+            messages=[
+                SealedMessageOut(
+                    id=str(message.id),
+                    sender=message.sender.value,
+                    sent_on=message.sent_on.isoformat(),
+                    ciphertext=_b64(message.ciphertext),
+                )
+                for message in inbox.messages
+            ],
+        )
+
+    return await run_in_threadpool(look_up)
+
+
+@router.post("/inbox/messages", status_code=201, response_model=MessageCreated, responses=_REFUSALS)
+async def post_inbox_message(query: MessageCreate, runtime: RuntimeDep) -> JSONResponse:
+    """A message from the reporter, encrypted in their browser; nothing is stored on a refusal."""
+    token = _token(query)
+    try:
+        message_id = UUID(query.message.id)
+        ciphertext = decode_b64(query.message.ciphertext, field="ciphertext")
+    except ValueError as exc:
+        raise Invalid("the message id is not a UUID") from exc
+    except MalformedEnvelope as exc:
+        raise Invalid(str(exc)) from exc
+
+    def store() -> str:
+        _spend(runtime, query.proof_of_work)
+        with unit_of_work(runtime.sessions) as session:
+            message = messaging.post_reporter_message(
+                session,
+                lookup_token=token,
+                message_id=message_id,
+                ciphertext=ciphertext,
+                secrets=runtime.secrets,
+            )
+            session.commit()
+            return str(message.public_id)
+
+    created = await run_in_threadpool(store)
+    return JSONResponse(MessageCreated(id=created).model_dump(), status_code=201)
+
+
+@router.post("/inbox/withdraw", response_model=Withdrawn, responses=_REFUSALS)
+async def post_withdraw(query: InboxQuery, runtime: RuntimeDep) -> Withdrawn:
+    """Withdraw the report: its content and messages are destroyed (after the desk's grace
+    period, if it set one); only workflow fields remain, for statistics."""
+    token = _token(query)
+
+    def withdraw() -> None:
+        _spend(runtime, query.proof_of_work)
+        with unit_of_work(runtime.sessions) as session:
+            messaging.withdraw(
+                session,
+                lookup_token=token,
+                grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
+                secrets=runtime.secrets,
+            )
+            session.commit()
+
+    await run_in_threadpool(withdraw)
+    await run_in_threadpool(checkpoint_deleted, runtime.engine)
+    return Withdrawn(withdrawn=True)
 
 
 def _b64(data: bytes) -> str:

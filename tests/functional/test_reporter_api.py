@@ -228,6 +228,13 @@ def test_report_sealed_to_a_key_retired_since_is_told_to_send_again(
 
 def test_only_the_reporter_api_is_described_publicly(client: TestClient) -> None:
     document = client.get("/api/v1/openapi.json").json()
-    assert set(document["paths"]) == {"/api/v1/intake-key", "/api/v1/challenge", "/api/v1/reports"}
+    assert set(document["paths"]) == {
+        "/api/v1/intake-key",
+        "/api/v1/challenge",
+        "/api/v1/reports",
+        "/api/v1/inbox",
+        "/api/v1/inbox/messages",
+        "/api/v1/inbox/withdraw",
+    }
     for path in ("/openapi.json", "/docs", "/api/v1/docs"):
         assert client.get(path).status_code == 404

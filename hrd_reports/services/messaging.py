@@ -1,0 +1,397 @@
+"""The follow-up conversation: the reporter's inbox, replies, the reporter's messages and
+withdrawal.
+
+A reporter is known only by the receipt, and the server sees only the lookup token derived
+from it (or, on the no-JavaScript path, the receipt for the one request). Everything the
+reporter reads or writes here is ciphertext to the server (see ``crypto.messages``): replies
+are sealed to the reporter's key, and the reporter's messages are under a key the desk holds
+under the report's DEK. An unknown receipt and a withdrawn report get the same answer.
+"""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from hrd_reports.crypto.envelope import decrypt_message_key, decrypt_reporter_key
+from hrd_reports.crypto.messages import (
+    MAX_MESSAGE_BYTES,
+    decrypt_reporter_message,
+    message_sizes,
+    open_reply_as_desk,
+    seal_reply,
+)
+from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, lookup_hash
+from hrd_reports.i18n import N_
+from hrd_reports.keystore import ServerSecrets
+from hrd_reports.models import (
+    MessageSender,
+    Report,
+    ReporterStage,
+    ReportMessage,
+    ReportStatus,
+    StageMessage,
+    WithdrawnReport,
+)
+from hrd_reports.services import audit, keyring, reports
+from hrd_reports.services.clock import utc_today
+from hrd_reports.services.errors import Conflict, Invalid, NotFound
+from hrd_reports.services.users import UnlockedUser
+
+# One sentence for every receipt that leads nowhere: never sent, mistyped past its check
+# digit, withdrawn or destroyed. Telling them apart would tell someone holding a seized
+# receipt that a report existed.
+NOTHING_FOUND = N_(
+    "No report matches this receipt. Check each digit; a report that was withdrawn cannot be "
+    "found either."
+)
+# A long conversation is a case for a meeting, not for an anonymous inbox; the bound keeps one
+# receipt holder from filling the database.
+MAX_MESSAGES_PER_REPORT = 200
+
+STAGE_OF_STATUS = {
+    ReportStatus.RECEIVED: ReporterStage.RECEIVED,
+    ReportStatus.ACKNOWLEDGED: ReporterStage.REVIEWING,
+    ReportStatus.TRIAGE: ReporterStage.REVIEWING,
+    ReportStatus.OPEN: ReporterStage.REVIEWING,
+    ReportStatus.ACTION: ReporterStage.ACTION,
+    ReportStatus.MONITORING: ReporterStage.ACTION,
+    ReportStatus.CLOSED: ReporterStage.CLOSED,
+    ReportStatus.DUPLICATE: ReporterStage.CLOSED,
+    ReportStatus.OUT_OF_MANDATE: ReporterStage.CLOSED,
+}
+MAX_STAGE_MESSAGE_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class SealedMessage:
+    """One message as the reporter's browser receives it: ciphertext only."""
+
+    id: UUID
+    sender: MessageSender
+    sent_on: dt.date
+    # A reply: sealed to the reporter's key. A reporter's own message: under the message key.
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class Inbox:
+    report_id: UUID
+    stage: ReporterStage
+    # The desk's own wording of the stage in the reporter's language, or None for the default.
+    stage_message: str | None
+    messages: list[SealedMessage]
+    # False for a report received before the conversation existed: it can be read, not written.
+    can_write: bool
+
+
+def _report_of(session: Session, lookup_token: bytes, secrets: ServerSecrets) -> Report:
+    if len(lookup_token) != LOOKUP_TOKEN_SIZE:
+        raise NotFound(NOTHING_FOUND)
+    token_hash = lookup_hash(lookup_token, lookup_secret=secrets.lookup)
+    report = session.execute(
+        select(Report).where(Report.lookup_hash == token_hash)
+    ).scalar_one_or_none()
+    if report is None or report.withdrawn_on is not None:
+        raise NotFound(NOTHING_FOUND)
+    return report
+
+
+def stage_message(session: Session, stage: ReporterStage, locale: str) -> str | None:
+    return session.execute(
+        select(StageMessage.text).where(StageMessage.stage == stage, StageMessage.locale == locale)
+    ).scalar_one_or_none()
+
+
+def open_inbox(
+    session: Session, *, lookup_token: bytes, secrets: ServerSecrets, locale: str
+) -> Inbox:
+    """The report's stage and every message, as ciphertext for the reporter to open."""
+    report = _report_of(session, lookup_token, secrets)
+    stage = STAGE_OF_STATUS[report.status]
+    rows = session.execute(
+        select(ReportMessage).where(ReportMessage.report_id == report.id).order_by(ReportMessage.id)
+    ).scalars()
+    messages = [
+        SealedMessage(
+            id=row.public_id,
+            sender=row.sender,
+            sent_on=row.sent_on,
+            ciphertext=row.body
+            if row.sender == MessageSender.REPORTER
+            else row.for_reporter or b"",
+        )
+        for row in rows
+    ]
+    return Inbox(
+        report_id=report.public_id,
+        stage=stage,
+        stage_message=stage_message(session, stage, locale),
+        messages=messages,
+        can_write=report.message_key is not None,
+    )
+
+
+def _check_room(session: Session, report: Report) -> None:
+    count = session.execute(
+        select(func.count()).select_from(ReportMessage).where(ReportMessage.report_id == report.id)
+    ).scalar_one()
+    if count >= MAX_MESSAGES_PER_REPORT:
+        raise Conflict(
+            N_("this conversation has reached %(limit)d messages; please send a new report"),
+            limit=MAX_MESSAGES_PER_REPORT,
+        )
+
+
+def post_reporter_message(
+    session: Session,
+    *,
+    lookup_token: bytes,
+    message_id: UUID,
+    ciphertext: bytes,
+    secrets: ServerSecrets,
+) -> ReportMessage:
+    """Store a message the reporter's browser encrypted; the desk sees it as unread."""
+    if message_id.version != 4:
+        raise Invalid(N_("a message id is a random UUID"))
+    if len(ciphertext) not in message_sizes():
+        raise Invalid(N_("the message is not padded to a known size"))
+    audit.lock_for_change(session)
+    report = _report_of(session, lookup_token, secrets)
+    if report.message_key is None:
+        raise Conflict(N_("this report was received before messages existed; send a new report"))
+    _check_room(session, report)
+    if session.execute(
+        select(ReportMessage.id).where(ReportMessage.public_id == message_id)
+    ).first():
+        raise Conflict(N_("this message was already received"))
+    message = ReportMessage(
+        public_id=message_id,
+        report_id=report.id,
+        sender=MessageSender.REPORTER,
+        author=None,
+        sent_on=utc_today(),
+        body=ciphertext,
+        for_reporter=None,
+        unread=True,
+    )
+    session.add(message)
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor="reporter",
+        action="report.message",
+        subject=str(report.public_id),
+        detail={"message": str(message_id)},
+    )
+    return message
+
+
+def reply(
+    session: Session,
+    *,
+    reader: UnlockedUser,
+    report_id: str | UUID,
+    text: str,
+    secrets: ServerSecrets,
+) -> UUID:
+    """A reply from the desk, sealed to the reporter (and a copy under the DEK); audited."""
+    text = text.strip()
+    if not text:
+        raise Invalid(N_("the reply is empty"))
+    if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise Invalid(N_("a reply has at most %(limit)d bytes"), limit=MAX_MESSAGE_BYTES)
+    report, dek = reports.writable(session, reader, report_id)
+    _check_room(session, report)
+    with keyring.integrity_checked(f"the reporter key of report {report.public_id}"):
+        reporter = decrypt_reporter_key(dek, report.reporter_key, report_id=report.public_id)
+    message_id = uuid.uuid4()
+    for_reporter, for_desk = seal_reply(
+        text, reporter=reporter, dek=dek, report_id=report.public_id, message_id=message_id
+    )
+    session.add(
+        ReportMessage(
+            public_id=message_id,
+            report_id=report.id,
+            sender=MessageSender.DESK,
+            author=reader.name,
+            sent_on=utc_today(),
+            body=for_desk,
+            for_reporter=for_reporter,
+            unread=False,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=reader.name,
+        action="report.reply",
+        subject=str(report.public_id),
+        detail={"message": str(message_id)},
+    )
+    return message_id
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    id: UUID
+    sender: MessageSender
+    author: str | None
+    sent_on: dt.date
+    text: str
+
+
+def thread(session: Session, report: Report, dek: bytes) -> list[ThreadMessage]:
+    """The conversation as the desk reads it (the caller audits the reading); marks it read."""
+    message_key = None
+    if report.message_key is not None:
+        with keyring.integrity_checked(f"the message key of report {report.public_id}"):
+            message_key = decrypt_message_key(dek, report.message_key, report_id=report.public_id)
+    messages = []
+    for row in session.execute(
+        select(ReportMessage).where(ReportMessage.report_id == report.id).order_by(ReportMessage.id)
+    ).scalars():
+        ids = {"report_id": report.public_id, "message_id": row.public_id}
+        with keyring.integrity_checked(f"message {row.public_id} of report {report.public_id}"):
+            if row.sender == MessageSender.DESK:
+                text = open_reply_as_desk(dek, row.body, **ids)
+            elif message_key is not None:
+                text = decrypt_reporter_message(message_key, row.body, **ids)
+            else:
+                continue
+        messages.append(ThreadMessage(row.public_id, row.sender, row.author, row.sent_on, text))
+    session.execute(
+        update(ReportMessage)
+        .where(ReportMessage.report_id == report.id, ReportMessage.unread.is_(True))
+        .values(unread=False)
+    )
+    return messages
+
+
+def unread_counts(session: Session, report_ids: list[int]) -> dict[int, int]:
+    """How many of each report's messages from the reporter nobody has read yet."""
+    if not report_ids:
+        return {}
+    rows = session.execute(
+        select(ReportMessage.report_id, func.count())
+        .where(ReportMessage.report_id.in_(report_ids), ReportMessage.unread.is_(True))
+        .group_by(ReportMessage.report_id)
+    ).all()
+    return {report_id: int(count) for report_id, count in rows}
+
+
+# ---- withdrawal ---------------------------------------------------------------------------
+
+
+def _destroy(session: Session, report: Report, *, withdrawn_on: dt.date) -> None:
+    """Delete the report and everything that holds its content; keep a tombstone.
+
+    Messages, notes, grants and links go with the row (ON DELETE CASCADE). On SQLite the
+    freed pages are overwritten (``secure_delete``), so the ciphertext does not linger there.
+    """
+    session.add(
+        WithdrawnReport(
+            public_id=report.public_id,
+            received_on=report.received_on,
+            withdrawn_on=withdrawn_on,
+            status=report.status,
+            priority=report.priority,
+            risk=report.risk,
+            urgent=report.urgent,
+            server_sealed=report.server_sealed,
+        )
+    )
+    session.execute(delete(Report).where(Report.id == report.id))
+    session.flush()
+
+
+def withdraw(
+    session: Session, *, lookup_token: bytes, grace: dt.timedelta, secrets: ServerSecrets
+) -> None:
+    """The reporter takes the report back: destroyed now, or after the desk's grace period.
+
+    During a grace period the receipt already leads nowhere and the desk sees the report as
+    withdrawn; ``purge_withdrawn`` destroys it when the period ends.
+    """
+    audit.lock_for_change(session)
+    report = _report_of(session, lookup_token, secrets)
+    today = utc_today()
+    public_id = str(report.public_id)
+    if grace <= dt.timedelta(0):
+        _destroy(session, report, withdrawn_on=today)
+        destroyed = True
+    else:
+        report.withdrawn_on = today
+        session.flush()
+        destroyed = False
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor="reporter",
+        action="report.withdraw",
+        subject=public_id,
+        detail={"destroyed": destroyed, "grace_days": grace.days},
+    )
+
+
+def purge_withdrawn(
+    session: Session, *, grace: dt.timedelta, actor: str, secrets: ServerSecrets
+) -> list[str]:
+    """Destroy every withdrawn report whose grace period has ended; audited."""
+    audit.lock_for_change(session)
+    due = utc_today() - grace
+    destroyed = []
+    for report in session.execute(select(Report).where(Report.withdrawn_on <= due)).scalars():
+        withdrawn_on = report.withdrawn_on or due
+        destroyed.append(str(report.public_id))
+        _destroy(session, report, withdrawn_on=withdrawn_on)
+    if destroyed:
+        audit.record(
+            session,
+            audit_secret=secrets.audit,
+            actor=actor,
+            action="report.destroy",
+            subject=None,
+            detail={"reports": destroyed},
+        )
+    return destroyed
+
+
+# ---- what reporters are told of each stage ------------------------------------------------
+
+
+def set_stage_message(
+    session: Session,
+    *,
+    stage: ReporterStage,
+    locale: str,
+    text: str,
+    actor: str,
+    secrets: ServerSecrets,
+) -> None:
+    """The desk's own words for a stage in one language; empty text restores the default."""
+    text = " ".join(text.split())
+    if len(text) > MAX_STAGE_MESSAGE_LENGTH:
+        raise Invalid(
+            N_("a stage message has at most %(limit)d characters"), limit=MAX_STAGE_MESSAGE_LENGTH
+        )
+    audit.lock_for_change(session)
+    session.execute(
+        delete(StageMessage).where(StageMessage.stage == stage, StageMessage.locale == locale)
+    )
+    if text:
+        session.add(StageMessage(stage=stage, locale=locale, text=text))
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=actor,
+        action="settings.stage_message",
+        subject=f"{stage.value}/{locale}",
+        detail={"default": not text},
+    )

@@ -1,0 +1,266 @@
+"""The reporter's inbox over HTTP: ciphertext only, one answer for every wrong receipt, and a
+withdrawal that leaves nothing of the report but its workflow fields."""
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from hrd_reports.crypto.messages import open_reply_as_reporter
+from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt
+from hrd_reports.models import (
+    AuditEvent,
+    MessageSender,
+    Report,
+    ReportMessage,
+    ReportStatus,
+    WithdrawnReport,
+)
+from hrd_reports.services import messaging
+from hrd_reports.services.clock import utc_today
+from hrd_reports.services.errors import NotFound
+from hrd_reports.settings import Settings
+from hrd_reports.web.app import create_app
+from hrd_reports.wiring import Runtime
+from tests.cli import invoke
+from tests.conftest import DatabaseServer
+from tests.helpers import (
+    Desk,
+    Person,
+    post_reporter_message,
+    query_inbox,
+    report_content,
+    solved_pow,
+)
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.fixture
+def client(settings: Settings, runtime: Runtime, desk: Desk) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, runtime=runtime)) as test_client:
+        yield test_client
+
+
+def test_inbox_right_receipt_shows_the_stage_and_replies_only_as_ciphertext(
+    client: TestClient, desk: Desk, admin: Person
+) -> None:
+    submitted = desk.submit(report_content("CANARY-inbox-report"))
+    reply = "CANARY-reply are you safe tonight?"
+    desk.reply(submitted.report_id, reply, by=admin)
+
+    response = query_inbox(client, submitted.receipt)
+
+    assert response.status_code == 200
+    assert reply not in response.text
+    inbox = response.json()
+    assert (inbox["found"], inbox["report_id"], inbox["stage"]) == (
+        True,
+        str(submitted.report_id),
+        "received",
+    )
+    (message,) = inbox["messages"]
+    assert message["sender"] == "desk"
+    keys = derive_receipt_keys(submitted.receipt)
+    opened = open_reply_as_reporter(
+        base64.b64decode(message["ciphertext"]),
+        reporter=keys.reporter_key,
+        report_id=submitted.report_id,
+        message_id=uuid.UUID(message["id"]),
+    )
+    assert opened == reply
+
+
+def test_inbox_receipt_typed_in_arabic_indic_digits_opens_the_same_inbox(
+    client: TestClient, desk: Desk
+) -> None:
+    submitted = desk.submit(report_content("CANARY-arabic-digits"))
+    typed = submitted.receipt.translate(ARABIC_INDIC).replace(" ", " - ")
+    assert typed != submitted.receipt
+
+    inbox = query_inbox(client, typed).json()
+
+    assert (inbox["found"], inbox["report_id"]) == (True, str(submitted.report_id))
+
+
+def test_inbox_wrong_receipt_gets_the_generic_answer_with_the_same_fields(
+    client: TestClient, desk: Desk
+) -> None:
+    submitted = desk.submit(report_content("CANARY-right"))
+    right = query_inbox(client, submitted.receipt).json()
+
+    wrong = query_inbox(client, generate_receipt())
+
+    assert wrong.status_code == 200
+    assert set(wrong.json()) == set(right)
+    assert wrong.json() == {
+        "found": False,
+        "notice": messaging.NOTHING_FOUND,
+        "report_id": None,
+        "stage": None,
+        "stage_message": None,
+        "can_write": False,
+        "messages": [],
+    }
+
+
+def test_inbox_proof_of_work_spent_on_a_wrong_receipt_cannot_be_used_again(
+    client: TestClient, desk: Desk
+) -> None:
+    proof = solved_pow(client)
+    token = base64.b64encode(derive_receipt_keys(generate_receipt()).lookup_token).decode()
+    first = client.post("/api/v1/inbox", json={"proof_of_work": proof, "lookup_token": token})
+    again = client.post("/api/v1/inbox", json={"proof_of_work": proof, "lookup_token": token})
+    assert first.json()["found"] is False
+    assert again.status_code in {400, 409}
+
+
+def test_reporter_message_reaches_the_desk_thread_and_is_audited(
+    client: TestClient, desk: Desk, admin: Person
+) -> None:
+    submitted = desk.submit(report_content("CANARY-thread"))
+    response = post_reporter_message(
+        client, submitted.receipt, submitted.report_id, "CANARY-reporter still followed"
+    )
+    assert response.status_code == 201
+    assert "CANARY" not in response.text
+
+    (message,) = desk.thread(submitted.report_id, by=admin)
+
+    assert (message.sender, message.text) == (
+        MessageSender.REPORTER,
+        "CANARY-reporter still followed",
+    )
+    with desk.session() as session:
+        assert session.execute(select(ReportMessage.unread)).scalar_one() is False
+        actions = session.execute(select(AuditEvent.action)).scalars().all()
+    assert "report.message" in actions
+
+
+@pytest.mark.parametrize(
+    "ciphertext",
+    [
+        pytest.param(base64.b64encode(b"x" * 100).decode(), id="not-a-padded-size"),
+        pytest.param("not base64!", id="not-base64"),
+    ],
+)
+def test_reporter_message_malformed_is_refused_and_stores_nothing(
+    client: TestClient, desk: Desk, ciphertext: str
+) -> None:
+    submitted = desk.submit(report_content("CANARY-malformed"))
+    token = base64.b64encode(derive_receipt_keys(submitted.receipt).lookup_token).decode()
+    response = client.post(
+        "/api/v1/inbox/messages",
+        json={
+            "proof_of_work": solved_pow(client),
+            "lookup_token": token,
+            "message": {"id": "5d1f3a2c-7b9e-4c6d-8a0f-1e2d3c4b5a69", "ciphertext": ciphertext},
+        },
+    )
+    assert 400 <= response.status_code < 500
+    with desk.session() as session:
+        assert session.execute(select(func.count()).select_from(ReportMessage)).scalar_one() == 0
+
+
+def test_stage_follows_the_workflow_in_four_steps(client: TestClient, desk: Desk) -> None:
+    submitted = desk.submit(report_content("CANARY-stage"))
+    seen = []
+    for status in (ReportStatus.TRIAGE, ReportStatus.MONITORING, ReportStatus.OUT_OF_MANDATE):
+        with desk.session() as session:
+            session.execute(select(Report)).scalar_one().status = status
+            session.commit()
+        seen.append(query_inbox(client, submitted.receipt).json()["stage"])
+    assert seen == ["reviewing", "action", "closed"]
+
+
+def test_withdrawal_destroys_the_report_and_its_messages_leaving_a_tombstone(
+    client: TestClient,
+    desk: Desk,
+    admin: Person,
+    settings: Settings,
+    workdir: Path,
+    database_server: DatabaseServer,
+) -> None:
+    submitted = desk.submit(report_content("CANARY-withdraw"))
+    desk.reply(submitted.report_id, "CANARY-reply before withdrawal", by=admin)
+    post_reporter_message(client, submitted.receipt, submitted.report_id, "CANARY-msg")
+    with desk.session() as session:
+        stored = [
+            session.execute(select(Report.body)).scalar_one(),
+            *session.execute(select(ReportMessage.body)).scalars(),
+        ]
+    token = base64.b64encode(derive_receipt_keys(submitted.receipt).lookup_token).decode()
+
+    response = client.post(
+        "/api/v1/inbox/withdraw", json={"proof_of_work": solved_pow(client), "lookup_token": token}
+    )
+
+    assert response.json() == {"withdrawn": True}
+    assert query_inbox(client, submitted.receipt).json()["found"] is False
+    with desk.session() as session:
+        assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(ReportMessage)).scalar_one() == 0
+        tombstone = session.execute(select(WithdrawnReport)).scalar_one()
+        assert tombstone.public_id == submitted.report_id
+        assert "report.withdraw" in session.execute(select(AuditEvent.action)).scalars().all()
+    # Not a byte of the report's or the messages' ciphertext is left in the database files.
+    if not database_server.is_postgresql:
+        at_rest = b"".join(path.read_bytes() for path in workdir.glob("hrd-reports.db*"))
+        assert at_rest
+        assert [blob[:16].hex() for blob in stored if blob[16:80] in at_rest] == []
+
+
+def test_withdrawal_with_a_grace_period_hides_the_report_until_it_is_purged(
+    desk: Desk, admin: Person, runtime: Runtime
+) -> None:
+    submitted = desk.submit(report_content("CANARY-grace"))
+    token = derive_receipt_keys(submitted.receipt).lookup_token
+    with desk.session() as session:
+        messaging.withdraw(
+            session, lookup_token=token, grace=dt.timedelta(days=7), secrets=desk.secrets
+        )
+        session.commit()
+    with desk.session() as session:
+        with pytest.raises(NotFound, match="No report matches"):
+            messaging.open_inbox(session, lookup_token=token, secrets=desk.secrets, locale="en")
+        assert (
+            messaging.purge_withdrawn(
+                session, grace=dt.timedelta(days=7), actor="test", secrets=desk.secrets
+            )
+            == []
+        )
+        assert messaging.purge_withdrawn(
+            session, grace=dt.timedelta(days=0), actor="test", secrets=desk.secrets
+        ) == [str(submitted.report_id)]
+        session.commit()
+    with desk.session() as session:
+        assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 0
+
+
+def test_purge_withdrawn_command_destroys_reports_past_their_grace_period(
+    desk: Desk, cli_env: dict[str, str]
+) -> None:
+    kept, due = (desk.submit(report_content(f"CANARY-purge-{n}")) for n in range(2))
+    with desk.session() as session:
+        for submitted, days_ago in ((kept, 1), (due, 8)):
+            report = session.execute(
+                select(Report).where(Report.public_id == submitted.report_id)
+            ).scalar_one()
+            report.withdrawn_on = utc_today() - dt.timedelta(days=days_ago)
+        session.commit()
+
+    run = invoke(
+        {**cli_env, "HRD_WITHDRAWAL_GRACE_DAYS": "7"}, "reports", "purge-withdrawn", "--json"
+    )
+
+    assert run.exit_code == 0, run.stderr
+    assert run.json() == {"destroyed": [str(due.report_id)]}
+    with desk.session() as session:
+        left = session.execute(select(Report.public_id)).scalars().all()
+        destroyed = session.execute(select(WithdrawnReport.public_id)).scalars().all()
+    assert (left, destroyed) == ([kept.report_id], [due.report_id])

@@ -72,13 +72,15 @@ def solved_pow(client: Any) -> dict[str, Any]:
     }
 
 
+def query_body(client: Any, receipt: str) -> dict[str, Any]:
+    """What the reporter's browser sends to open the inbox: a solved proof, the token."""
+    token = derive_receipt_keys(receipt).lookup_token
+    return {"proof_of_work": solved_pow(client), "lookup_token": _b64(token)}
+
+
 def query_inbox(client: Any, receipt: str) -> Any:
     """Open the inbox as the reporter's browser does: derive the token, work, ask."""
-    token = derive_receipt_keys(receipt).lookup_token
-    return client.post(
-        "/api/v1/inbox",
-        json={"proof_of_work": solved_pow(client), "lookup_token": _b64(token)},
-    )
+    return client.post("/api/v1/inbox", json=query_body(client, receipt))
 
 
 def post_reporter_message(client: Any, receipt: str, report_id: UUID, text: str) -> Any:

@@ -17,14 +17,17 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.envelope import decrypt_message_key, decrypt_reporter_key
+from hrd_reports.crypto.errors import DecryptionFailed
 from hrd_reports.crypto.messages import (
     MAX_MESSAGE_BYTES,
     decrypt_reporter_message,
+    encrypt_reporter_message,
     message_sizes,
     open_reply_as_desk,
+    open_reply_as_reporter,
     seal_reply,
 )
-from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, lookup_hash
+from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, ReceiptKeys, lookup_hash
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
@@ -135,6 +138,55 @@ def open_inbox(
     )
 
 
+@dataclass(frozen=True)
+class OpenedMessage:
+    id: UUID
+    sender: MessageSender
+    sent_on: dt.date
+    text: str
+
+
+def open_in_memory(inbox: Inbox, keys: ReceiptKeys) -> list[OpenedMessage]:
+    """What the reporter's browser does with an inbox, done here for a browser without
+    JavaScript: the keys come from the receipt posted with this one request and are dropped
+    with it. A message that does not open is left out rather than shown damaged."""
+    opened = []
+    for message in inbox.messages:
+        ids = {"report_id": inbox.report_id, "message_id": message.id}
+        try:
+            if message.sender == MessageSender.DESK:
+                text = open_reply_as_reporter(message.ciphertext, reporter=keys.reporter_key, **ids)
+            else:
+                text = decrypt_reporter_message(keys.message_key, message.ciphertext, **ids)
+        except DecryptionFailed:
+            continue
+        opened.append(OpenedMessage(message.id, message.sender, message.sent_on, text))
+    return opened
+
+
+def post_message_in_memory(
+    session: Session, *, keys: ReceiptKeys, text: str, secrets: ServerSecrets
+) -> ReportMessage:
+    """The reporter's message encrypted here, for a browser without JavaScript."""
+    text = text.strip()
+    if not text:
+        raise Invalid(N_("the message is empty"))
+    if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise Invalid(N_("a message has at most %(limit)d bytes"), limit=MAX_MESSAGE_BYTES)
+    report = _report_of(session, keys.lookup_token, secrets)
+    message_id = uuid.uuid4()
+    ciphertext = encrypt_reporter_message(
+        keys.message_key, text, report_id=report.public_id, message_id=message_id
+    )
+    return post_reporter_message(
+        session,
+        lookup_token=keys.lookup_token,
+        message_id=message_id,
+        ciphertext=ciphertext,
+        secrets=secrets,
+    )
+
+
 def _check_room(session: Session, report: Report) -> None:
     count = session.execute(
         select(func.count()).select_from(ReportMessage).where(ReportMessage.report_id == report.id)
@@ -206,6 +258,8 @@ def reply(
     if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
         raise Invalid(N_("a reply has at most %(limit)d bytes"), limit=MAX_MESSAGE_BYTES)
     report, dek = reports.writable(session, reader, report_id)
+    if report.withdrawn_on is not None:
+        raise Conflict(N_("the reporter withdrew this report; nobody would read a reply"))
     _check_room(session, report)
     with keyring.integrity_checked(f"the reporter key of report {report.public_id}"):
         reporter = decrypt_reporter_key(dek, report.reporter_key, report_id=report.public_id)
@@ -273,14 +327,15 @@ def thread(session: Session, report: Report, dek: bytes) -> list[ThreadMessage]:
     return messages
 
 
-def unread_counts(session: Session, report_ids: list[int]) -> dict[int, int]:
+def unread_counts(session: Session, report_ids: list[UUID]) -> dict[UUID, int]:
     """How many of each report's messages from the reporter nobody has read yet."""
     if not report_ids:
         return {}
     rows = session.execute(
-        select(ReportMessage.report_id, func.count())
-        .where(ReportMessage.report_id.in_(report_ids), ReportMessage.unread.is_(True))
-        .group_by(ReportMessage.report_id)
+        select(Report.public_id, func.count())
+        .join(ReportMessage, ReportMessage.report_id == Report.id)
+        .where(Report.public_id.in_(report_ids), ReportMessage.unread.is_(True))
+        .group_by(Report.public_id)
     ).all()
     return {report_id: int(count) for report_id, count in rows}
 

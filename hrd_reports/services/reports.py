@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hrd_reports.content import ReportContent
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek, seal_dek
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.i18n import N_
@@ -30,6 +32,9 @@ from hrd_reports.services.errors import (
 from hrd_reports.services.users import UnlockedUser
 
 ASSIGNABLE_ROLES = frozenset({Role.CASE_WORKER, Role.COORDINATOR})
+# Set (never by a reporter: the form's model forbids unknown fields) on a report that does
+# not follow the form.
+UNEXPECTED_SHAPE = "unexpected_shape"
 
 
 @dataclass(frozen=True)
@@ -110,12 +115,30 @@ def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
 
 
 def _decode_content(plaintext: bytes) -> dict[str, Any]:
+    """The report as the form defines it; anything else is kept, but only as text.
+
+    The server never saw the report before it was opened, and anyone can send any JSON to
+    the API: a field that is not one of the form's codes must reach a page as the words it
+    is, never as a label to translate or as markup. A report that does not follow the form
+    is shown with its narrative (if it has one) and, whole, as its JSON text ("as_received"),
+    with ``UNEXPECTED_SHAPE`` set.
+    """
     try:
         content = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataIntegrityError(N_("the report decrypts but is not a JSON document")) from exc
     if not isinstance(content, dict):
         raise DataIntegrityError(N_("the report decrypts but is not a JSON object"))
+    try:
+        ReportContent.model_validate(content)
+    except ValidationError:
+        narrative = content.get("narrative")
+        return {
+            "incident_types": [],
+            "narrative": narrative if isinstance(narrative, str) else "",
+            "as_received": json.dumps(content, ensure_ascii=False, indent=1),
+            UNEXPECTED_SHAPE: True,
+        }
     return content
 
 

@@ -34,8 +34,9 @@ from hrd_reports.models import (
     RiskLevel,
     Role,
     User,
+    WithdrawnReport,
 )
-from hrd_reports.services import audit, keyring, reports
+from hrd_reports.services import audit, keyring, messaging, reports
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid
 from hrd_reports.services.reports import ReaderKeys, ReportView
@@ -79,6 +80,8 @@ class ListPage:
     page: int
     has_next: bool
     decrypted: int
+    # Messages from reporters nobody at the desk has read yet, by report id.
+    unread: dict[UUID, int] = field(default_factory=dict)
 
 
 def _visible(reader: UnlockedUser) -> Select[Report]:
@@ -259,7 +262,13 @@ def list_page(
             "search": filters.reads_content,
         },
     )
-    return ListPage(entries=entries, page=page, has_next=has_next, decrypted=len(opened))
+    return ListPage(
+        entries=entries,
+        page=page,
+        has_next=has_next,
+        decrypted=len(opened),
+        unread=messaging.unread_counts(session, [entry.view.id for entry in entries]),
+    )
 
 
 @dataclass(frozen=True)
@@ -278,6 +287,10 @@ class ReportDetail:
     tags: list[str]
     notes: list[Note]
     links: list[UUID]
+    messages: list[messaging.ThreadMessage] = field(default_factory=list)
+    # False once the reporter withdrew the report: nobody would read a reply.
+    can_reply: bool = False
+    withdrawn_on: dt.date | None = None
 
 
 def _note_aad(report: Report, note_id: UUID) -> bytes:
@@ -314,7 +327,9 @@ def show(
     view, dek = reports.open_view_with_key(session, report, keys)
     notes: list[Note] = []
     tags: list[str] = []
+    messages: list[messaging.ThreadMessage] = []
     if dek is not None:
+        messages = messaging.thread(session, report, dek)
         if report.urgent is None and view.content is not None:
             report.urgent = is_urgent(view.content)
         tags = _tags(report, dek)
@@ -335,6 +350,9 @@ def show(
         tags=tags,
         notes=notes,
         links=_linked_ids(session, report),
+        messages=messages,
+        can_reply=report.withdrawn_on is None,
+        withdrawn_on=report.withdrawn_on,
     )
 
 
@@ -525,7 +543,9 @@ def counts(session: Session) -> dict[str, dict[str, int]]:
     by_priority = dict(
         session.execute(select(Report.priority, func.count()).group_by(Report.priority)).all()
     )
+    withdrawn = session.execute(select(func.count()).select_from(WithdrawnReport)).scalar_one()
     return {
+        "withdrawn": {"withdrawn": int(withdrawn)},
         "status": {status.value: int(by_status.get(status, 0)) for status in ReportStatus},
         "priority": {
             (priority.value if priority else "none"): int(count)

@@ -15,10 +15,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hrd_reports import content
 from hrd_reports.crypto import totp
+from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.crypto.sessions import csrf_matches
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
-from hrd_reports.services import accounts, reports, sessions, triage, users
+from hrd_reports.services import accounts, messaging, reports, sessions, triage, users
 from hrd_reports.services.errors import AuthenticationFailed, Invalid, ServiceError
 from hrd_reports.web.auth import (
     LOGIN_COOKIE,
@@ -437,6 +438,22 @@ def report_note(
 ) -> Response:
     triage.add_note(
         session, reader=me.unlocked, report_id=report_id, text=note, secrets=runtime.secrets
+    )
+    session.commit()
+    return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/reply", name="dashboard_report_reply")
+def report_reply(
+    report_id: UUID,
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    reply: Annotated[str, Form(max_length=MAX_MESSAGE_BYTES)],
+) -> Response:
+    messaging.reply(
+        session, reader=me.unlocked, report_id=report_id, text=reply, secrets=runtime.secrets
     )
     session.commit()
     return _see_other(request, "dashboard_report", report_id=report_id)

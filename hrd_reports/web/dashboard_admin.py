@@ -1,16 +1,20 @@
-"""The dashboard's people, audit log and counts: administrators, coordinators and auditors."""
+"""The dashboard's people, audit log, counts and the words reporters read for each stage:
+administrators, coordinators and auditors."""
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from hrd_reports.models import AuditEvent, Role
-from hrd_reports.services import accounts, audit, keyring, triage, users
+from hrd_reports.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
+from hrd_reports.models import AuditEvent, ReporterStage, Role
+from hrd_reports.services import accounts, audit, keyring, messaging, triage, users
+from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
+from hrd_reports.web.labels import STAGE_TEXTS
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
@@ -162,3 +166,56 @@ def stats(request: Request, session: DbSession, pages: PagesDep, me: CurrentUser
     return pages.render(
         request, "dashboard/stats.html", {"me": me, "counts": triage.counts(session)}
     )
+
+
+# ---- what reporters are told ----------------------------------------------------------------
+
+
+def _stage_rows(session: DbSession) -> list[dict[str, Any]]:
+    return [
+        {
+            "stage": stage.value,
+            "default": STAGE_TEXTS[stage.value],
+            "texts": {
+                code: messaging.stage_message(session, stage, code) or ""
+                for code in SUPPORTED_LOCALES
+            },
+        }
+        for stage in ReporterStage
+    ]
+
+
+@router.get("/stages", response_class=HTMLResponse, name="dashboard_stages")
+def stage_messages(
+    request: Request, session: DbSession, pages: PagesDep, me: CurrentUser
+) -> HTMLResponse:
+    """The sentence a reporter reads in the inbox for each stage, in each language."""
+    return pages.render(
+        request,
+        "dashboard/stages.html",
+        {"me": me, "rows": _stage_rows(session), "locales": LANGUAGE_NAMES},
+    )
+
+
+@router.post("/stages", name="dashboard_stage_save")
+def stage_message_save(
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    stage: Annotated[str, Form(max_length=32)],
+    locale: Annotated[str, Form(max_length=16)],
+    text: Annotated[str, Form(max_length=messaging.MAX_STAGE_MESSAGE_LENGTH * 2)] = "",
+) -> Response:
+    if stage not in {s.value for s in ReporterStage} or locale not in SUPPORTED_LOCALES:
+        raise Invalid(N_("unknown stage or language"))
+    messaging.set_stage_message(
+        session,
+        stage=ReporterStage(stage),
+        locale=locale,
+        text=text,
+        actor=me.name,
+        secrets=runtime.secrets,
+    )
+    session.commit()
+    return RedirectResponse(request.url_for("dashboard_stages").path, status_code=303)

@@ -5,7 +5,7 @@ through gettext, so an Arabic dashboard reads ``حالة`` names, not ``out_of_m
 """
 
 from hrd_reports.i18n import N_
-from hrd_reports.models import ReportStatus, RiskLevel, Role
+from hrd_reports.models import ReporterStage, ReportStatus, RiskLevel, Role
 
 ROLE_NAMES = {
     Role.ADMIN: N_("administrator"),
@@ -36,4 +36,14 @@ NAMES: dict[str, str] = {
     member.value: name
     for table in (ROLE_NAMES, STATUS_NAMES, RISK_NAMES)
     for member, name in table.items()
+}
+
+# What a reporter is told of each stage, unless the desk wrote its own words for it.
+STAGE_TEXTS = {
+    ReporterStage.RECEIVED.value: N_("Your report was received. The desk will read it soon."),
+    ReporterStage.REVIEWING.value: N_("The desk is reviewing your report."),
+    ReporterStage.ACTION.value: N_("The desk is taking action on your report."),
+    ReporterStage.CLOSED.value: N_(
+        "The desk has closed this report. You can still send a message, or a new report."
+    ),
 }

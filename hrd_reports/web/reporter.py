@@ -1,4 +1,5 @@
-"""The reporter's pages: the safety notice, the form, and the page that shows the receipt.
+"""The reporter's pages: the safety notice, the form, the page that shows the receipt, and
+the inbox where the reporter reads the desk's replies.
 
 With JavaScript, the form never posts: ``static/js/intake.js`` encrypts in the browser and
 sends only ciphertext to ``/api/v1/reports``. Without it (Tor Browser "Safest"), the form
@@ -6,6 +7,7 @@ posts here, and the report is sealed at once, in memory, with the same envelope;
 said beforehand that this path trusts the server more.
 """
 
+import datetime as dt
 import threading
 import time
 from dataclasses import dataclass
@@ -18,9 +20,17 @@ from sqlalchemy.orm import Session
 
 from hrd_reports import content
 from hrd_reports.content import ContentError, content_from_form
+from hrd_reports.crypto.errors import InvalidReceipt
+from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
+from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys
 from hrd_reports.crypto.submission import new_submission
-from hrd_reports.services import challenges, intake, keyring
+from hrd_reports.db import checkpoint_deleted, unit_of_work
+from hrd_reports.i18n import N_
+from hrd_reports.services import challenges, intake, keyring, messaging
+from hrd_reports.services.errors import NotFound, ServiceError
 from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
+from hrd_reports.web.labels import STAGE_TEXTS
+from hrd_reports.web.pages import Notice, choose_locale
 from hrd_reports.wiring import Runtime
 
 router = APIRouter()
@@ -28,6 +38,15 @@ router = APIRouter()
 # What a form may hold: generous for a long testimony in Arabic, bounded for everything else.
 MAX_FORM_FIELDS = 200
 MAX_FIELD_BYTES = 400_000
+# A follow-up message at its largest, escaped as a browser encodes a form.
+MAX_MESSAGE_FORM_BYTES = 4 * MAX_MESSAGE_BYTES
+
+_RECEIPT_MISTYPED = N_(
+    "This is not a receipt: it has 28 digits, and one of them may be mistyped. Check it and try "
+    "again."
+)
+_BUSY = N_("The inbox is busy. Please wait a minute and try again.")
+_CONFIRM_WITHDRAW = N_("Tick the box to confirm that you want to withdraw your report.")
 
 CHOICES: dict[str, content.Choices] = {
     "incident_types": content.INCIDENT_TYPES,
@@ -163,3 +182,116 @@ async def report_submit(
         {"receipt": sealed.receipt},
         headers=CLEAR_SITE_DATA,
     )
+
+
+# ---- the inbox ----------------------------------------------------------------------------
+#
+# With JavaScript, static/js/inbox.js derives the keys from the receipt in the browser and asks
+# /api/v1/inbox; the form never posts. Without it, the form posts here: the receipt reaches the
+# server for this one request, the keys are derived, used and dropped with it, and the page
+# said so before the receipt was sent.
+
+INBOX_ACTIONS = frozenset({"read", "send", "withdraw"})
+
+
+def _inbox_page(
+    request: Request,
+    pages: PagesDep,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return pages.render(
+        request,
+        "reporter/inbox.html",
+        {
+            "problem": None,
+            "inbox": None,
+            "opened": [],
+            "withdrawn": False,
+            "sent": False,
+            "stages": STAGE_TEXTS,
+            **context,
+        },
+        status_code=status_code,
+        # The page may show the desk's replies: nothing of it is kept, not even by Back.
+        headers=CLEAR_SITE_DATA,
+    )
+
+
+class _FormRefused(Exception):
+    def __init__(self, notice: Notice, status: int) -> None:
+        super().__init__(notice.template)
+        self.notice = notice
+        self.status = status
+
+
+def _checked_inbox_form(
+    fields: dict[str, str], limit: ServerSealedLimit
+) -> tuple[str, ReceiptKeys]:
+    """The action and the keys of the posted receipt, or the reason to refuse the form."""
+    action = fields.get("action", "read")
+    if action not in INBOX_ACTIONS:
+        raise _FormRefused(Notice(N_("unknown action")), 400)
+    try:
+        keys = derive_receipt_keys(fields.get("receipt", "")[:200])
+    except InvalidReceipt:
+        raise _FormRefused(Notice(_RECEIPT_MISTYPED), 400) from None
+    if action == "withdraw" and fields.get("confirm_withdraw") != "yes":
+        raise _FormRefused(Notice(_CONFIRM_WITHDRAW), 400)
+    # The same global bound as reports without JavaScript: no proof of work is possible here.
+    if not limit.allow():
+        raise _FormRefused(Notice(_BUSY), 429)
+    return action, keys
+
+
+@router.get("/inbox", response_class=HTMLResponse, name="inbox")
+def inbox_form(request: Request, pages: PagesDep) -> HTMLResponse:
+    return _inbox_page(request, pages)
+
+
+@router.post("/inbox", response_class=HTMLResponse, name="inbox_submit")
+async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -> HTMLResponse:
+    async with request.form(
+        max_files=0, max_fields=8, max_part_size=MAX_MESSAGE_FORM_BYTES
+    ) as form:
+        fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    try:
+        action, keys = _checked_inbox_form(fields, request.app.state.server_sealed_limit)
+    except _FormRefused as refused:
+        return _inbox_page(request, pages, problem=refused.notice, status_code=refused.status)
+    locale = choose_locale(request)
+
+    def act() -> dict[str, Any]:
+        with unit_of_work(runtime.sessions) as session:
+            if action == "withdraw":
+                messaging.withdraw(
+                    session,
+                    lookup_token=keys.lookup_token,
+                    grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
+                    secrets=runtime.secrets,
+                )
+                session.commit()
+                checkpoint_deleted(runtime.engine)
+                return {"withdrawn": True}
+            if action == "send":
+                messaging.post_message_in_memory(
+                    session, keys=keys, text=fields.get("message", ""), secrets=runtime.secrets
+                )
+                session.commit()
+            inbox = messaging.open_inbox(
+                session, lookup_token=keys.lookup_token, secrets=runtime.secrets, locale=locale
+            )
+            return {
+                "inbox": inbox,
+                "opened": messaging.open_in_memory(inbox, keys),
+                "sent": action == "send",
+            }
+
+    try:
+        result = await run_in_threadpool(act)
+    except NotFound as exc:
+        return _inbox_page(request, pages, problem=Notice.of(exc))
+    except ServiceError as exc:
+        return _inbox_page(request, pages, problem=Notice.of(exc), status_code=400)
+    return _inbox_page(request, pages, **result)

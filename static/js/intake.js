@@ -20,7 +20,7 @@
 
   const supported = Boolean(window.crypto && crypto.subtle && crypto.randomUUID &&
     window.Worker && window.fetch && typeof BigInt === "function" &&
-    window.HPKE && window.HrdEnvelope);
+    window.HPKE && window.HrdEnvelope && window.HrdApi);
 
   function showProgress(message, percent) {
     progress.hidden = false;
@@ -82,54 +82,22 @@
     return null;
   }
 
-  async function getJson(path) {
-    const response = await fetch(path, {
-      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer", redirect: "error",
-    });
-    if (!response.ok) throw new Error(path + " answered " + response.status);
-    return response.json();
-  }
-
-  function solve(challenge, onProgress) {
-    return new Promise((resolve, reject) => {
-      const worker = new Worker(workerUrl);
-      worker.onmessage = (event) => {
-        if ("progress" in event.data) return onProgress(event.data.progress);
-        worker.terminate();
-        if ("counter" in event.data) resolve(event.data.counter);
-        else reject(new Error(event.data.error));
-      };
-      worker.onerror = (event) => {
-        worker.terminate();
-        reject(new Error(event.message || "worker failed"));
-      };
-      worker.postMessage({ challenge: challenge.challenge, difficulty: challenge.difficulty });
-    });
-  }
-
   async function send(report) {
     showProgress(text.msgPreparing, 2);
     const content = new TextEncoder().encode(JSON.stringify(report));
-    const [key, challenge] = await Promise.all([
-      getJson("/api/v1/intake-key"), getJson("/api/v1/challenge"),
-    ]);
-    if (challenge.algorithm !== "sha256-leading-zero-bits") throw new Error("unknown challenge");
     showProgress(text.msgWorking, 5);
-    const counter = await solve(challenge, (done) => showProgress(text.msgWorking, 5 + 75 * done));
+    const [key, proof] = await Promise.all([
+      HrdApi.getJson("/api/v1/intake-key"),
+      HrdApi.proofOfWork(workerUrl, (done) => showProgress(text.msgWorking, 5 + 75 * done)),
+    ]);
     showProgress(text.msgEncrypting, 85);
     const receipt = HrdEnvelope.generateReceipt();
     const envelope = await HrdEnvelope.buildSubmission(content, {
       keyId: key.key_id, suite: key.suite, publicKey: HrdEnvelope.fromBase64(key.public_key),
     }, receipt);
     showProgress(text.msgSending, 95);
-    const response = await fetch("/api/v1/reports", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        proof_of_work: { challenge: challenge.challenge, counter: counter }, envelope: envelope,
-      }),
-      credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer", redirect: "error",
-    });
+    const response = await HrdApi.postJson(
+      "/api/v1/reports", { proof_of_work: proof, envelope: envelope });
     if (response.status === 409) throw Object.assign(new Error("key changed"), { keyChanged: true });
     if (response.status !== 201) throw new Error("refused with " + response.status);
     return receipt;
@@ -158,4 +126,6 @@
       progress.hidden = true;
     }
   });
+  // reporter.js holds the form until this point: from here on it never posts in the clear.
+  form.dataset.scriptReady = "yes";
 })();

@@ -25,6 +25,20 @@
 
   document.querySelectorAll("[data-js-only]").forEach((element) => { element.hidden = false; });
 
+  /* A form marked data-needs-script posts a report or a receipt in the clear when no script
+     takes it over. With JavaScript off the page warns of that beforehand (<noscript>); with
+     JavaScript on, a page script that was blocked or failed its integrity check would let it
+     happen without the warning. So, while JavaScript runs, such a form is held until its
+     script says it has taken over (data-script-ready), and the page says what happened. */
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-needs-script")) return;
+    if (form.dataset.scriptReady === "yes") return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    document.querySelectorAll("[data-script-missing]").forEach((box) => { box.hidden = false; });
+  }, true);
+
   /* The receipt is shown once. Leaving needs the "I have written it down" tick: people lose
      receipts by clicking away too fast. */
   function armReceipt(view, receipt) {

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import (
     BrowserContext,
@@ -18,6 +19,7 @@ from playwright.sync_api import (
     Response,
     WebError,
 )
+from playwright.sync_api import Error as PlaywrightError
 
 from hrd_reports.crypto.receipts import normalise_receipt
 from hrd_reports.settings import Settings
@@ -47,13 +49,21 @@ class Recorder:
     responses: list[Response] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    # Each response's body, once read (``read_bodies``), for ``received_leaks``.
+    bodies: list[tuple[Response, bytes]] = field(default_factory=list)
+    finished: list[Request] = field(default_factory=list)
+    failed: list[Request] = field(default_factory=list)
+    _context: BrowserContext | None = field(default=None, repr=False)
 
     def attach(self, context: BrowserContext) -> None:
+        self._context = context
         # Methods, not ``list.append``: Playwright tags its handlers, which a built-in refuses.
         context.on("request", self._request)
         context.on("response", self._response)
         context.on("console", self._console)
         context.on("weberror", self._error)
+        context.on("requestfinished", self._finished)
+        context.on("requestfailed", self._failed)
 
     def _request(self, request: Request) -> None:
         self.requests.append(request)
@@ -61,12 +71,70 @@ class Recorder:
     def _response(self, response: Response) -> None:
         self.responses.append(response)
 
+    def _finished(self, request: Request) -> None:
+        self.finished.append(request)
+
+    def _failed(self, request: Request) -> None:
+        self.failed.append(request)
+
     def _error(self, error: WebError) -> None:
         self.page_errors.append(str(error.error))
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             self.console_errors.append(f"{message.text} ({message.location['url']})")
+
+    def read_bodies(self) -> None:
+        """Read the body of every response so far. Call it before the page navigates
+        (Chromium drops the bodies of a page once it has left it), once the network is idle."""
+        for response in self.responses:
+            if not any(read is response for read, _ in self.bodies):
+                self.bodies.append((response, self._body_of(response)))
+
+    def _body_of(self, response: Response) -> bytes:
+        if 300 <= response.status < 400:
+            return b""  # a redirect has no body a browser would read
+        # Asked before the body is complete, Playwright would wait for ever (a page that never
+        # reads a fetch's answer never completes it): refused instead.
+        if not any(request is response.request for request in self.finished):
+            raise AssertionError(f"the body of {response.url} is not complete: not read")
+        try:
+            return response.body()
+        except PlaywrightError as exc:
+            # Chromium does not hand over a worker's script. A static file is the same bytes
+            # on every request (and the page checks its integrity): it is asked for again.
+            static = urlsplit(response.url).path.startswith("/static/")
+            if self._context is None or not static or response.request.method != "GET":
+                raise AssertionError(f"the body of {response.url} was not read: {exc}") from exc
+            again = self._context.request.get(response.url, max_redirects=0)
+            assert again.status == response.status, response.url
+            return again.body()
+
+    def received(self) -> list[tuple[str, bytes]]:
+        """Each response as the bytes that reached the browser: URL, headers and body.
+
+        A body that was not read in time fails the search rather than being left out.
+        """
+        self.read_bodies()
+        return [
+            (
+                response.url,
+                b"\n".join(
+                    [
+                        response.url.encode(),
+                        *(f"{k}: {v}".encode() for k, v in response.all_headers().items()),
+                        body,
+                    ]
+                ),
+            )
+            for response, body in self.bodies
+        ]
+
+    def received_leaks(self, secrets: dict[str, str]) -> list[str]:
+        """Each secret found in what the server sent to the browser (see ``leaks``)."""
+        return find_leaks(
+            self.received(), {label: value.encode() for label, value in secrets.items()}
+        )
 
     def posts(self) -> list[Request]:
         return [request for request in self.requests if request.method == "POST"]

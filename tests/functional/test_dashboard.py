@@ -18,7 +18,14 @@ from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.web.auth import ACCESS, ANONYMOUS, SESSION_COOKIE_PLAIN
 from hrd_reports.wiring import Runtime
-from tests.helpers import Desk, Person, report_content
+from tests.helpers import (
+    Desk,
+    Person,
+    post_reporter_message,
+    query_body,
+    query_inbox,
+    report_content,
+)
 
 
 class Clock:
@@ -331,3 +338,81 @@ def test_role_route_matrix(
                 assert response.status_code == 403, label
                 assert ROLE_REFUSAL in response.text, label
                 assert "CANARY-matrix" not in response.text, label
+
+
+# ---- the conversation with the reporter -------------------------------------------------
+
+
+def test_reply_from_the_dashboard_reaches_the_inbox_only_as_ciphertext(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock
+) -> None:
+    submitted = desk.submit(report_content("CANARY-conversation"))
+    post_reporter_message(client, submitted.receipt, submitted.report_id, "CANARY-from-reporter")
+    assert sign_in(client, coordinator, fake_clock) == 303
+    listing = client.get("/dashboard/reports").text
+    assert "1 new message" in listing
+
+    page = client.get(f"/dashboard/reports/{submitted.report_id}").text
+    assert "CANARY-from-reporter" in page
+    assert "1 new message" not in client.get("/dashboard/reports").text  # read now
+    response = client.post(
+        f"/dashboard/reports/{submitted.report_id}/reply",
+        data={
+            "reply": "CANARY-reply <b>are you safe?</b>",
+            "csrf_token": csrf_of(client, "/dashboard"),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+    thread = client.get(f"/dashboard/reports/{submitted.report_id}").text
+    assert "CANARY-reply &lt;b&gt;are you safe?&lt;/b&gt;" in thread
+    inbox = query_inbox(client, submitted.receipt)
+    assert [m["sender"] for m in inbox.json()["messages"]] == ["reporter", "desk"]
+    assert "CANARY-reply" not in inbox.text
+    with desk.session() as session:
+        replies = (
+            session.execute(select(AuditEvent.actor).where(AuditEvent.action == "report.reply"))
+            .scalars()
+            .all()
+        )
+    assert replies == ["cora"]
+
+
+def test_reply_without_form_token_is_refused_and_sends_nothing(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock
+) -> None:
+    submitted = desk.submit(report_content("CANARY-reply-csrf"))
+    assert sign_in(client, coordinator, fake_clock) == 303
+    response = client.post(
+        f"/dashboard/reports/{submitted.report_id}/reply", data={"reply": "hello"}
+    )
+    assert response.status_code == 403
+    assert query_inbox(client, submitted.receipt).json()["messages"] == []
+
+
+def test_stage_message_written_by_a_coordinator_is_what_the_reporter_reads(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock
+) -> None:
+    submitted = desk.submit(report_content("CANARY-stage-words"))
+    assert sign_in(client, coordinator, fake_clock) == 303
+    words = "استلمنا بلاغك وسنتواصل معك خلال يومين"
+    response = client.post(
+        "/dashboard/stages",
+        data={
+            "stage": "received",
+            "locale": "ar",
+            "text": words,
+            "csrf_token": csrf_of(client, "/dashboard/stages"),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+
+    arabic = client.post(
+        "/api/v1/inbox?lang=ar",
+        json=query_body(client, submitted.receipt),
+    ).json()
+    english = query_inbox(client, submitted.receipt).json()
+    assert (arabic["stage"], arabic["stage_message"]) == ("received", words)
+    assert english["stage_message"] is None

@@ -1,0 +1,102 @@
+"""The conversation's rules in the service: who may reply, what is refused, and what is kept."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES, encrypt_reporter_message
+from hrd_reports.crypto.receipts import derive_receipt_keys
+from hrd_reports.models import Report, ReportMessage, Role
+from hrd_reports.services import messaging
+from hrd_reports.services.errors import Conflict, Forbidden, Invalid
+from tests.helpers import Desk, Person, Submitted, report_content
+
+
+def message_count(desk: Desk) -> int:
+    with desk.session() as session:
+        return session.execute(select(func.count()).select_from(ReportMessage)).scalar_one()
+
+
+def post(desk: Desk, submitted: Submitted, text: str) -> None:
+    keys = derive_receipt_keys(submitted.receipt)
+    message_id = uuid.uuid4()
+    blob = encrypt_reporter_message(
+        keys.message_key, text, report_id=submitted.report_id, message_id=message_id
+    )
+    with desk.session() as session:
+        messaging.post_reporter_message(
+            session,
+            lookup_token=keys.lookup_token,
+            message_id=message_id,
+            ciphertext=blob,
+            secrets=desk.secrets,
+        )
+        session.commit()
+
+
+def test_reply_by_a_case_worker_to_a_report_not_assigned_to_them_is_refused(
+    desk: Desk, admin: Person
+) -> None:
+    worker = desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
+    submitted = desk.submit(report_content("CANARY-not-hers"))
+    with pytest.raises(Forbidden):
+        desk.reply(submitted.report_id, "hello", by=worker)
+    assert message_count(desk) == 0
+
+
+def test_reply_by_the_assigned_case_worker_is_kept_for_the_desk(desk: Desk, admin: Person) -> None:
+    worker = desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
+    submitted = desk.submit(report_content("CANARY-hers"))
+    desk.assign(submitted.report_id, to="wafa", by=admin)
+    desk.reply(submitted.report_id, "we are here", by=worker)
+    # The coordinator reads the case worker's reply through the desk's copy.
+    (reply,) = desk.thread(submitted.report_id, by=admin)
+    assert (reply.author, reply.text) == ("wafa", "we are here")
+
+
+@pytest.mark.parametrize("text", ["   ", "x" * (MAX_MESSAGE_BYTES + 1)], ids=["blank", "too-long"])
+def test_reply_empty_or_too_long_is_refused(desk: Desk, admin: Person, text: str) -> None:
+    submitted = desk.submit(report_content("CANARY-reply-size"))
+    with pytest.raises(Invalid):
+        desk.reply(submitted.report_id, text, by=admin)
+    assert message_count(desk) == 0
+
+
+def test_reply_to_a_withdrawn_report_is_refused(desk: Desk, admin: Person) -> None:
+    submitted = desk.submit(report_content("CANARY-withdrawn"))
+    with desk.session() as session:
+        messaging.withdraw(
+            session,
+            lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
+            grace=dt.timedelta(days=3),
+            secrets=desk.secrets,
+        )
+        session.commit()
+    with pytest.raises(Conflict):
+        desk.reply(submitted.report_id, "hello?", by=admin)
+
+
+def test_reporter_message_to_a_report_without_a_message_key_is_refused(desk: Desk) -> None:
+    submitted = desk.submit(report_content("CANARY-old-report"))
+    with desk.session() as session:
+        session.execute(select(Report)).scalar_one().message_key = None
+        session.commit()
+    with pytest.raises(Conflict):
+        post(desk, submitted, "anyone there?")
+    assert message_count(desk) == 0
+
+
+def test_conversation_stops_at_its_bound(
+    desk: Desk, admin: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(messaging, "MAX_MESSAGES_PER_REPORT", 2)
+    submitted = desk.submit(report_content("CANARY-bound"))
+    post(desk, submitted, "one")
+    desk.reply(submitted.report_id, "two", by=admin)
+    with pytest.raises(Conflict):
+        post(desk, submitted, "three")
+    with pytest.raises(Conflict):
+        desk.reply(submitted.report_id, "four", by=admin)
+    assert message_count(desk) == 2

@@ -318,6 +318,22 @@ class WithdrawnReport(Base):
     server_sealed: Mapped[bool]
 
 
+class UnauditedWithdrawal(Base):
+    """A withdrawal not yet written to the audit log.
+
+    An audit entry carries a time to the second, and a reporter's actions must not be timed
+    finer than a day: withdrawals wait here (with the day only) and are recorded together at
+    the desk's next action, whose time bounds them only from after.
+    """
+
+    __tablename__ = "unaudited_withdrawals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID]
+    withdrawn_on: Mapped[dt.date]
+    destroyed: Mapped[bool]
+
+
 class ReportLink(Base):
     """Two reports the desk considers related (the same incident, the same people)."""
 

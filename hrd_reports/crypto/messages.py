@@ -52,8 +52,11 @@ def _padded(text: str) -> bytes:
 
 
 def _text(padded: bytes) -> str:
+    # Whoever holds the key can encrypt anything: authentic bytes may still be badly padded.
     try:
         return unpad(padded).decode("utf-8")
+    except MalformedEnvelope as exc:
+        raise DecryptionFailed("the message's padding is malformed") from exc
     except UnicodeDecodeError as exc:
         raise DecryptionFailed("the message is not UTF-8 text") from exc
 

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.chain import GENESIS, chain_digest, digests_match
-from hrd_reports.models import AuditEvent, AuditHead
+from hrd_reports.models import AuditEvent, AuditHead, UnauditedWithdrawal
 from hrd_reports.services.clock import utc_now
 
 _HEAD_ID = 1
@@ -156,3 +156,38 @@ def _walk(
         )
         return previous, seq, verdict
     return previous, seq, None
+
+
+def record_withdrawals(session: Session, *, audit_secret: bytes) -> int:
+    """Write the withdrawals waiting since the desk's last action to the audit log, at once.
+
+    Called before every reading is audited, and by the purge of withdrawn reports: the entry's
+    time is the desk's, and says of each withdrawal only that it came before.
+    """
+    waiting = list(
+        session.execute(select(UnauditedWithdrawal).order_by(UnauditedWithdrawal.id)).scalars()
+    )
+    if not waiting:
+        return 0
+    record(
+        session,
+        audit_secret=audit_secret,
+        actor="reporter",
+        action="report.withdraw",
+        subject=None,
+        detail={
+            "reports": [
+                {
+                    "id": str(row.public_id),
+                    "withdrawn_on": row.withdrawn_on.isoformat(),
+                    "destroyed": row.destroyed,
+                }
+                for row in waiting
+            ]
+        },
+    )
+    session.execute(
+        delete(UnauditedWithdrawal).where(UnauditedWithdrawal.id.in_([row.id for row in waiting]))
+    )
+    session.flush()
+    return len(waiting)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.envelope import decrypt_message_key, decrypt_reporter_key
-from hrd_reports.crypto.errors import DecryptionFailed
+from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.crypto.messages import (
     MAX_MESSAGE_BYTES,
     decrypt_reporter_message,
@@ -37,9 +37,10 @@ from hrd_reports.models import (
     ReportMessage,
     ReportStatus,
     StageMessage,
+    UnauditedWithdrawal,
     WithdrawnReport,
 )
-from hrd_reports.services import audit, keyring, reports
+from hrd_reports.services import audit, reports
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Invalid, NotFound
 from hrd_reports.services.users import UnlockedUser
@@ -158,7 +159,7 @@ def open_in_memory(inbox: Inbox, keys: ReceiptKeys) -> list[OpenedMessage]:
                 text = open_reply_as_reporter(message.ciphertext, reporter=keys.reporter_key, **ids)
             else:
                 text = decrypt_reporter_message(keys.message_key, message.ciphertext, **ids)
-        except DecryptionFailed:
+        except CryptoError:
             continue
         opened.append(OpenedMessage(message.id, message.sender, message.sent_on, text))
     return opened
@@ -231,15 +232,9 @@ def post_reporter_message(
         unread=True,
     )
     session.add(message)
+    # No audit entry: nothing is decrypted, and an entry's time to the second would time the
+    # reporter. The message keeps its day; reading it is audited with the report.
     session.flush()
-    audit.record(
-        session,
-        audit_secret=secrets.audit,
-        actor="reporter",
-        action="report.message",
-        subject=str(report.public_id),
-        detail={"message": str(message_id)},
-    )
     return message
 
 
@@ -261,8 +256,13 @@ def reply(
     if report.withdrawn_on is not None:
         raise Conflict(N_("the reporter withdrew this report; nobody would read a reply"))
     _check_room(session, report)
-    with keyring.integrity_checked(f"the reporter key of report {report.public_id}"):
+    try:
         reporter = decrypt_reporter_key(dek, report.reporter_key, report_id=report.public_id)
+    except CryptoError as exc:
+        # Sent by the reporter's client and unchecked until now: no reply can reach them.
+        raise Conflict(
+            N_("this report's key for replies does not open: the reporter cannot be reached here")
+        ) from exc
     message_id = uuid.uuid4()
     for_reporter, for_desk = seal_reply(
         text, reporter=reporter, dek=dek, report_id=report.public_id, message_id=message_id
@@ -297,28 +297,51 @@ class ThreadMessage:
     sender: MessageSender
     author: str | None
     sent_on: dt.date
-    text: str
+    # None for a message that does not open: a reporter's client can send bytes the server
+    # cannot check, and one such message must not hide the rest of the report.
+    text: str | None
+
+
+def _message_key(report: Report, dek: bytes) -> bytes | None:
+    if report.message_key is None:
+        return None
+    try:
+        return decrypt_message_key(dek, report.message_key, report_id=report.public_id)
+    except CryptoError:
+        # Sent by the reporter's client under the DEK, unchecked until now: the reporter's
+        # messages cannot be read, the rest of the report can.
+        return None
+
+
+def _open_for_desk(row: ReportMessage, report: Report, dek: bytes, key: bytes | None) -> str | None:
+    ids = {"report_id": report.public_id, "message_id": row.public_id}
+    try:
+        if row.sender == MessageSender.DESK:
+            return open_reply_as_desk(dek, row.body, **ids)
+        if key is not None:
+            return decrypt_reporter_message(key, row.body, **ids)
+    except CryptoError:
+        pass
+    return None
 
 
 def thread(session: Session, report: Report, dek: bytes) -> list[ThreadMessage]:
     """The conversation as the desk reads it (the caller audits the reading); marks it read."""
-    message_key = None
-    if report.message_key is not None:
-        with keyring.integrity_checked(f"the message key of report {report.public_id}"):
-            message_key = decrypt_message_key(dek, report.message_key, report_id=report.public_id)
-    messages = []
-    for row in session.execute(
-        select(ReportMessage).where(ReportMessage.report_id == report.id).order_by(ReportMessage.id)
-    ).scalars():
-        ids = {"report_id": report.public_id, "message_id": row.public_id}
-        with keyring.integrity_checked(f"message {row.public_id} of report {report.public_id}"):
-            if row.sender == MessageSender.DESK:
-                text = open_reply_as_desk(dek, row.body, **ids)
-            elif message_key is not None:
-                text = decrypt_reporter_message(message_key, row.body, **ids)
-            else:
-                continue
-        messages.append(ThreadMessage(row.public_id, row.sender, row.author, row.sent_on, text))
+    key = _message_key(report, dek)
+    messages = [
+        ThreadMessage(
+            row.public_id,
+            row.sender,
+            row.author,
+            row.sent_on,
+            _open_for_desk(row, report, dek, key),
+        )
+        for row in session.execute(
+            select(ReportMessage)
+            .where(ReportMessage.report_id == report.id)
+            .order_by(ReportMessage.id)
+        ).scalars()
+    ]
     session.execute(
         update(ReportMessage)
         .where(ReportMessage.report_id == report.id, ReportMessage.unread.is_(True))
@@ -367,31 +390,25 @@ def _destroy(session: Session, report: Report, *, withdrawn_on: dt.date) -> None
 
 def withdraw(
     session: Session, *, lookup_token: bytes, grace: dt.timedelta, secrets: ServerSecrets
-) -> None:
+) -> bool:
     """The reporter takes the report back: destroyed now, or after the desk's grace period.
 
     During a grace period the receipt already leads nowhere and the desk sees the report as
-    withdrawn; ``purge_withdrawn`` destroys it when the period ends.
+    withdrawn; ``purge_withdrawn`` destroys it when the period ends. True when destroyed now.
     """
-    audit.lock_for_change(session)
     report = _report_of(session, lookup_token, secrets)
     today = utc_today()
-    public_id = str(report.public_id)
-    if grace <= dt.timedelta(0):
+    destroyed = grace <= dt.timedelta(0)
+    # Audited at the desk's next action (audit.record_withdrawals), never timed to the second now.
+    session.add(
+        UnauditedWithdrawal(public_id=report.public_id, withdrawn_on=today, destroyed=destroyed)
+    )
+    if destroyed:
         _destroy(session, report, withdrawn_on=today)
-        destroyed = True
     else:
         report.withdrawn_on = today
         session.flush()
-        destroyed = False
-    audit.record(
-        session,
-        audit_secret=secrets.audit,
-        actor="reporter",
-        action="report.withdraw",
-        subject=public_id,
-        detail={"destroyed": destroyed, "grace_days": grace.days},
-    )
+    return destroyed
 
 
 def purge_withdrawn(
@@ -399,6 +416,7 @@ def purge_withdrawn(
 ) -> list[str]:
     """Destroy every withdrawn report whose grace period has ended; audited."""
     audit.lock_for_change(session)
+    audit.record_withdrawals(session, audit_secret=secrets.audit)
     due = utc_today() - grace
     destroyed = []
     for report in session.execute(select(Report).where(Report.withdrawn_on <= due)).scalars():
@@ -431,6 +449,8 @@ def set_stage_message(
 ) -> None:
     """The desk's own words for a stage in one language; empty text restores the default."""
     text = " ".join(text.split())
+    if not text.isprintable():
+        raise Invalid(N_("a stage message is plain text, without control characters"))
     if len(text) > MAX_STAGE_MESSAGE_LENGTH:
         raise Invalid(
             N_("a stage message has at most %(limit)d characters"), limit=MAX_STAGE_MESSAGE_LENGTH

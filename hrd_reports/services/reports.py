@@ -185,6 +185,7 @@ def audit_reading(
     subject: str | None,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    audit.record_withdrawals(session, audit_secret=secrets.audit)
     audit.record(
         session,
         audit_secret=secrets.audit,

@@ -46,6 +46,15 @@ _RECEIPT_MISTYPED = N_(
     "again."
 )
 _BUSY = N_("The inbox is busy. Please wait a minute and try again.")
+# A form posted with JavaScript on: its page script failed, so the page never warned that
+# the server would see what it sends. The server does not read it (see reporter.js).
+_SCRIPT_FAILED = N_(
+    "Part of this page did not load in your browser, so the server did not read or keep what "
+    "the form sent. Please reload the page. If it happens again, your connection may be "
+    "altering this site: stop, and use Tor Browser or another connection."
+)
+# Present only in a form posted by a browser with scripts off (inside <noscript>).
+NO_SCRIPT_FIELD = "no_script"
 _CONFIRM_WITHDRAW = N_("Tick the box to confirm that you want to withdraw your report.")
 
 CHOICES: dict[str, content.Choices] = {
@@ -154,6 +163,14 @@ async def report_submit(
         for name, value in form.multi_items():
             if isinstance(value, str):
                 values.setdefault(name, []).append(value)
+    if values.get(NO_SCRIPT_FIELD) != ["yes"]:
+        # Not read, not echoed back: the words stay in the reporter's browser only.
+        return pages.render(
+            request,
+            "reporter/report.html",
+            _form_context(runtime, {}, {"report": "script_failed"}),
+            status_code=400,
+        )
     try:
         report = content_from_form(values)
     except ContentError as exc:
@@ -209,7 +226,9 @@ def _inbox_page(
             "inbox": None,
             "opened": [],
             "withdrawn": False,
+            "destroyed": False,
             "sent": False,
+            "grace_days": request.app.state.runtime.settings.withdrawal_grace_days,
             "stages": STAGE_TEXTS,
             **context,
         },
@@ -230,6 +249,8 @@ def _checked_inbox_form(
     fields: dict[str, str], limit: ServerSealedLimit
 ) -> tuple[str, ReceiptKeys]:
     """The action and the keys of the posted receipt, or the reason to refuse the form."""
+    if fields.get(NO_SCRIPT_FIELD) != "yes":
+        raise _FormRefused(Notice(_SCRIPT_FAILED), 400)
     action = fields.get("action", "read")
     if action not in INBOX_ACTIONS:
         raise _FormRefused(Notice(N_("unknown action")), 400)
@@ -265,7 +286,7 @@ async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -
     def act() -> dict[str, Any]:
         with unit_of_work(runtime.sessions) as session:
             if action == "withdraw":
-                messaging.withdraw(
+                destroyed = messaging.withdraw(
                     session,
                     lookup_token=keys.lookup_token,
                     grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
@@ -273,7 +294,7 @@ async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -
                 )
                 session.commit()
                 checkpoint_deleted(runtime.engine)
-                return {"withdrawn": True}
+                return {"withdrawn": True, "destroyed": destroyed}
             if action == "send":
                 messaging.post_message_in_memory(
                     session, keys=keys, text=fields.get("message", ""), secrets=runtime.secrets

@@ -191,6 +191,9 @@ class MessageCreated(BaseModel):
 
 class Withdrawn(BaseModel):
     withdrawn: bool
+    destroyed: bool = Field(
+        description="False when the desk keeps withdrawn reports for a grace period first."
+    )
 
 
 def _nothing_found() -> InboxOut:
@@ -280,6 +283,10 @@ async def post_inbox_message(query: MessageCreate, runtime: RuntimeDep) -> JSONR
         raise Invalid("the message id is not a UUID") from exc
     except MalformedEnvelope as exc:
         raise Invalid(str(exc)) from exc
+    # The browser binds the message to its id as it spelled it: only the canonical spelling
+    # is the same string on both sides.
+    if str(message_id) != query.message.id:
+        raise Invalid("the message id is not a UUID in its canonical form")
 
     def store() -> str:
         _spend(runtime, query.proof_of_work)
@@ -304,20 +311,21 @@ async def post_withdraw(query: InboxQuery, runtime: RuntimeDep) -> Withdrawn:
     period, if it set one); only workflow fields remain, for statistics."""
     token = _token(query)
 
-    def withdraw() -> None:
+    def withdraw() -> bool:
         _spend(runtime, query.proof_of_work)
         with unit_of_work(runtime.sessions) as session:
-            messaging.withdraw(
+            destroyed = messaging.withdraw(
                 session,
                 lookup_token=token,
                 grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
                 secrets=runtime.secrets,
             )
             session.commit()
+            return destroyed
 
-    await run_in_threadpool(withdraw)
+    destroyed = await run_in_threadpool(withdraw)
     await run_in_threadpool(checkpoint_deleted, runtime.engine)
-    return Withdrawn(withdrawn=True)
+    return Withdrawn(withdrawn=True, destroyed=destroyed)
 
 
 def _b64(data: bytes) -> str:

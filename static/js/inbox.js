@@ -280,7 +280,12 @@
       const response = await HrdApi.postJson("/api/v1/inbox/withdraw", await query(5, 90));
       if (response.status === 404) throw nothingFound();
       if (!response.ok) throw new Error("the withdrawal was refused: " + response.status);
+      const outcome = await response.json();
       forget();
+      // Destroyed now, or kept for the desk's grace period first: the page says which.
+      const destroyed = outcome.destroyed !== false;
+      withdrawnNotice.querySelector("[data-withdrawn=destroyed]").hidden = !destroyed;
+      withdrawnNotice.querySelector("[data-withdrawn=kept]").hidden = destroyed;
       withdrawnNotice.hidden = false;
       withdrawnNotice.scrollIntoView({ block: "center" });
     });

@@ -3,15 +3,19 @@ withdrawal that leaves nothing of the report but its workflow fields."""
 
 import base64
 import datetime as dt
+import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from hrd_reports.crypto.messages import open_reply_as_reporter
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.messages import encrypt_reporter_message, open_reply_as_reporter
 from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt
 from hrd_reports.models import (
     AuditEvent,
@@ -39,6 +43,17 @@ from tests.helpers import (
 )
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def audit_entries(desk: Desk) -> list[tuple[int, str, str, str]]:
+    """(seq, actor, action, detail) of every audit entry, oldest first."""
+    with desk.session() as session:
+        rows = session.execute(
+            select(AuditEvent.seq, AuditEvent.actor, AuditEvent.action, AuditEvent.detail).order_by(
+                AuditEvent.seq
+            )
+        ).all()
+    return [tuple(row) for row in rows]
 
 
 @pytest.fixture
@@ -120,7 +135,7 @@ def test_inbox_proof_of_work_spent_on_a_wrong_receipt_cannot_be_used_again(
     assert again.status_code in {400, 409}
 
 
-def test_reporter_message_reaches_the_desk_thread_and_is_audited(
+def test_reporter_message_reaches_the_desk_thread_and_writes_no_timed_entry(
     client: TestClient, desk: Desk, admin: Person
 ) -> None:
     submitted = desk.submit(report_content("CANARY-thread"))
@@ -138,8 +153,9 @@ def test_reporter_message_reaches_the_desk_thread_and_is_audited(
     )
     with desk.session() as session:
         assert session.execute(select(ReportMessage.unread)).scalar_one() is False
-        actions = session.execute(select(AuditEvent.action)).scalars().all()
-    assert "report.message" in actions
+        actors = session.execute(select(AuditEvent.actor)).scalars().all()
+    # An audit entry is timed to the second: none may say when a reporter wrote.
+    assert "reporter" not in actors
 
 
 @pytest.mark.parametrize(
@@ -195,19 +211,36 @@ def test_withdrawal_destroys_the_report_and_its_messages_leaving_a_tombstone(
             *session.execute(select(ReportMessage.body)).scalars(),
         ]
     token = base64.b64encode(derive_receipt_keys(submitted.receipt).lookup_token).decode()
+    entries_before = audit_entries(desk)
 
     response = client.post(
         "/api/v1/inbox/withdraw", json={"proof_of_work": solved_pow(client), "lookup_token": token}
     )
 
-    assert response.json() == {"withdrawn": True}
+    assert response.json() == {"withdrawn": True, "destroyed": True}
+    # Not audited at the reporter's moment (an entry is timed to the second) ...
+    assert audit_entries(desk) == entries_before
     assert query_inbox(client, submitted.receipt).json()["found"] is False
     with desk.session() as session:
         assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 0
         assert session.execute(select(func.count()).select_from(ReportMessage)).scalar_one() == 0
         tombstone = session.execute(select(WithdrawnReport)).scalar_one()
         assert tombstone.public_id == submitted.report_id
-        assert "report.withdraw" in session.execute(select(AuditEvent.action)).scalars().all()
+    # ... but at the desk's next action, with the day only.
+    desk.list_reports(admin)
+    (entry,) = [e for e in audit_entries(desk) if e[2] == "report.withdraw"]
+    assert (entry[1], json.loads(entry[3])) == (
+        "reporter",
+        {
+            "reports": [
+                {
+                    "id": str(submitted.report_id),
+                    "withdrawn_on": tombstone.withdrawn_on.isoformat(),
+                    "destroyed": True,
+                }
+            ]
+        },
+    )
     # Not a byte of the report's or the messages' ciphertext is left in the database files.
     if not database_server.is_postgresql:
         at_rest = b"".join(path.read_bytes() for path in workdir.glob("hrd-reports.db*"))
@@ -264,3 +297,64 @@ def test_purge_withdrawn_command_destroys_reports_past_their_grace_period(
         left = session.execute(select(Report.public_id)).scalars().all()
         destroyed = session.execute(select(WithdrawnReport.public_id)).scalars().all()
     assert (left, destroyed) == ([kept.report_id], [due.report_id])
+
+
+@pytest.mark.parametrize(
+    "plaintext",
+    [pytest.param(None, id="random-bytes"), pytest.param(b"\xff" * 1024, id="bad-padding")],
+)
+def test_reporter_message_that_does_not_open_leaves_the_report_and_the_inbox_readable(
+    client: TestClient, desk: Desk, admin: Person, plaintext: bytes | None
+) -> None:
+    # The server cannot check a message before someone opens it: a client holding the receipt
+    # can send bytes that authenticate and say nothing, or say nothing at all.
+    submitted = desk.submit(report_content("CANARY-still-readable"))
+    keys = derive_receipt_keys(submitted.receipt)
+    message_id = uuid.uuid4()
+    if plaintext is None:
+        blob = os.urandom(12 + 1024 + 16)
+    else:
+        nonce = os.urandom(12)
+        aad = bind(Purpose.REPORTER_MESSAGE, f"{submitted.report_id}/{message_id}")
+        blob = nonce + AESGCM(keys.message_key).encrypt(nonce, plaintext, aad)
+    response = client.post(
+        "/api/v1/inbox/messages",
+        json={
+            "proof_of_work": solved_pow(client),
+            "lookup_token": base64.b64encode(keys.lookup_token).decode(),
+            "message": {"id": str(message_id), "ciphertext": base64.b64encode(blob).decode()},
+        },
+    )
+    assert response.status_code == 201
+    post_reporter_message(client, submitted.receipt, submitted.report_id, "CANARY-readable one")
+
+    thread = desk.thread(submitted.report_id, by=admin)
+    assert [message.text for message in thread] == [None, "CANARY-readable one"]
+    page = client.post(
+        "/inbox", data={"receipt": submitted.receipt, "action": "read", "no_script": "yes"}
+    )
+    assert page.status_code == 200
+    assert "CANARY-readable one" in page.text
+
+
+def test_reporter_message_id_in_another_spelling_is_refused(client: TestClient, desk: Desk) -> None:
+    submitted = desk.submit(report_content("CANARY-spelling"))
+    keys = derive_receipt_keys(submitted.receipt)
+    message_id = uuid.uuid4()
+    blob = encrypt_reporter_message(
+        keys.message_key, "hello", report_id=submitted.report_id, message_id=message_id
+    )
+    response = client.post(
+        "/api/v1/inbox/messages",
+        json={
+            "proof_of_work": solved_pow(client),
+            "lookup_token": base64.b64encode(keys.lookup_token).decode(),
+            "message": {
+                "id": str(message_id).upper(),
+                "ciphertext": base64.b64encode(blob).decode(),
+            },
+        },
+    )
+    assert response.status_code == 400
+    with desk.session() as session:
+        assert session.execute(select(func.count()).select_from(ReportMessage)).scalar_one() == 0

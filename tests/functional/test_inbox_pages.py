@@ -108,7 +108,9 @@ def test_inbox_form_mistyped_receipt_gets_400_with_the_message_and_nothing_else(
     client: TestClient, submitted: Submitted
 ) -> None:
     typed = _mistyped(submitted.receipt)
-    response = client.post("/inbox?lang=en", data={"action": "read", "receipt": typed})
+    response = client.post(
+        "/inbox?lang=en", data={"action": "read", "receipt": typed, "no_script": "yes"}
+    )
 
     assert response.status_code == 400
     assert "set-cookie" not in response.headers
@@ -126,7 +128,8 @@ def test_inbox_form_withdrawal_without_the_tick_gets_400_and_changes_nothing(
 ) -> None:
     before = _reports(desk)
     response = client.post(
-        "/inbox?lang=en", data={"action": "withdraw", "receipt": submitted.receipt}
+        "/inbox?lang=en",
+        data={"action": "withdraw", "receipt": submitted.receipt, "no_script": "yes"},
     )
 
     assert response.status_code == 400
@@ -135,7 +138,9 @@ def test_inbox_form_withdrawal_without_the_tick_gets_400_and_changes_nothing(
     assert 'data-testid="inbox-message"' not in response.text
     assert _reports(desk) == before == ([str(submitted.report_id)], [])
     # The receipt still opens the inbox.
-    opened = client.post("/inbox?lang=en", data={"action": "read", "receipt": submitted.receipt})
+    opened = client.post(
+        "/inbox?lang=en", data={"action": "read", "receipt": submitted.receipt, "no_script": "yes"}
+    )
     assert opened.status_code == 200
     assert "CANARY-inbox-pages-reply" in opened.text
 
@@ -143,7 +148,9 @@ def test_inbox_form_withdrawal_without_the_tick_gets_400_and_changes_nothing(
 def test_inbox_form_right_receipt_opens_the_inbox_and_sets_no_cookie(
     client: TestClient, submitted: Submitted
 ) -> None:
-    response = client.post("/inbox?lang=en", data={"action": "read", "receipt": submitted.receipt})
+    response = client.post(
+        "/inbox?lang=en", data={"action": "read", "receipt": submitted.receipt, "no_script": "yes"}
+    )
 
     assert response.status_code == 200
     assert "set-cookie" not in response.headers
@@ -151,3 +158,19 @@ def test_inbox_form_right_receipt_opens_the_inbox_and_sets_no_cookie(
     assert response.text.count('data-testid="inbox-message"') == 1
     assert "CANARY-inbox-pages-reply" in response.text
     assert submitted.receipt not in response.text
+
+
+def test_inbox_form_posted_without_the_no_script_marker_is_not_read(
+    client: TestClient, desk: Desk, submitted: Submitted
+) -> None:
+    # What a browser with JavaScript on sends when the page script failed: the page never
+    # warned that the server would see the receipt, so the server does not use it.
+    response = client.post(
+        "/inbox?lang=en",
+        data={"action": "withdraw", "receipt": submitted.receipt, "confirm_withdraw": "yes"},
+    )
+
+    assert response.status_code == 400
+    assert "did not read or keep" in response.text
+    assert 'data-testid="inbox-message"' not in response.text
+    assert _reports(desk) == ([str(submitted.report_id)], [])

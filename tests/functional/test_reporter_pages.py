@@ -5,7 +5,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hrd_reports.crypto.receipts import derive_receipt_keys, lookup_hash
 from hrd_reports.i18n import locale
@@ -30,6 +30,7 @@ def client(settings: Settings, runtime: Runtime, desk: Desk) -> TestClient:
 
 def _post_form(client: TestClient, fields: dict[str, list[str]], lang: str = "en") -> object:
     """Post the form as a browser without JavaScript does, with the token of a fresh form."""
+    fields = {"no_script": ["yes"], **fields}
     if "form_token" not in fields:
         page = client.get(f"/report?lang={lang}").text
         token = re.search(r'name="form_token" value="([^"]+)"', page)
@@ -184,3 +185,27 @@ def test_finish_is_not_marked_disabled_for_a_browser_without_javascript(client: 
     finish = re.search(r'<a[^>]*id="receipt-done"[^>]*>', page)
     assert finish is not None
     assert "aria-disabled" not in finish.group(0)
+
+
+def test_report_form_posted_without_the_no_script_marker_is_not_read_or_kept(
+    client: TestClient, desk: Desk
+) -> None:
+    # JavaScript was on but the page script failed: the page never warned that the server
+    # would see the report, so the server neither seals it nor gives the words back.
+    page = client.get("/report").text
+    token = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert token is not None
+    response = client.post(
+        "/report",
+        data={
+            "incident_type": "death_threat",
+            "narrative": "CANARY-script-failed words",
+            "form_token": token.group(1),
+        },
+    )
+
+    assert response.status_code == 400
+    assert "did not read or keep" in response.text
+    assert "CANARY-script-failed" not in response.text
+    with desk.session() as session:
+        assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 0

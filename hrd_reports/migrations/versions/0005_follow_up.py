@@ -75,6 +75,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_id", name=op.f("uq_withdrawn_reports_public_id")),
     )
     op.create_table(
+        "unaudited_withdrawals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.Uuid(), nullable=False),
+        sa.Column("withdrawn_on", sa.Date(), nullable=False),
+        sa.Column("destroyed", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unaudited_withdrawals")),
+    )
+    op.create_table(
         "report_messages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("public_id", sa.Uuid(), nullable=False),
@@ -117,5 +125,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_report_messages_report_id"))
 
     op.drop_table("report_messages")
+    op.drop_table("unaudited_withdrawals")
     op.drop_table("withdrawn_reports")
     op.drop_table("stage_messages")

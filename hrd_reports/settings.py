@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         ge=0,
         le=90,
         description="Days a withdrawn report is kept before it is destroyed; 0 destroys it "
-        "at once. Run `hrd-reports reports purge-withdrawn` daily when this is set.",
+        "at once. The server purges due reports at start and every hour.",
     )
     setup_link_hours: int = Field(default=24, ge=1, le=24 * 7)
     invitation_hours: int = Field(

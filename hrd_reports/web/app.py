@@ -1,9 +1,14 @@
 """``create_app(settings)``: the one place where the web application is put together."""
 
+import asyncio
+import contextlib
+import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -12,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from starlette.middleware.gzip import GZipMiddleware
 
 from hrd_reports import __version__
-from hrd_reports.db import DatabaseBusy, unit_of_work
+from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import audit
+from hrd_reports.services import audit, messaging
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -41,7 +46,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        purging = None
+        if settings.withdrawal_grace_days > 0:
+            # A report kept for its grace period must not outlive it because nobody ran the
+            # purge command: the server purges too, at start and every hour.
+            await _purge_withdrawn_now(runtime)
+            purging = asyncio.create_task(_purge_withdrawn_hourly(runtime))
         yield
+        if purging is not None:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
         runtime.close()
 
     app = FastAPI(
@@ -82,6 +97,35 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         return {"status": "ok"}
 
     return app
+
+
+logger = logging.getLogger("hrd_reports.web")
+PURGE_INTERVAL_SECONDS = 3600
+
+
+def _purge_withdrawn(runtime: Runtime) -> None:
+    with unit_of_work(runtime.sessions) as session:
+        messaging.purge_withdrawn(
+            session,
+            grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
+            actor="server",
+            secrets=runtime.secrets,
+        )
+        session.commit()
+    checkpoint_deleted(runtime.engine)
+
+
+async def _purge_withdrawn_now(runtime: Runtime) -> None:
+    try:
+        await run_in_threadpool(_purge_withdrawn, runtime)
+    except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
+        logger.warning("purging withdrawn reports failed; trying again in an hour")
+
+
+async def _purge_withdrawn_hourly(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        await _purge_withdrawn_now(runtime)
 
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {

@@ -358,3 +358,24 @@ def test_reporter_message_id_in_another_spelling_is_refused(client: TestClient, 
     assert response.status_code == 400
     with desk.session() as session:
         assert session.execute(select(func.count()).select_from(ReportMessage)).scalar_one() == 0
+
+
+def test_server_with_a_grace_period_purges_withdrawn_reports_itself(
+    settings: Settings, runtime: Runtime, desk: Desk
+) -> None:
+    submitted = desk.submit(report_content("CANARY-server-purge"))
+    with desk.session() as session:
+        session.execute(select(Report)).scalar_one().withdrawn_on = utc_today() - dt.timedelta(
+            days=8
+        )
+        session.commit()
+
+    purging = settings.model_copy(update={"withdrawal_grace_days": 7})
+    with TestClient(create_app(purging, runtime=runtime)):
+        pass  # start-up runs the first purge
+
+    with desk.session() as session:
+        assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 0
+        assert session.execute(select(WithdrawnReport.public_id)).scalars().all() == [
+            submitted.report_id
+        ]

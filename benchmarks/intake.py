@@ -13,67 +13,35 @@ clock starts (that is the reporter's browser's work). The target: at least 60 % 
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import resource
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
+from bench_desk import CHEAP_ARGON2, backend_of, server, set_up_desk
 from scratch_database import fresh_database
 
 from hrd_reports import db
 from hrd_reports.crypto.pow import solve
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import PublicKey
-from hrd_reports.services import challenges, desk, intake, keyring
+from hrd_reports.services import challenges, intake
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime, build_runtime
 
 TARGET_RATIO = 0.60
 CONTENT = b'{"v":1,"incident_types":["death_threat"],"narrative":"A benchmark report."}'
-# Cheap Argon2 and no proof-of-work cost: neither is what intake throughput measures.
-ENV = {
-    "HRD_INSECURE_ARGON2_FOR_TESTS": "true",
-    "HRD_ARGON2_TIME_COST": "1",
-    "HRD_ARGON2_MEMORY_KIB": "64",
-    "HRD_ARGON2_PARALLELISM": "1",
-    "HRD_POW_DIFFICULTY_BITS": "0",
-}
 
 
 def settings_for(database_url: str, keys_dir: Path) -> Settings:
+    # Cheap Argon2 and no proof-of-work cost: neither is what intake throughput measures.
     return Settings(
-        database_url=database_url,
-        keys_dir=keys_dir,
-        pow_difficulty_bits=0,
-        insecure_argon2_for_tests=True,
-        argon2_time_cost=1,
-        argon2_memory_kib=64,
-        argon2_parallelism=1,
+        database_url=database_url, keys_dir=keys_dir, pow_difficulty_bits=0, **CHEAP_ARGON2
     )
-
-
-def set_up(rt: Runtime) -> PublicKey:
-    with db.unit_of_work(rt.sessions) as session:
-        desk.set_up_desk(
-            session,
-            admin_name="bench-admin",
-            admin_password="benchmark password, not a secret",
-            passwords=rt.passwords,
-            secrets=rt.secrets,
-        )
-        session.commit()
-        return keyring.intake_public_key(keyring.active_intake_key(session), secrets=rt.secrets)
 
 
 def build(count: int, key: PublicKey) -> list[Submission]:
@@ -95,50 +63,6 @@ def measure_floor(rt: Runtime, submissions: list[Submission]) -> float:
 def cpu_seconds(who: int) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def server(settings: Settings, workdir: Path, workers: int) -> Iterator[str]:
-    port = free_port()
-    env = (
-        os.environ
-        | ENV
-        | {
-            "HRD_DATABASE_URL": settings.database_url,
-            "HRD_KEYS_DIR": str(settings.keys_dir),
-        }
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "hrd_reports",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 class Connection:
@@ -220,19 +144,19 @@ def run(count: int, concurrency: int, workers: int, server_url: str | None) -> N
         with fresh_database(server_url, workdir, "floor") as floor_url:
             rt = build_runtime(settings_for(floor_url, workdir / "keys-floor"))
             try:
-                floor_s = measure_floor(rt, build(count, set_up(rt)))
+                floor_s = measure_floor(rt, build(count, set_up_desk(rt)))
             finally:
                 rt.close()
         with fresh_database(server_url, workdir, "http") as http_url:
             settings = settings_for(http_url, workdir / "keys-http")
             rt = build_runtime(settings)
             try:
-                submissions = build(count, set_up(rt))
+                submissions = build(count, set_up_desk(rt))
             finally:
                 rt.close()
             client_cpu = cpu_seconds(resource.RUSAGE_SELF)
             server_cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
-            with server(settings, workdir, workers) as url:
+            with server(settings, workdir, workers=workers) as (url, _pid):
                 http_s, latencies, failures = asyncio.run(submit_all(url, submissions, concurrency))
                 client_cpu = cpu_seconds(resource.RUSAGE_SELF) - client_cpu
             # The server's processes are counted once they have exited.
@@ -240,7 +164,7 @@ def run(count: int, concurrency: int, workers: int, server_url: str | None) -> N
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     floor_rate, http_rate = count / floor_s, count / http_s
-    backend = "sqlite" if server_url is None else "postgresql"
+    backend = backend_of(server_url)
     quantiles = statistics.quantiles(latencies, n=100)
     print(f"\nintake, {backend}, {count:,} reports, {workers} workers, concurrency {concurrency}")
     print(f"  floor (service, no HTTP): {floor_rate:8,.0f} reports/s")

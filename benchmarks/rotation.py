@@ -12,38 +12,35 @@ import argparse
 import os
 import resource
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import cryptography
 import sqlalchemy
-from scratch_database import fresh_database
-from sqlalchemy import insert, select
+from bench_desk import (
+    ADMIN,
+    CHEAP_ARGON2,
+    PASSWORD,
+    backend_of,
+    insert_reports,
+    report_row,
+    scratch_runtime,
+    set_up_desk,
+    settle,
+    stored_in_chunks,
+)
 from sqlalchemy.orm import Session
 
 from hrd_reports import db
 from hrd_reports.crypto.envelope import open_dek, seal_dek
-from hrd_reports.crypto.receipts import lookup_hash
 from hrd_reports.crypto.submission import new_submission
-from hrd_reports.crypto.xwing import PrivateKey, PublicKey, Sealed
-from hrd_reports.models import Report, ReportStatus, User
-from hrd_reports.services import desk, keyring, reseal, rotation, users
+from hrd_reports.crypto.xwing import PrivateKey, Sealed
+from hrd_reports.models import Report, User
+from hrd_reports.services import keyring, reseal, rotation, users
 from hrd_reports.services.clock import utc_today
-from hrd_reports.settings import Settings
-from hrd_reports.wiring import Runtime, build_runtime
+from hrd_reports.wiring import Runtime
 
-ADMIN, PASSWORD = "benchmark-admin", "benchmark password, not a secret"
 TARGET_RATIO = 0.70
-# Cheap Argon2: only the key holder's unlock uses it, and that is not measured.
-CHEAP_ARGON2: dict[str, Any] = {
-    "insecure_argon2_for_tests": True,
-    "argon2_time_cost": 1,
-    "argon2_memory_kib": 64,
-    "argon2_parallelism": 1,
-}
 # Reports are built, stored and read back for the floor in chunks, so that 100,000 of them
 # are never all in memory to inflate the peak RSS reported next to the rotation.
 CHUNK = 1_000
@@ -69,56 +66,19 @@ def peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def set_up_desk(rt: Runtime, count: int) -> None:
-    """A desk with ``count`` reports stored with exactly the columns ``submit_report`` writes.
-
-    The bulk insert skips only the per-report checks and round trips of ``submit_report``,
-    which belong to intake, not to what is measured here.
-    """
-    with db.unit_of_work(rt.sessions) as session:
-        desk.set_up_desk(
-            session,
-            admin_name=ADMIN,
-            admin_password=PASSWORD,
-            passwords=rt.passwords,
-            secrets=rt.secrets,
+def store_reports(rt: Runtime, count: int) -> None:
+    """A desk with ``count`` reports stored with exactly the columns ``submit_report`` writes,
+    built and inserted in chunks."""
+    intake_key = set_up_desk(rt)
+    today = utc_today()
+    for start in range(0, count, CHUNK):
+        submissions = (
+            new_submission(CONTENT, intake_key=intake_key)[1]
+            for _ in range(min(CHUNK, count - start))
         )
-        session.commit()
-        active = keyring.active_intake_key(session)
-        key_id, intake_key = active.id, PublicKey(active.public_key)
-    stored = 0
-    while stored < count:
-        rows = []
-        for _ in range(min(CHUNK, count - stored)):
-            _receipt, submission = new_submission(CONTENT, intake_key=intake_key)
-            rows.append(
-                {
-                    "public_id": submission.report_id,
-                    "envelope_version": submission.version,
-                    "body": submission.body,
-                    "dek_key_id": key_id,
-                    "dek_suite": submission.suite,
-                    "sealed_dek": submission.sealed_dek,
-                    "reporter_key": submission.reporter_key,
-                    "lookup_hash": lookup_hash(
-                        submission.lookup_token, lookup_secret=rt.secrets.lookup
-                    ),
-                    "server_sealed": False,
-                    "status": ReportStatus.RECEIVED,
-                    "received_on": utc_today(),
-                }
-            )
-        with db.unit_of_work(rt.sessions) as session:
-            session.execute(insert(Report), rows)
-            session.commit()
-        stored += len(rows)
-    if not db.is_sqlite(rt.settings.database_url):
-        # Settle the database as a running desk's would be: autovacuum would have analysed
-        # the table, and the checkpoint owed to the bulk load would have happened. Done now,
-        # neither starts in the middle of the measurement.
-        with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE reports")
-            connection.exec_driver_sql("CHECKPOINT")
+        rows = [report_row(rt, s, intake_key=intake_key, received_on=today) for s in submissions]
+        insert_reports(rt, rows)
+    settle(rt)
 
 
 def unlock(rt: Runtime, session: Session) -> tuple[User, dict[str, PrivateKey]]:
@@ -173,47 +133,33 @@ def measure_floor(rt: Runtime) -> float:
         _holder, intake_keys = unlock(rt, session)
     recipient = PrivateKey.generate().public
     columns = (Report.id, Report.public_id, Report.dek_suite, Report.dek_key_id, Report.sealed_dek)
-    elapsed, after_id = 0.0, 0
-    while True:
-        with db.unit_of_work(rt.read_sessions) as session:
-            query = select(*columns).where(Report.id > after_id).order_by(Report.id).limit(CHUNK)
-            rows = session.execute(query).all()
-        if not rows:
-            return elapsed
+    elapsed = 0.0
+    for rows in stored_in_chunks(rt, *columns, chunk=CHUNK):
         started = time.perf_counter()
         for _id, public_id, suite, key_id, sealed_dek in rows:
             holder = intake_keys[key_id]
             dek = open_dek(Sealed(suite, key_id, sealed_dek), report_id=public_id, holder=holder)
             seal_dek(dek, report_id=public_id, recipient=recipient)
         elapsed += time.perf_counter() - started
-        after_id = rows[-1][0]
+    return elapsed
 
 
 def run(count: int, server_url: str | None) -> Result:
-    backend = "sqlite" if server_url is None else "postgresql"
-    with (
-        tempfile.TemporaryDirectory(prefix="hrd-bench-") as workdir,
-        fresh_database(server_url, Path(workdir), "rotation") as database_url,
-    ):
-        settings = Settings(
-            database_url=database_url, keys_dir=Path(workdir) / "keys", **CHEAP_ARGON2
-        )
-        rt = build_runtime(settings)
-        try:
-            print(f"{backend}: setting up {count:,} reports ...", file=sys.stderr, flush=True)
-            started = time.perf_counter()
-            set_up_desk(rt, count)
-            setup_s = time.perf_counter() - started
-            # The floor first, while the database is quiet: after a rotation, PostgreSQL's
-            # checkpointer and autovacuum work on the other core would slow the floor down.
-            print(f"{backend}: floor over {count:,} data keys ...", file=sys.stderr, flush=True)
-            floor_s = measure_floor(rt)
-            print(f"{backend}: rotating {count:,} reports ...", file=sys.stderr, flush=True)
-            rotation_s = rotate(rt)
-            peak = peak_rss_mib()
-        finally:
-            rt.close()
-    return Result(backend, count, settings.rotation_batch_size, setup_s, floor_s, rotation_s, peak)
+    backend = backend_of(server_url)
+    with scratch_runtime(server_url, "rotation", **CHEAP_ARGON2) as (rt, _workdir):
+        print(f"{backend}: setting up {count:,} reports ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        store_reports(rt, count)
+        setup_s = time.perf_counter() - started
+        # The floor first, while the database is quiet: after a rotation, PostgreSQL's
+        # checkpointer and autovacuum work on the other core would slow the floor down.
+        print(f"{backend}: floor over {count:,} data keys ...", file=sys.stderr, flush=True)
+        floor_s = measure_floor(rt)
+        print(f"{backend}: rotating {count:,} reports ...", file=sys.stderr, flush=True)
+        rotation_s = rotate(rt)
+        peak = peak_rss_mib()
+        batch = rt.settings.rotation_batch_size
+    return Result(backend, count, batch, setup_s, floor_s, rotation_s, peak)
 
 
 def print_table(results: list[Result]) -> None:

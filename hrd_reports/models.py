@@ -220,6 +220,14 @@ REPORT_LIST_ORDER = (
     Report.id.desc(),
 )
 Index("ix_reports_list_order", *REPORT_LIST_ORDER)
+# The reports nobody has opened yet, which every listing looks for first: a few among
+# thousands, found without reading every row.
+Index(
+    "ix_reports_unclassified",
+    Report.id,
+    sqlite_where=Report.urgent.is_(None),
+    postgresql_where=Report.urgent.is_(None),
+)
 
 
 class ReportGrant(Base):

@@ -37,13 +37,16 @@ KEY_HOLDER_ROLES = frozenset({Role.ADMIN, Role.COORDINATOR})
 
 
 @contextmanager
-def integrity_checked(what: str) -> Iterator[None]:
-    """Turn a failed decryption of stored data into a refusal that names what failed."""
+def integrity_checked(what: str, subject: object = None) -> Iterator[None]:
+    """Turn a failed decryption of stored data into a refusal that names what failed:
+    ``what``, followed by ``subject`` when given (formatted only on failure, since this
+    guards every report a search decrypts)."""
     try:
         yield
     except CryptoError as exc:
+        name = what if subject is None else f"{what} {subject}"
         raise DataIntegrityError(
-            N_("%(what)s failed its integrity check: it was altered, moved or damaged"), what=what
+            N_("%(what)s failed its integrity check: it was altered, moved or damaged"), what=name
         ) from exc
 
 

@@ -7,6 +7,7 @@ made when the report was assigned to them; an auditor or an unvetted user holds 
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -80,22 +81,55 @@ class ReaderKeys:
             )
         return grant
 
-    def data_key(self, session: Session, report: Report) -> bytes:
+    def sealed_dek(self, session: Session, report: Report) -> Sealed:
+        """The copy of the report's data key this reader opens: the desk's or their grant."""
         if self.reader.user.role == Role.CASE_WORKER:
             grant = self.grant_for(session, report)
-            sealed = Sealed(grant.suite, grant.holder_key_id, grant.sealed_dek)
+            return Sealed(grant.suite, grant.holder_key_id, grant.sealed_dek)
+        return Sealed(report.dek_suite, report.dek_key_id, report.sealed_dek)
+
+    def sealed_dek_columns(self) -> tuple[Any, ...]:
+        """``sealed_dek`` as columns (suite, key id, ciphertext), for a scan that reads many
+        reports without loading each as an object; a case worker's query joins the grant."""
+        if self.reader.user.role == Role.CASE_WORKER:
+            return (ReportGrant.suite, ReportGrant.holder_key_id, ReportGrant.sealed_dek)
+        return (Report.dek_suite, Report.dek_key_id, Report.sealed_dek)
+
+    def open_sealed(self, sealed: Sealed, report_id: UUID) -> bytes:
+        if self.reader.user.role == Role.CASE_WORKER:
             holder = self.reader.private_key
+        elif sealed.key_id in self.intake_keys:
+            holder = self.intake_keys[sealed.key_id]
         else:
-            sealed = Sealed(report.dek_suite, report.dek_key_id, report.sealed_dek)
-            if report.dek_key_id not in self.intake_keys:
-                raise Forbidden(
-                    N_("%(name)s does not hold intake key %(key)s"),
-                    name=self.reader.name,
-                    key=report.dek_key_id,
-                )
-            holder = self.intake_keys[report.dek_key_id]
-        with keyring.integrity_checked(f"the data key of report {report.public_id}"):
-            return open_dek(sealed, report_id=report.public_id, holder=holder)
+            raise Forbidden(
+                N_("%(name)s does not hold intake key %(key)s"),
+                name=self.reader.name,
+                key=sealed.key_id,
+            )
+        with keyring.integrity_checked("the data key of report", report_id):
+            return open_dek(sealed, report_id=report_id, holder=holder)
+
+    def data_key(self, session: Session, report: Report) -> bytes:
+        return self.open_sealed(self.sealed_dek(session, report), report.public_id)
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    """One report's data key and plaintext, or why it could not be opened."""
+
+    dek: bytes | None
+    plaintext: bytes | None
+    refusal: ServiceError | None = None
+
+
+def decrypt(keys: ReaderKeys, *, report_id: UUID, sealed: Sealed, body: bytes) -> Decrypted:
+    try:
+        dek = keys.open_sealed(sealed, report_id)
+        with keyring.integrity_checked("report", report_id):
+            return Decrypted(dek, decrypt_report_body(dek, body, report_id=report_id))
+    except (DataIntegrityError, Forbidden) as exc:
+        # One damaged or unopenable report does not hide the others from a list.
+        return Decrypted(None, None, exc)
 
 
 def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
@@ -143,21 +177,24 @@ def _decode_content(plaintext: bytes) -> dict[str, Any]:
 
 
 def open_view_with_key(
-    session: Session, report: Report, keys: ReaderKeys
+    session: Session, report: Report, keys: ReaderKeys, decrypted: Decrypted | None = None
 ) -> tuple[ReportView, bytes | None]:
-    """The report decrypted, with its data key (None when it could not be opened)."""
+    """The report decrypted (unless ``decrypted`` already holds it), with its data key (None
+    when it could not be opened)."""
+    if decrypted is None:
+        try:
+            sealed = keys.sealed_dek(session, report)
+        except Forbidden as exc:
+            decrypted = Decrypted(None, None, exc)
+        else:
+            decrypted = decrypt(keys, report_id=report.public_id, sealed=sealed, body=report.body)
     content: dict[str, Any] | None = None
-    refusal: ServiceError | None = None
-    dek: bytes | None = None
-    try:
-        dek = keys.data_key(session, report)
-        with keyring.integrity_checked(f"report {report.public_id}"):
-            plaintext = decrypt_report_body(dek, report.body, report_id=report.public_id)
-        content = _decode_content(plaintext)
-    except (DataIntegrityError, Forbidden) as exc:
-        # One damaged or unopenable report does not hide the others from a list.
-        refusal = exc
-        dek = None
+    dek, refusal = decrypted.dek, decrypted.refusal
+    if decrypted.plaintext is not None:
+        try:
+            content = _decode_content(decrypted.plaintext)
+        except DataIntegrityError as exc:
+            dek, refusal = None, exc
     view = ReportView(
         id=report.public_id,
         received_on=report.received_on,
@@ -176,15 +213,21 @@ def open_view(session: Session, report: Report, keys: ReaderKeys) -> ReportView:
     return open_view_with_key(session, report, keys)[0]
 
 
+def opened_views(views: Iterable[ReportView]) -> dict[UUID, bool]:
+    """For ``audit_reading``: each view's report, and whether it opened."""
+    return {view.id: view.content is not None for view in views}
+
+
 def audit_reading(
     session: Session,
     *,
     reader: str,
-    views: list[ReportView],
+    opened: Mapping[UUID, bool],
     secrets: ServerSecrets,
     subject: str | None,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    """Record that ``reader`` decrypted the reports of ``opened`` (id: whether it opened)."""
     audit.record_withdrawals(session, audit_secret=secrets.audit)
     audit.record(
         session,
@@ -193,8 +236,8 @@ def audit_reading(
         action="report.decrypt",
         subject=subject,
         detail={
-            "reports": [str(view.id) for view in views if view.content is not None],
-            "failed": [str(view.id) for view in views if view.content is None],
+            "reports": [str(report) for report, ok in opened.items() if ok],
+            "failed": [str(report) for report, ok in opened.items() if not ok],
             **(detail or {}),
         },
     )
@@ -222,7 +265,9 @@ def list_reports(
             ReportGrant.user_id == reader.user.id
         )
     views = [open_view(session, report, keys) for report in session.execute(query).scalars()]
-    audit_reading(session, reader=reader.name, views=views, secrets=secrets, subject=None)
+    audit_reading(
+        session, reader=reader.name, opened=opened_views(views), secrets=secrets, subject=None
+    )
     return views
 
 
@@ -254,7 +299,11 @@ def show_report(
         keys.grant_for(session, report)
     view = open_view(session, report, keys)
     audit_reading(
-        session, reader=reader.name, views=[view], secrets=secrets, subject=str(report.public_id)
+        session,
+        reader=reader.name,
+        opened=opened_views([view]),
+        secrets=secrets,
+        subject=str(report.public_id),
     )
     return view
 

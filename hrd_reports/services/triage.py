@@ -7,10 +7,10 @@ key, so those filters and the search decrypt, within the request, only what the 
 open; each decryption is audited, and nothing decrypted is kept.
 """
 
+import contextlib
 import datetime as dt
 import enum
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hrd_reports.content import is_urgent
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
+from hrd_reports.crypto.xwing import Sealed
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
@@ -43,8 +44,10 @@ from hrd_reports.services.reports import ReaderKeys, ReportView
 from hrd_reports.services.users import UnlockedUser
 
 PAGE_SIZE = 50
-# Reports decrypted per database round trip while a filter or search scans.
+# Reports opened per database round trip while new reports are classified, and read per
+# fetch while a filter or search scans.
 SCAN_BATCH = 200
+SEARCH_BATCH = 500
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
 MAX_NOTE_LENGTH = 20_000
@@ -108,34 +111,52 @@ def _workflow_filtered(query: Select[Report], filters: ReportFilter) -> Select[R
     return query.order_by(*REPORT_LIST_ORDER)
 
 
-def _tags_aad(report: Report) -> bytes:
-    return bind(Purpose.REPORT_TAGS, report.public_id)
+def _tags_aad(report_id: UUID) -> bytes:
+    return bind(Purpose.REPORT_TAGS, report_id)
 
 
-def _tags(report: Report, dek: bytes | None) -> list[str]:
-    if report.tags is None or dek is None:
+def _decrypt_tags(report_id: UUID, tags: bytes | None, dek: bytes | None) -> list[str]:
+    if tags is None or dek is None:
         return []
-    with keyring.integrity_checked(f"the tags of report {report.public_id}"):
-        value = json.loads(decrypt_with_dek(dek, report.tags, aad=_tags_aad(report)))
+    with keyring.integrity_checked("the tags of report", report_id):
+        value = json.loads(decrypt_with_dek(dek, tags, aad=_tags_aad(report_id)))
     return [str(tag) for tag in value] if isinstance(value, list) else []
 
 
-def _matches(view: ReportView, tags: list[str], filters: ReportFilter) -> bool:
-    content = view.content
-    if content is None:
+def _tags(report: Report, dek: bytes | None) -> list[str]:
+    return _decrypt_tags(report.public_id, report.tags, dek)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _matches(document: Any, tags: list[str], filters: ReportFilter) -> bool:
+    """Whether a decrypted report meets the content filters.
+
+    ``document`` is the report as decrypted, before it is checked against the form (only the
+    reports shown are): anything that is not where the form puts it does not match.
+    """
+    if not isinstance(document, dict):
         return False
-    if filters.incident_type and filters.incident_type not in content.get("incident_types", []):
-        return False
-    location = content.get("location") or {}
+    if filters.incident_type:
+        types = document.get("incident_types")
+        if not isinstance(types, list) or filters.incident_type not in types:
+            return False
+    location = _mapping(document.get("location"))
     if filters.governorate and location.get("governorate") != filters.governorate:
         return False
     if filters.text:
-        perpetrator = content.get("perpetrator") or {}
+        perpetrator = _mapping(document.get("perpetrator"))
         haystack = " ".join(
             [
-                str(content.get("narrative", "")),
-                str(location.get("district", "")),
-                str(perpetrator.get("identifiers", "")),
+                _string(document.get("narrative")),
+                _string(location.get("district")),
+                _string(perpetrator.get("identifiers")),
                 *tags,
             ]
         ).casefold()
@@ -144,9 +165,11 @@ def _matches(view: ReportView, tags: list[str], filters: ReportFilter) -> bool:
     return True
 
 
-def _open_entry(session: Session, report: Report, keys: ReaderKeys) -> ListEntry:
+def _open_entry(
+    session: Session, report: Report, keys: ReaderKeys, decrypted: reports.Decrypted | None
+) -> ListEntry:
     """One report opened for a list, its urgency learned if nobody had opened it yet."""
-    view, dek = reports.open_view_with_key(session, report, keys)
+    view, dek = reports.open_view_with_key(session, report, keys, decrypted)
     if view.content is not None and report.urgent is None:
         # Learned once, by the first reader who opens it.
         report.urgent = is_urgent(view.content)
@@ -159,37 +182,35 @@ def _open_entry(session: Session, report: Report, keys: ReaderKeys) -> ListEntry
 
 
 class _Opener:
-    """Opens each report of one listing at most once, and remembers every one it opened.
+    """Opens the reports of one listing, and records each one it decrypted for the audit.
 
-    A listing first classifies the reports nobody has opened yet, then shows a page that may
-    hold some of them: they are shown from what was opened, not decrypted (and audited) twice.
+    Nothing decrypted is kept beyond what the page shows: a first listing may classify
+    thousands of new reports, and a search reads every report (a report classified and then
+    shown is decrypted twice, and audited once).
     """
 
     def __init__(self, session: Session, keys: ReaderKeys) -> None:
+        self.keys = keys
         self._session = session
-        self._keys = keys
-        self._entries: dict[int, ListEntry] = {}
+        # Every report decrypted for this listing (id: whether it opened).
+        self.opened: dict[UUID, bool] = {}
 
-    def entry(self, report: Report) -> ListEntry:
-        if report.id not in self._entries:
-            self._entries[report.id] = _open_entry(self._session, report, self._keys)
-        return self._entries[report.id]
+    def entry(self, report: Report, decrypted: reports.Decrypted | None = None) -> ListEntry:
+        entry = _open_entry(self._session, report, self.keys, decrypted)
+        self.opened[report.public_id] = entry.view.content is not None
+        return entry
 
-    @property
-    def opened(self) -> list[ReportView]:
-        return [entry.view for entry in self._entries.values()]
+    def classify(self, report: Report) -> None:
+        """Learn whether a report nobody has opened yet is urgent."""
+        view, _dek = reports.open_view_with_key(self._session, report, self.keys)
+        self.opened[report.public_id] = view.content is not None
+        if view.content is not None:
+            report.urgent = is_urgent(view.content)
 
-
-def _scan(session: Session, query: Select[Report], opener: _Opener) -> Iterator[ListEntry]:
-    """Every report of ``query``, opened batch by batch (the order must not change meanwhile)."""
-    offset = 0
-    while True:
-        batch = list(session.execute(query.limit(SCAN_BATCH).offset(offset)).scalars())
-        if not batch:
-            return
-        offset += len(batch)
-        for report in batch:
-            yield opener.entry(report)
+    def decrypt(self, report_id: UUID, sealed: Sealed, body: bytes) -> reports.Decrypted:
+        decrypted = reports.decrypt(self.keys, report_id=report_id, sealed=sealed, body=body)
+        self.opened[report_id] = decrypted.plaintext is not None
+        return decrypted
 
 
 def _classify_new(session: Session, reader: UnlockedUser, opener: _Opener) -> None:
@@ -210,7 +231,54 @@ def _classify_new(session: Session, reader: UnlockedUser, opener: _Opener) -> No
         chunk = ids[start : start + SCAN_BATCH]
         query = select(Report).where(Report.id.in_(chunk)).order_by(Report.id)
         for report in session.execute(query).scalars():
-            opener.entry(report)
+            opener.classify(report)
+
+
+def _decoded(plaintext: bytes) -> Any:
+    try:
+        return json.loads(plaintext)
+    except ValueError:
+        return None  # shown (as a damaged report) only if something else lists it
+
+
+def _search(
+    session: Session,
+    query: Select[Report],
+    filters: ReportFilter,
+    opener: _Opener,
+    *,
+    skip: int,
+    wanted: int,
+) -> dict[int, reports.Decrypted]:
+    """The reports of ``query`` that meet the content filters, after the first ``skip`` of
+    them, until ``wanted`` are found: row id, and the report as decrypted.
+
+    A search decrypts every report until it has enough, so this loop is what a search costs:
+    it reads only the columns it opens (no objects), and matches the decrypted document as it
+    is; only the reports shown are then checked against the form and rendered.
+    """
+    columns = (Report.id, Report.public_id, Report.body, Report.tags)
+    scan = query.with_only_columns(*columns, *opener.keys.sealed_dek_columns())
+    found: dict[int, reports.Decrypted] = {}
+    # One query, read as it goes (a server-side cursor on PostgreSQL): paging through the
+    # list by OFFSET would make the database walk past every row read so far, again and again.
+    rows = session.execute(scan.execution_options(yield_per=SEARCH_BATCH))
+    with contextlib.closing(rows):
+        for row_id, report_id, body, tags, *sealed in rows:
+            decrypted = opener.decrypt(report_id, Sealed(*sealed), body)
+            if decrypted.plaintext is None:
+                continue
+            document = _decoded(decrypted.plaintext)
+            words = _decrypt_tags(report_id, tags, decrypted.dek)
+            if not _matches(document, words, filters):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            found[row_id] = decrypted
+            if len(found) == wanted:
+                break
+    return found
 
 
 def list_page(
@@ -228,33 +296,23 @@ def list_page(
     opener = _Opener(session, reports.reader_keys(session, reader))
     _classify_new(session, reader, opener)
     query = _workflow_filtered(_visible(reader), filters)
-    entries: list[ListEntry] = []
-    has_next = False
-    if not filters.reads_content:
-        rows = query.limit(page_size + 1).offset((page - 1) * page_size)
-        for report in session.execute(rows).scalars():
-            if len(entries) == page_size:
-                has_next = True
-                break
-            entries.append(opener.entry(report))
+    skip = (page - 1) * page_size
+    page_reports: list[tuple[Report, reports.Decrypted | None]]
+    if filters.reads_content:
+        found = _search(session, query, filters, opener, skip=skip, wanted=page_size + 1)
+        loaded = session.execute(select(Report).where(Report.id.in_(found))).scalars()
+        by_id = {report.id: report for report in loaded}
+        page_reports = [(by_id[row_id], decrypted) for row_id, decrypted in found.items()]
     else:
-        skip = (page - 1) * page_size
-        for entry in _scan(session, query, opener):
-            if not _matches(entry.view, entry.tags, filters):
-                continue
-            if skip:
-                skip -= 1
-                continue
-            if len(entries) == page_size:
-                has_next = True
-                break
-            entries.append(entry)
+        rows = session.execute(query.limit(page_size + 1).offset(skip)).scalars()
+        page_reports = [(report, None) for report in rows]
+    has_next = len(page_reports) > page_size
+    entries = [opener.entry(*shown) for shown in page_reports[:page_size]]
     session.flush()
-    opened = opener.opened
     reports.audit_reading(
         session,
         reader=reader.name,
-        views=opened,
+        opened=opener.opened,
         secrets=secrets,
         subject=None,
         detail={
@@ -266,7 +324,7 @@ def list_page(
         entries=entries,
         page=page,
         has_next=has_next,
-        decrypted=len(opened),
+        decrypted=len(opener.opened),
         unread=messaging.unread_counts(session, [entry.view.id for entry in entries]),
     )
 
@@ -336,12 +394,16 @@ def show(
         for row in session.execute(
             select(ReportNote).where(ReportNote.report_id == report.id).order_by(ReportNote.id)
         ).scalars():
-            with keyring.integrity_checked(f"a note on report {report.public_id}"):
+            with keyring.integrity_checked("a note on report", report.public_id):
                 text = decrypt_with_dek(dek, row.body, aad=_note_aad(report, row.public_id))
             notes.append(Note(row.public_id, row.author, row.written_on, text.decode("utf-8")))
     session.flush()
     reports.audit_reading(
-        session, reader=reader.name, views=[view], secrets=secrets, subject=str(report.public_id)
+        session,
+        reader=reader.name,
+        opened=reports.opened_views([view]),
+        secrets=secrets,
+        subject=str(report.public_id),
     )
     return ReportDetail(
         view=view,
@@ -431,7 +493,7 @@ def set_tags(
 ) -> None:
     report, dek = reports.writable(session, reader, report_id)
     payload = json.dumps(tags, ensure_ascii=False).encode("utf-8")
-    report.tags = encrypt_with_dek(dek, payload, aad=_tags_aad(report)) if tags else None
+    report.tags = encrypt_with_dek(dek, payload, aad=_tags_aad(report.public_id)) if tags else None
     session.flush()
     # How many, never which: the tags are as sensitive as the report.
     audit.record(

@@ -5,9 +5,11 @@ for the whole dashboard router from that table, so a route without an entry is r
 everyone (and the role x route test, which reads the router, fails).
 """
 
+import asyncio
+import contextlib
 import datetime as dt
 import secrets
-import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -170,14 +172,38 @@ def login_token_for(request: Request, nonce: str) -> str:
 
 
 class Argon2Slots:
-    """A bound on Argon2 computations at once: each takes tens of MiB, a flood cannot add up."""
+    """A bound on Argon2 computations at once, per server process.
 
-    def __init__(self, slots: int, wait_seconds: float = 10.0) -> None:
-        self._semaphore = threading.BoundedSemaphore(slots)
+    Each computation takes HRD_ARGON2_MEMORY_KIB, so a flood of sign-ins cannot add up to
+    more than ``slots`` of them. Waiting for a slot holds no thread: a sign-in that waited in
+    a worker thread took one of the threads every other page is served from, and fifty at
+    once stalled the whole site, reporters' pages included. At most ``max_waiting`` wait, each
+    at most ``wait_seconds``; the rest are told the server is busy.
+    """
+
+    def __init__(self, slots: int, *, max_waiting: int = 100, wait_seconds: float = 30.0) -> None:
+        self._semaphore = asyncio.Semaphore(slots)
+        self._max_waiting = max_waiting
         self._wait = wait_seconds
+        self._waiting = 0
 
-    def acquire(self) -> bool:
-        return self._semaphore.acquire(timeout=self._wait)
-
-    def release(self) -> None:
-        self._semaphore.release()
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[bool]:
+        """A slot for one Argon2 computation (True), or False when too many wait already or
+        none came free in time: the caller answers that the server is busy."""
+        acquired = False
+        if not self._semaphore.locked():
+            acquired = await self._semaphore.acquire()  # free now: taken without waiting
+        elif self._waiting < self._max_waiting:
+            self._waiting += 1
+            try:
+                acquired = await asyncio.wait_for(self._semaphore.acquire(), self._wait)
+            except TimeoutError:
+                acquired = False
+            finally:
+                self._waiting -= 1
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._semaphore.release()

@@ -111,26 +111,24 @@ async def login(
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not csrf_matches(login_token_for(request, nonce), form_token):
         return _login_page(request, pages, name=name, problem=Notice(_FORM_EXPIRED), status=403)
-    slots = request.app.state.argon2_slots
-    if not await run_in_threadpool(slots.acquire):
-        return _login_page(request, pages, name=name, problem=Notice(_BUSY), status=429)
-    try:
-        unlocked = await run_in_threadpool(
-            accounts.sign_in,
-            session,
-            name=name.strip(),
-            password=password,
-            code=code,
-            passwords=runtime.passwords,
-            secrets_=runtime.secrets,
-            throttle=_throttle(runtime),
-        )
-    except AuthenticationFailed as exc:
-        # The failure count and the audit entry are kept: guessing must cost the guesser.
-        session.commit()
-        return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
-    finally:
-        slots.release()
+    async with request.app.state.argon2_slots.held() as slot:
+        if not slot:
+            return _login_page(request, pages, name=name, problem=Notice(_BUSY), status=429)
+        try:
+            unlocked = await run_in_threadpool(
+                accounts.sign_in,
+                session,
+                name=name.strip(),
+                password=password,
+                code=code,
+                passwords=runtime.passwords,
+                secrets_=runtime.secrets,
+                throttle=_throttle(runtime),
+            )
+        except AuthenticationFailed as exc:
+            # The failure count and the audit entry are kept: guessing must cost the guesser.
+            session.commit()
+            return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
     token = sessions.open_session(
         session, unlocked=unlocked, limits=session_limits(runtime.settings)
     )
@@ -231,32 +229,30 @@ async def invitation_accept(
     if invitation.user_id is None and password != password_again:
         problem = Notice(_PASSWORDS_DIFFER)
     else:
-        slots = request.app.state.argon2_slots
-        if not await run_in_threadpool(slots.acquire):
-            problem = Notice(_BUSY)
-        else:
-            try:
-                await run_in_threadpool(
-                    accounts.accept_invitation,
-                    session,
-                    token=token,
-                    password=password,
-                    totp_secret=secret,
-                    code=code,
-                    passwords=runtime.passwords,
-                    secrets_=runtime.secrets,
-                    throttle=_throttle(runtime),
-                )
-                session.commit()
-            except AuthenticationFailed as exc:
-                # The failure count and the audit entry are kept, as at sign-in.
-                session.commit()
-                problem = Notice.of(exc)
-            except ServiceError as exc:
-                session.rollback()
-                problem = Notice.of(exc)
-            finally:
-                slots.release()
+        async with request.app.state.argon2_slots.held() as slot:
+            if not slot:
+                problem = Notice(_BUSY)
+            else:
+                try:
+                    await run_in_threadpool(
+                        accounts.accept_invitation,
+                        session,
+                        token=token,
+                        password=password,
+                        totp_secret=secret,
+                        code=code,
+                        passwords=runtime.passwords,
+                        secrets_=runtime.secrets,
+                        throttle=_throttle(runtime),
+                    )
+                    session.commit()
+                except AuthenticationFailed as exc:
+                    # The failure count and the audit entry are kept, as at sign-in.
+                    session.commit()
+                    problem = Notice.of(exc)
+                except ServiceError as exc:
+                    session.rollback()
+                    problem = Notice.of(exc)
     if problem is not None:
         invitation = accounts.pending_invitation(session, token=token)
         return _invitation_page(

@@ -1,3 +1,4 @@
+import re
 import stat
 import threading
 import warnings
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, delete, func, insert, select, text
+from sqlalchemy import Select, create_engine, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hrd_reports import db
@@ -29,9 +30,22 @@ def test_migrations_build_exactly_the_schema_of_the_models(database_url: str) ->
     assert differences == []
 
 
-def test_report_list_order_is_read_from_its_index(database_url: str) -> None:
-    """The migration's index and the dashboard's ORDER BY are the same expression."""
-    query = select(Report.id).order_by(*REPORT_LIST_ORDER).limit(26)
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        # The migration's index and the dashboard's ORDER BY are the same expression.
+        (select(Report.id).order_by(*REPORT_LIST_ORDER).limit(26), "ix_reports_list_order"),
+        # Every listing looks for the reports nobody has opened yet, among all of them.
+        (
+            select(Report.id).where(Report.urgent.is_(None)).order_by(Report.id),
+            "ix_reports_unclassified",
+        ),
+    ],
+    ids=["list order", "unclassified"],
+)
+def test_report_list_queries_are_read_from_their_index(
+    database_url: str, query: Select[tuple[int]], index: str
+) -> None:
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
@@ -41,17 +55,17 @@ def test_report_list_order_is_read_from_its_index(database_url: str) -> None:
                     str(row[-1])
                     for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
                 )
-                assert "USING INDEX ix_reports_list_order" in plan
+                assert re.search(rf"USING (COVERING )?INDEX {index}\b", plan), plan
                 assert "TEMP B-TREE" not in plan
             else:
                 # An empty table would be scanned; forbid that, so the plan shows whether the
-                # index can serve this ORDER BY at all.
+                # index can serve this query at all.
                 connection.execute(text("SET LOCAL enable_seqscan = off"))
                 connection.execute(text("SET LOCAL enable_sort = off"))
                 plan = " ".join(
                     str(row[0]) for row in connection.execute(text(f"EXPLAIN {compiled}"))
                 )
-                assert "ix_reports_list_order" in plan
+                assert index in plan, plan
     finally:
         engine.dispose()
 

@@ -329,6 +329,39 @@ def test_list_page_case_worker_sees_only_reports_assigned_to_them(
     assert [narrative(entry.view.content) for entry in others] == ["report 3"]
 
 
+def test_list_page_case_worker_search_reads_only_reports_assigned_to_them(
+    desk: Desk, staff: dict[str, Person]
+) -> None:
+    submitted = [desk.submit(content(f"threat {i}")) for i in range(4)]
+    desk.assign(submitted[1].report_id, to="dave", by=staff["coordinator"])
+    desk.assign(submitted[2].report_id, to="frank", by=staff["coordinator"])
+
+    listing = list_page(desk, staff["case_worker"], ReportFilter(text="threat"), page_size=10)
+
+    assert [narrative(entry.view.content) for entry in listing.entries] == ["threat 1"]
+    search = decrypt_entries(desk)[-1]["detail"]
+    assert (search["search"], search["reports"]) == (True, [str(submitted[1].report_id)])
+
+
+def test_list_page_search_finds_a_report_that_does_not_follow_the_form_and_shows_it_as_text(
+    desk: Desk, staff: dict[str, Person]
+) -> None:
+    odd = {"incident_types": "not a list: raid", "narrative": "threat <b>by</b> phone", "x": 1}
+    odd_id = desk.submit(json.dumps(odd).encode()).report_id
+    desk.submit(content("office raided", incident_types=("raid",)))
+
+    found = list_page(desk, staff["coordinator"], ReportFilter(text="<b>BY</b>")).entries
+    by_type = list_page(desk, staff["coordinator"], ReportFilter(incident_type="raid")).entries
+
+    assert [entry.view.id for entry in found] == [odd_id]
+    shown = found[0].view.content
+    assert shown is not None
+    assert (shown["unexpected_shape"], shown["incident_types"]) == (True, [])
+    assert json.loads(shown["as_received"]) == odd
+    # A string where the form has a list of codes is not searched as if it were one.
+    assert [narrative(entry.view.content) for entry in by_type] == ["office raided"]
+
+
 def test_list_page_and_show_each_write_a_decrypt_audit_entry(
     desk: Desk, staff: dict[str, Person]
 ) -> None:

@@ -1,0 +1,383 @@
+"""The case workers' dashboard through the real HTTP server: the report list, the decrypted
+text search against a floor measured in the same run, and many people signing in at once.
+
+    python benchmarks/dashboard.py [--sizes 10000,100000] [--search-at 10000] [--requests 100]
+                                   [--logins 50] [--database-url postgresql+psycopg://...]
+
+- list: a vetted coordinator, signed in over HTTP, asks ``GET /dashboard/reports`` for the
+  first page, a middle page, a status and an incident type, one request at a time. The first
+  listing, which learns which new reports are urgent by decrypting each, is timed apart.
+- search: ``GET /dashboard/reports?q=...`` for words in fewer reports than fill a page, so
+  that it reads every report; the floor opens and decrypts the same reports in a bare loop.
+  The target is a search at most 1.3 times the floor.
+- sign-in: ``--logins`` enrolled people post the sign-in form at the same moment, with the
+  production Argon2 parameters; the server's peak resident memory, wall time and failures.
+
+The tables are the result; nothing is asserted. See benchmarks/README.md.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import cryptography
+import httpx2 as httpx
+import sqlalchemy
+from bench_desk import (
+    CHEAP_ARGON2,
+    PASSWORD,
+    backend_of,
+    memory_mib,
+    scratch_runtime,
+    server,
+    set_up_desk,
+    settle,
+    stored_in_chunks,
+)
+from dashboard_desk import (
+    CHUNK,
+    SEARCH_HITS,
+    SEARCH_TERM,
+    enrol,
+    login_form,
+    store_reports,
+    vet,
+)
+
+from hrd_reports import db
+from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
+from hrd_reports.crypto.xwing import PrivateKey, Sealed
+from hrd_reports.models import Report, Role
+from hrd_reports.services import keyring, triage, users
+from hrd_reports.wiring import Runtime
+
+COORDINATOR = "bench-coordinator"
+TARGET_SEARCH_RATIO = 1.3
+LISTED = re.compile(r"data-report-id=")
+
+
+@dataclass(frozen=True)
+class ListResult:
+    backend: str
+    reports: int
+    setup_s: float
+    first_s: float
+    latencies: dict[str, list[float]]
+    server_peak_mib: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    backend: str
+    reports: int
+    floor_s: float
+    service_s: float
+    http_s: float
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    backend: str
+    logins: int
+    argon2: str
+    concurrency: int
+    wall_s: float
+    latencies: list[float]
+    statuses: Counter[int]
+    health_max_s: float
+    before_mib: float
+    peak_mib: float
+
+
+def get(client: httpx.Client, path: str, expected_rows: int | None = None) -> float:
+    started = time.perf_counter()
+    response = client.get(path)
+    elapsed = time.perf_counter() - started
+    rows = len(LISTED.findall(response.text))
+    if response.status_code != 200 or (expected_rows is not None and rows != expected_rows):
+        # A refused or short page would flatter the figures: refuse to print them.
+        sys.exit(f"GET {path}: {response.status_code}, {rows} reports listed; no result")
+    return elapsed
+
+
+# ---- list and search -------------------------------------------------------------------------
+
+
+def list_paths(count: int) -> dict[str, str]:
+    middle = max(1, count // triage.PAGE_SIZE // 2)
+    return {
+        "first page": "/dashboard/reports",
+        f"page {middle}": f"/dashboard/reports?page={middle}",
+        "status=open": "/dashboard/reports?status=open",
+        "incident_type=detention": "/dashboard/reports?incident_type=detention",
+    }
+
+
+def measure_floor(rt: Runtime, intake_keys: dict[str, PrivateKey]) -> float:
+    """Open each report's data key and decrypt its body: only the loops are timed, the rows
+    are read between them in chunks."""
+    columns = (Report.id, Report.public_id, Report.dek_suite, Report.dek_key_id)
+    columns += (Report.sealed_dek, Report.body)
+    elapsed = 0.0
+    for rows in stored_in_chunks(rt, *columns, chunk=CHUNK):
+        started = time.perf_counter()
+        for _id, public_id, suite, key_id, sealed_dek, body in rows:
+            sealed = Sealed(suite, key_id, sealed_dek)
+            dek = open_dek(sealed, report_id=public_id, holder=intake_keys[key_id])
+            decrypt_report_body(dek, body, report_id=public_id)
+        elapsed += time.perf_counter() - started
+    return elapsed
+
+
+def measure_service_search(rt: Runtime) -> float:
+    """``triage.list_page`` with the text filter and its commit, without HTTP; the unlock
+    (the password check a sign-in made) is not timed."""
+    with db.unit_of_work(rt.sessions) as session:
+        reader = users.unlock(session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords)
+        started = time.perf_counter()
+        listing = triage.list_page(
+            session,
+            reader=reader,
+            filters=triage.ReportFilter(text=SEARCH_TERM),
+            page=1,
+            secrets=rt.secrets,
+        )
+        session.commit()
+        elapsed = time.perf_counter() - started
+    if len(listing.entries) != SEARCH_HITS:
+        sys.exit(f"the search found {len(listing.entries)} of {SEARCH_HITS} reports; no result")
+    return elapsed
+
+
+def measure_search(rt: Runtime, client: httpx.Client, count: int, repeats: int) -> SearchResult:
+    """Floor, search in this process and search over HTTP in turn, ``repeats`` times, so that
+    a disturbance touches all three; the medians."""
+    with db.unit_of_work(rt.sessions) as session:
+        reader = users.unlock(session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords)
+        intake_keys = keyring.unlock_intake_keys(
+            session, user=reader.user, private_key=reader.private_key
+        )
+    path = "/dashboard/reports?" + urllib.parse.urlencode({"q": SEARCH_TERM})
+    floor, service, http = [], [], []
+    for _ in range(repeats):
+        floor.append(measure_floor(rt, intake_keys))
+        service.append(measure_service_search(rt))
+        http.append(get(client, path, SEARCH_HITS))
+    medians = (statistics.median(times) for times in (floor, service, http))
+    return SearchResult(backend_of(rt.settings.database_url), count, *medians)
+
+
+def run(
+    count: int, server_url: str | None, requests: int, search_repeats: int
+) -> tuple[ListResult, SearchResult | None]:
+    backend = backend_of(server_url)
+    with scratch_runtime(server_url, "dashboard", **CHEAP_ARGON2) as (rt, workdir):
+        print(f"{backend}: setting up {count:,} reports ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        intake_key = set_up_desk(rt)
+        secret = enrol(rt, name=COORDINATOR, role=Role.COORDINATOR)
+        vet(rt, COORDINATOR)
+        store_reports(rt, count, intake_key)
+        setup_s = time.perf_counter() - started
+        with (
+            server(rt.settings, workdir) as (url, pid),
+            httpx.Client(base_url=url, timeout=None) as client,
+        ):
+            form = login_form(client.get("/dashboard/login").text, name=COORDINATOR, secret=secret)
+            if client.post("/dashboard/login", data=form).status_code != 303:
+                sys.exit("the coordinator could not sign in; no result")
+            print(f"{backend}: first listing ...", file=sys.stderr, flush=True)
+            first_s = get(client, "/dashboard/reports", triage.PAGE_SIZE)
+            # The first listing set the urgent flag of every report.
+            settle(rt)
+            paths = list_paths(count)
+            latencies: dict[str, list[float]] = {kind: [] for kind in paths}
+            print(f"{backend}: {requests} x {len(paths)} pages ...", file=sys.stderr)
+            for path in paths.values():
+                get(client, path)  # warm-up
+            for _ in range(requests):
+                for kind, path in paths.items():
+                    latencies[kind].append(get(client, path, triage.PAGE_SIZE))
+            server_peak = memory_mib(pid, "VmHWM")
+            search = None
+            if search_repeats:
+                print(f"{backend}: search over {count:,} ...", file=sys.stderr, flush=True)
+                search = measure_search(rt, client, count, search_repeats)
+    return ListResult(backend, count, setup_s, first_s, latencies, server_peak), search
+
+
+# ---- many people signing in at once ----------------------------------------------------------
+
+
+async def sign_in_at_once(url: str, people: dict[str, bytes]) -> tuple[float, list[Any], float]:
+    """Each person loads the form first; then every form is posted at the same moment, while
+    ``/healthz`` is asked four times a second to see whether the server still answers others.
+
+    The wall time, each sign-in's status and time, and the longest ``/healthz`` answer.
+    """
+    clients = [httpx.AsyncClient(base_url=url, timeout=None) for _ in people]
+    try:
+        forms = []
+        for client, (name, secret) in zip(clients, people.items(), strict=True):
+            page = (await client.get("/dashboard/login")).text
+            forms.append(login_form(page, name=name, secret=secret))
+
+        async def post(client: httpx.AsyncClient, form: dict[str, str]) -> tuple[int, float]:
+            started = time.perf_counter()
+            response = await client.post("/dashboard/login", data=form)
+            return response.status_code, time.perf_counter() - started
+
+        async def probe(done: asyncio.Event) -> float:
+            longest = 0.0
+            async with httpx.AsyncClient(base_url=url, timeout=None) as client:
+                while not done.is_set():
+                    started = time.perf_counter()
+                    await client.get("/healthz")
+                    longest = max(longest, time.perf_counter() - started)
+                    await asyncio.sleep(0.25)
+            return longest
+
+        done = asyncio.Event()
+        prober = asyncio.create_task(probe(done))
+        started = time.perf_counter()
+        answers = await asyncio.gather(*map(post, clients, forms))
+        wall_s = time.perf_counter() - started
+        done.set()
+        return wall_s, answers, await prober
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def run_logins(count: int, server_url: str | None) -> LoginResult:
+    backend = backend_of(server_url)
+    # The production Argon2 parameters: the defaults, as a deployment has them.
+    with scratch_runtime(server_url, "logins") as (rt, workdir):
+        print(f"{backend}: enrolling {count} people ...", file=sys.stderr, flush=True)
+        set_up_desk(rt)
+        names = [f"bench-worker-{n:03d}" for n in range(count)]
+        people = {name: enrol(rt, name=name, role=Role.CASE_WORKER) for name in names}
+        settings = rt.settings
+        with server(settings, workdir) as (url, pid):
+            before = memory_mib(pid, "VmRSS")
+            print(f"{backend}: {count} sign-ins at once ...", file=sys.stderr, flush=True)
+            wall_s, answers, health_max_s = asyncio.run(sign_in_at_once(url, people))
+            peak = memory_mib(pid, "VmHWM")
+    argon2 = settings.argon2
+    return LoginResult(
+        backend,
+        count,
+        f"t={argon2.time_cost}, m={argon2.memory_kib // 1024} MiB, p={argon2.parallelism}",
+        settings.argon2_concurrency,
+        wall_s,
+        [seconds for _, seconds in answers],
+        Counter(status for status, _ in answers),
+        health_max_s,
+        before,
+        peak,
+    )
+
+
+# ---- the tables ------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}" if seconds >= 0.1 else f"{seconds * 1000:.1f}"
+
+
+def print_lists(results: list[ListResult]) -> None:
+    header = (
+        f"{'backend':<11}{'reports':>9}{'setup s':>9}{'first listing ms':>18}  "
+        f"{'page':<25}{'p50 ms':>8}{'p95 ms':>8}{'server peak MiB':>17}"
+    )
+    print(f"\nreport list, one request at a time\n{header}\n{'-' * len(header)}")
+    for r in results:
+        lead = f"{r.backend:<11}{r.reports:>9,}{r.setup_s:>9.1f}{ms(r.first_s):>18}  "
+        peak = f"{r.server_peak_mib:>17.0f}"
+        for kind, seconds in r.latencies.items():
+            cuts = statistics.quantiles(seconds, n=100)
+            print(f"{lead}{kind:<25}{ms(cuts[49]):>8}{ms(cuts[94]):>8}{peak}")
+            lead, peak = " " * len(lead), ""
+
+
+def print_searches(results: list[SearchResult]) -> None:
+    header = (
+        f"{'backend':<11}{'reports':>9}{'floor ms':>10}{'service ms':>12}{'HTTP ms':>10}"
+        f"{'service/floor':>15}{'HTTP/floor':>12}"
+    )
+    print(f"\ndecrypted text search (median of runs)\n{header}\n{'-' * len(header)}")
+    for s in results:
+        print(
+            f"{s.backend:<11}{s.reports:>9,}{ms(s.floor_s):>10}{ms(s.service_s):>12}"
+            f"{ms(s.http_s):>10}{s.service_s / s.floor_s:>15.2f}{s.http_s / s.floor_s:>12.2f}"
+        )
+    print(f"target: HTTP/floor <= {TARGET_SEARCH_RATIO:.1f}")
+
+
+def print_logins(r: LoginResult) -> None:
+    failures = sum(n for status, n in r.statuses.items() if status != 303)
+    answers = ", ".join(f"{status}: {n}" for status, n in sorted(r.statuses.items()))
+    print(f"\n{r.logins} sign-ins at once, {r.backend}, Argon2 {r.argon2}")
+    print(f"  argon2_concurrency {r.concurrency}; wall {r.wall_s:.1f} s; per sign-in ", end="")
+    print(f"p50 {statistics.median(r.latencies):.1f} s, max {max(r.latencies):.1f} s")
+    print(f"  answers {answers} (303 is signed in); failures {failures} (target 0)")
+    print(f"  server RSS {r.before_mib:.0f} MiB before, peak {r.peak_mib:.0f} MiB")
+    print(f"  longest /healthz answer meanwhile {r.health_max_s:.1f} s")
+
+
+def parse_sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The dashboard's list, search and sign-in.")
+    parser.add_argument(
+        "--sizes", type=parse_sizes, default=[10_000, 100_000], help="default 10000,100000"
+    )
+    parser.add_argument(
+        "--search-at",
+        type=parse_sizes,
+        default=[10_000],
+        help="sizes at which the search is measured too; default 10000, '' for none",
+    )
+    parser.add_argument("--search-repeats", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=100, help="of each page; default 100")
+    parser.add_argument("--logins", type=int, default=50, help="default 50, 0 for none")
+    parser.add_argument(
+        "--database-url",
+        help="run on this PostgreSQL server (a fresh database for each desk, dropped "
+        "afterwards; the one named is only connected to); default SQLite in a temporary "
+        "directory",
+    )
+    args = parser.parse_args()
+    if args.database_url is not None and db.is_sqlite(args.database_url):
+        parser.error("--database-url is for PostgreSQL; SQLite runs in a temporary directory")
+    lists, searches = [], []
+    for count in args.sizes:
+        repeats = args.search_repeats if count in args.search_at else 0
+        listed, search = run(count, args.database_url, args.requests, repeats)
+        lists.append(listed)
+        searches += [search] if search else []
+    logins = run_logins(args.logins, args.database_url) if args.logins else None
+    print(
+        f"\nPython {sys.version.split()[0]}, cryptography {cryptography.__version__}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, {os.cpu_count()} CPUs; the server runs 1 worker"
+    )
+    if lists:
+        print_lists(lists)
+    if searches:
+        print_searches(searches)
+    if logins is not None:
+        print_logins(logins)
+
+
+if __name__ == "__main__":
+    main()

@@ -398,12 +398,16 @@ def show(
                 text = decrypt_with_dek(dek, row.body, aad=_note_aad(report, row.public_id))
             notes.append(Note(row.public_id, row.author, row.written_on, text.decode("utf-8")))
     session.flush()
+    # A reporter's client can send a message that does not open; the log names it, so that
+    # the desk can tell a damaged message from one it was never shown.
+    unopened = [str(message.id) for message in messages if message.text is None]
     reports.audit_reading(
         session,
         reader=reader.name,
         opened=reports.opened_views([view]),
         secrets=secrets,
         subject=str(report.public_id),
+        detail={"messages_failed": unopened} if unopened else None,
     )
     return ReportDetail(
         view=view,

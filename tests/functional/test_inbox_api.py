@@ -25,7 +25,7 @@ from hrd_reports.models import (
     ReportStatus,
     WithdrawnReport,
 )
-from hrd_reports.services import messaging
+from hrd_reports.services import messaging, triage, users
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import NotFound
 from hrd_reports.settings import Settings
@@ -328,8 +328,17 @@ def test_reporter_message_that_does_not_open_leaves_the_report_and_the_inbox_rea
     assert response.status_code == 201
     post_reporter_message(client, submitted.receipt, submitted.report_id, "CANARY-readable one")
 
-    thread = desk.thread(submitted.report_id, by=admin)
-    assert [message.text for message in thread] == [None, "CANARY-readable one"]
+    with desk.session() as session:
+        reader = users.unlock(
+            session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
+        )
+        detail = triage.show(
+            session, reader=reader, report_id=submitted.report_id, secrets=desk.secrets
+        )
+        session.commit()
+    assert [message.text for message in detail.messages] == [None, "CANARY-readable one"]
+    # The desk's reading is audited with the message that did not open named.
+    assert json.loads(audit_entries(desk)[-1][3])["messages_failed"] == [str(message_id)]
     page = client.post(
         "/inbox", data={"receipt": submitted.receipt, "action": "read", "no_script": "yes"}
     )

@@ -207,7 +207,12 @@ def post_reporter_message(
     ciphertext: bytes,
     secrets: ServerSecrets,
 ) -> ReportMessage:
-    """Store a message the reporter's browser encrypted; the desk sees it as unread."""
+    """Store a message the reporter's browser encrypted; the desk sees it as unread.
+
+    The same message sent again (its id, its report and its very ciphertext) is the message
+    already stored, not a second one: when the answer to a send is lost on a bad connection,
+    the browser sends it again as it was, and the reporter gets the answer they missed.
+    """
     if message_id.version != 4:
         raise Invalid(N_("a message id is a random UUID"))
     if len(ciphertext) not in message_sizes():
@@ -216,11 +221,18 @@ def post_reporter_message(
     report = _report_of(session, lookup_token, secrets)
     if report.message_key is None:
         raise Conflict(N_("this report was received before messages existed; send a new report"))
-    _check_room(session, report)
-    if session.execute(
-        select(ReportMessage.id).where(ReportMessage.public_id == message_id)
-    ).first():
+    stored = session.execute(
+        select(ReportMessage).where(ReportMessage.public_id == message_id)
+    ).scalar_one_or_none()
+    if stored is not None:
+        if (
+            stored.report_id == report.id
+            and stored.sender == MessageSender.REPORTER
+            and stored.body == ciphertext
+        ):
+            return stored
         raise Conflict(N_("this message was already received"))
+    _check_room(session, report)
     message = ReportMessage(
         public_id=message_id,
         report_id=report.id,

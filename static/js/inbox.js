@@ -53,6 +53,10 @@
   let keys = null;
   let reportId = null;
   let busy = false;
+  // A message sent that got no answer (the connection dropped, or the server was busy): sent
+  // again unchanged, with its id and its very ciphertext, the desk stores it once however
+  // often it is tried, instead of once per try.
+  let unanswered = null;
 
   const supported = Boolean(window.crypto && crypto.subtle && crypto.randomUUID &&
     window.Worker && window.fetch && typeof BigInt === "function" &&
@@ -112,6 +116,7 @@
     }
     keys = null;
     reportId = null;
+    unanswered = null;
     view.hidden = true;
     stageText.textContent = "";
     list.replaceChildren();
@@ -252,12 +257,17 @@
         throw new Shown(text.msgTooLong);
       }
       showProgress(text.msgSending, 2);
-      const messageId = crypto.randomUUID();
-      const sealed = await HrdEnvelope.encryptReporterMessage(keys, words, reportId, messageId);
+      if (!unanswered || unanswered.words !== words || unanswered.reportId !== reportId) {
+        const messageId = crypto.randomUUID();
+        const sealed = await HrdEnvelope.encryptReporterMessage(keys, words, reportId, messageId);
+        unanswered = { words, reportId, messageId, ciphertext: HrdEnvelope.toBase64(sealed) };
+      }
       const body = await query(5, 60);
-      body.message = { id: messageId, ciphertext: HrdEnvelope.toBase64(sealed) };
+      body.message = { id: unanswered.messageId, ciphertext: unanswered.ciphertext };
       showProgress(text.msgSending, 60);
       const response = await HrdApi.postJson("/api/v1/inbox/messages", body);
+      // Answered: stored, or refused for good. Busy (429, 5xx): the same message next time.
+      if (response.status < 500 && response.status !== 429) unanswered = null;
       if (response.status === 404) throw nothingFound();
       if (response.status !== 201) throw new Error("the message was refused: " + response.status);
       messageText.value = "";

@@ -350,6 +350,41 @@ def test_inbox_message_refused_by_the_server_keeps_the_words_and_stores_nothing(
     assert posted_to(recorder, live_server.origin) == ["/api/v1/inbox", "/api/v1/inbox/messages"]
 
 
+def test_inbox_message_whose_answer_was_lost_is_sent_again_and_stored_once(
+    page: Page, recorder: Recorder, live_server: LiveServer, desk: Desk, admin: Person
+) -> None:
+    # On a bad connection the message arrives but its answer does not: the reporter, told it
+    # failed, sends again; the desk must not get it twice.
+    submitted = desk.submit(report_content("a report followed up over a bad connection"))
+    page.goto(live_server.url("/inbox"))
+    open_inbox(page, submitted.receipt)
+    words = "sent once, answered never"
+    page.fill("[data-testid=message-text]", words)
+
+    def deliver_then_drop(route: Route) -> None:
+        route.fetch()  # the server receives and stores the message ...
+        route.abort("connectionreset")  # ... and its answer never reaches the page
+
+    messages_url = live_server.url("/api/v1/inbox/messages")
+    page.route(messages_url, deliver_then_drop)
+    page.click("[data-testid=message-send]")
+    page.locator("[data-testid=inbox-error]").wait_for(state="visible")
+    assert page.input_value("[data-testid=message-text]") == words
+    assert [m.text for m in desk.thread(submitted.report_id, by=admin)] == [words]
+
+    page.unroute(messages_url)
+    page.click("[data-testid=message-send]")
+    page.locator("[data-testid=inbox-sent]").wait_for(state="visible")
+    assert shown_messages(page) == [("reporter", words)]
+    assert [m.text for m in desk.thread(submitted.report_id, by=admin)] == [words]
+    first, again = (
+        json.loads(request.post_data or "{}")["message"]
+        for request in recorder.requests
+        if request.url == messages_url
+    )
+    assert first == again
+
+
 def test_inbox_without_the_encryption_library_refuses_and_sends_nothing(
     page: Page, recorder: Recorder, live_server: LiveServer, desk: Desk
 ) -> None:

@@ -19,21 +19,33 @@ def message_count(desk: Desk) -> int:
         return session.execute(select(func.count()).select_from(ReportMessage)).scalar_one()
 
 
-def post(desk: Desk, submitted: Submitted, text: str) -> None:
+def sealed(
+    submitted: Submitted, text: str, message_id: uuid.UUID | None = None
+) -> tuple[uuid.UUID, bytes]:
+    """A message as the reporter's browser seals it: its id and its ciphertext."""
+    message_id = message_id or uuid.uuid4()
     keys = derive_receipt_keys(submitted.receipt)
-    message_id = uuid.uuid4()
     blob = encrypt_reporter_message(
         keys.message_key, text, report_id=submitted.report_id, message_id=message_id
     )
+    return message_id, blob
+
+
+def send(desk: Desk, submitted: Submitted, message_id: uuid.UUID, blob: bytes) -> uuid.UUID:
     with desk.session() as session:
-        messaging.post_reporter_message(
+        message = messaging.post_reporter_message(
             session,
-            lookup_token=keys.lookup_token,
+            lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
             message_id=message_id,
             ciphertext=blob,
             secrets=desk.secrets,
         )
         session.commit()
+        return message.public_id
+
+
+def post(desk: Desk, submitted: Submitted, text: str) -> None:
+    send(desk, submitted, *sealed(submitted, text))
 
 
 def test_reply_by_a_case_worker_to_a_report_not_assigned_to_them_is_refused(
@@ -100,3 +112,26 @@ def test_conversation_stops_at_its_bound(
     with pytest.raises(Conflict):
         desk.reply(submitted.report_id, "four", by=admin)
     assert message_count(desk) == 2
+
+
+def test_reporter_message_sent_again_unchanged_is_stored_once(desk: Desk) -> None:
+    # The answer to a send lost on a bad connection: the browser sends the same message again.
+    submitted = desk.submit(report_content("CANARY-resend"))
+    message_id, blob = sealed(submitted, "are you there?")
+    assert send(desk, submitted, message_id, blob) == message_id
+    assert send(desk, submitted, message_id, blob) == message_id
+    assert message_count(desk) == 1
+
+
+def test_reporter_message_id_reused_for_other_words_or_another_report_is_refused(
+    desk: Desk,
+) -> None:
+    submitted = desk.submit(report_content("CANARY-reuse"))
+    other = desk.submit(report_content("CANARY-reuse-other"))
+    message_id, blob = sealed(submitted, "first words")
+    send(desk, submitted, message_id, blob)
+    with pytest.raises(Conflict):
+        send(desk, submitted, *sealed(submitted, "other words", message_id))
+    with pytest.raises(Conflict):
+        send(desk, other, *sealed(other, "first words", message_id))
+    assert message_count(desk) == 1

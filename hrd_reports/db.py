@@ -98,9 +98,16 @@ class QueuedWriterConnection(sqlite3.Connection):
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error's message (and any log of it) names the statement but
+    # not the values bound to it, which could be a name typed where a password was meant, or
+    # a lookup hash; nothing a client sent is repeated in an exception or a log.
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "factory": QueuedWriterConnection})
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "factory": QueuedWriterConnection},
+        hide_parameters=True,
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

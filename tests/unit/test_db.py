@@ -180,3 +180,18 @@ def test_sqlite_writers_in_many_threads_all_commit_even_when_some_end_on_other_t
         assert count == 32  # the eight rolled back elsewhere left nothing, and held nothing
     finally:
         engine.dispose()
+
+
+def test_a_database_error_names_no_value_bound_to_its_statement(database_url: str) -> None:
+    # An error's message reaches logs: it must not carry what was bound to the statement.
+    engine = db.make_engine(database_url)
+    try:
+        with engine.begin() as connection, pytest.raises(DBAPIError) as refused:
+            connection.execute(
+                text("INSERT INTO no_such_table (name) VALUES (:name)"),
+                {"name": "CANARY-typed-password"},
+            )
+    finally:
+        engine.dispose()
+    assert "CANARY" not in str(refused.value)
+    assert "hidden" in str(refused.value)

@@ -57,7 +57,13 @@ def status(as_json: bool = JSON_OUTPUT) -> None:
 
 
 def _fault_point(settings: Settings, point: str) -> None:
-    # Test only: prove that a rotation killed at this point resumes (DESIGN.md invariant 7).
+    """Test only: prove that a rotation killed at this point resumes (DESIGN.md invariant 7).
+
+    The points, in order: ``start-before-commit``, ``after-start``, then for each batch
+    ``batch-N-before-commit`` and ``batch-N-after-commit`` (see ``reseal.reseal_all``), then
+    ``before-finish``, ``finish-before-commit`` (with ``--retire-old``, the old grants are
+    deleted by then, uncommitted) and ``after-finish``.
+    """
     if settings.fault_kill_rotation_at == point:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -87,6 +93,7 @@ def rotate(
                     intake_keys=intake_keys,
                     secrets=rt.secrets,
                 )
+            _fault_point(settings, "start-before-commit")
             session.commit()
         _fault_point(settings, "after-start")
         verb = "Resuming" if start.resumed else "Started"
@@ -111,6 +118,7 @@ def rotate(
                 ),
                 checkpoint=lambda point: _fault_point(settings, point),
             )
+        _fault_point(settings, "before-finish")
         with unit_of_work(rt.sessions) as session:
             end = rotation.finish_rotation(
                 session,
@@ -120,7 +128,9 @@ def rotate(
                 secrets=rt.secrets,
                 damaged=damaged,
             )
+            _fault_point(settings, "finish-before-commit")
             session.commit()
+        _fault_point(settings, "after-finish")
     typer.echo(f"Rotation complete: new intake key {end.new_key_id}.")
     if damaged or end.left_on_old_keys:
         typer.echo(

@@ -1,0 +1,149 @@
+"""The real server, ``hrd-reports serve``, as a process group that a test owns and always ends.
+
+Uvicorn with ``--workers N`` is a supervisor and N worker processes. The server is started in
+a session of its own, so that one signal to its process group reaches all of them: that is how
+a crash test kills the whole server at once, and how clean-up leaves no worker behind after
+a failing test.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+START_SECONDS = 90.0
+STOP_SECONDS = 30.0
+# A free port can be taken by another process between the probe and the server's bind.
+START_ATTEMPTS = 3
+
+
+class ServerDidNotStart(Exception):
+    """The server exited or did not answer ``/healthz`` in time; the message holds its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def living_members(group: int) -> list[int]:
+    """The processes of ``group`` that still run (Linux ``/proc``; zombies are not counted:
+    a worker whose supervisor died is reaped by init, not by this test)."""
+    living = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # it ended while we looked
+        # The command name, in parentheses, may hold spaces: the fields follow the last ")".
+        state, _ppid, pgrp = stat.rpartition(")")[2].split()[:3]
+        if int(pgrp) == group and state != "Z":
+            living.append(int(entry.name))
+    return living
+
+
+class ServerProcess:
+    """One ``hrd-reports serve --workers N`` on a free port, its output in ``serve.log``."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, *, workers: int) -> None:
+        self._env = {**os.environ, **env}
+        self._cwd = cwd
+        self._workers = workers
+        self._log_path = cwd / "serve.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    @property
+    def group(self) -> int:
+        assert self._process is not None, "the server was never started"
+        # start_new_session: the supervisor leads a group of its own, its workers in it.
+        return self._process.pid
+
+    def start(self) -> None:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+            except ServerDidNotStart:
+                self.kill()
+                if attempt == START_ATTEMPTS:
+                    raise
+            else:
+                return
+
+    def _start_once(self) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "hrd_reports", "serve", "--port", str(port)]
+        command += ["--workers", str(self._workers)]
+        # A file, not a pipe: a pipe nobody reads fills up and stalls the server.
+        with self._log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                cwd=self._cwd,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise ServerDidNotStart(f"the server exited:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise ServerDidNotStart(f"no answer from /healthz in {START_SECONDS} s:\n{self.log_tail()}")
+
+    def log_tail(self, characters: int = 3000) -> str:
+        # Uvicorn's log and the application's access log: no address, receipt or content.
+        if not self._log_path.exists():
+            return ""
+        return self._log_path.read_text(errors="replace")[-characters:]
+
+    def kill(self) -> None:
+        """SIGKILL the supervisor and every worker at once, and wait until none is left."""
+        if self._process is None:
+            return
+        # While the supervisor is not reaped, or a member of its group lives, the group id is
+        # still this server's: the signal cannot reach a process that is not ours.
+        if self._process.poll() is None or living_members(self.group):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.group, signal.SIGKILL)
+        self._process.wait()
+        self._wait_for_group_to_end()
+
+    def stop(self) -> None:
+        """Stop as an operator would (SIGTERM to the group); SIGKILL whatever is left."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.group, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=STOP_SECONDS)
+        self.kill()
+
+    def _wait_for_group_to_end(self) -> None:
+        deadline = time.monotonic() + STOP_SECONDS
+        while living_members(self.group):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"server processes outlived SIGKILL: {living_members(self.group)}"
+                )
+            time.sleep(0.05)
+
+
+# What the ``start_server`` fixture hands a test: ``start_server(workers=2)``.
+StartServer = Callable[..., ServerProcess]

@@ -1,9 +1,6 @@
 """The dashboard over HTTP: sign-in with a second factor, sessions, form tokens and roles."""
 
-import datetime as dt
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,11 +10,11 @@ from sqlalchemy import select
 
 from hrd_reports.crypto import totp
 from hrd_reports.models import AuditEvent, DashboardSession, Report, Role
-from hrd_reports.services import accounts, clock
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.web.auth import ACCESS, ANONYMOUS, SESSION_COOKIE_PLAIN
 from hrd_reports.wiring import Runtime
+from tests.dashboard_support import Clock, Staff, csrf_of, enrol, install_clock, sign_in
 from tests.helpers import (
     Desk,
     Person,
@@ -28,89 +25,15 @@ from tests.helpers import (
 )
 
 
-class Clock:
-    """The services' clock, moved by the test: each code of a step works once."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    moved = Clock()
-    monkeypatch.setattr(clock, "utc_now", moved)
-    return moved
-
-
-@dataclass
-class Staff:
-    person: Person
-    secret: bytes
+    return install_clock(monkeypatch)
 
 
 @pytest.fixture
 def client(settings: Settings, runtime: Runtime, desk: Desk) -> Iterator[TestClient]:
     with TestClient(create_app(settings, runtime=runtime)) as test_client:
         yield test_client
-
-
-def enrol(desk: Desk, person: Person, role: Role) -> Staff:
-    """Give an existing account its second factor through an invitation, as a person would."""
-    secret = totp.new_secret()
-    with desk.session() as session:
-        token = accounts.invite(
-            session,
-            name=person.name,
-            role=role,
-            actor="test",
-            valid_for=dt.timedelta(hours=1),
-            secrets_=desk.secrets,
-        )
-        session.commit()
-    with desk.session() as session:
-        accounts.accept_invitation(
-            session,
-            token=token,
-            password=person.password,
-            totp_secret=secret,
-            code=totp.code_for(secret, totp.step_at(clock.utc_now().timestamp())),
-            passwords=desk.runtime.passwords,
-            secrets_=desk.secrets,
-            throttle=accounts.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15)),
-        )
-        session.commit()
-    return Staff(person, secret)
-
-
-def sign_in(client: TestClient, staff: Staff, fake_clock: Clock, *, code: str | None = None) -> int:
-    # A new time step: each code works once.
-    fake_clock.advance(totp.STEP_SECONDS)
-    form = client.get("/dashboard/login").text
-    token = re.search(r'name="form_token" value="([^"]+)"', form)
-    assert token is not None
-    response = client.post(
-        "/dashboard/login",
-        data={
-            "name": staff.person.name,
-            "password": staff.person.password,
-            "code": code or totp.code_for(staff.secret, totp.step_at(fake_clock.now.timestamp())),
-            "form_token": token.group(1),
-        },
-        follow_redirects=False,
-    )
-    return response.status_code
-
-
-def csrf_of(client: TestClient, path: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found is not None
-    return found.group(1)
 
 
 @pytest.fixture

@@ -1,0 +1,156 @@
+"""Staff members in the dashboard over HTTP, for tests: a clock the test moves, a second
+factor given through an invitation, signing in with password and code, form tokens, and a
+signed-in browser."""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from hrd_reports.crypto import totp
+from hrd_reports.models import Role
+from hrd_reports.services import accounts, clock
+from hrd_reports.web.auth import SESSION_COOKIE_PLAIN
+from tests.helpers import Desk, Person
+
+
+class Clock:
+    """The services' clock, moved by the test: each code of a step works once."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def install_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Put a test's clock in the services' place (a test module's ``fake_clock`` fixture)."""
+    moved = Clock()
+    monkeypatch.setattr(clock, "utc_now", moved)
+    return moved
+
+
+@dataclass
+class Staff:
+    person: Person
+    secret: bytes
+
+
+def enrol(desk: Desk, person: Person, role: Role) -> Staff:
+    """Give an existing account its second factor through an invitation, as a person would."""
+    secret = totp.new_secret()
+    with desk.session() as session:
+        token = accounts.invite(
+            session,
+            name=person.name,
+            role=role,
+            actor="test",
+            valid_for=dt.timedelta(hours=1),
+            secrets_=desk.secrets,
+        )
+        session.commit()
+    with desk.session() as session:
+        accounts.accept_invitation(
+            session,
+            token=token,
+            password=person.password,
+            totp_secret=secret,
+            code=totp.code_for(secret, totp.step_at(clock.utc_now().timestamp())),
+            passwords=desk.runtime.passwords,
+            secrets_=desk.secrets,
+            throttle=accounts.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15)),
+        )
+        session.commit()
+    return Staff(person, secret)
+
+
+def sign_in(client: TestClient, staff: Staff, fake_clock: Clock, *, code: str | None = None) -> int:
+    # A new time step: each code works once.
+    fake_clock.advance(totp.STEP_SECONDS)
+    form = client.get("/dashboard/login").text
+    token = re.search(r'name="form_token" value="([^"]+)"', form)
+    assert token is not None
+    response = client.post(
+        "/dashboard/login",
+        data={
+            "name": staff.person.name,
+            "password": staff.person.password,
+            "code": code or totp.code_for(staff.secret, totp.step_at(fake_clock.now.timestamp())),
+            "form_token": token.group(1),
+        },
+        follow_redirects=False,
+    )
+    return response.status_code
+
+
+def csrf_of(client: TestClient, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+class StaffBrowser:
+    """One staff member's browser, signed in to the dashboard with password and code."""
+
+    def __init__(self, app: FastAPI, staff: Staff, fake_clock: Clock) -> None:
+        self.client = TestClient(app)
+        assert sign_in(self.client, staff, fake_clock) == 303
+        cookie = self.client.cookies.get(SESSION_COOKIE_PLAIN)
+        assert cookie is not None
+        self.cookie = cookie
+        self.csrf = csrf_of(self.client, "/dashboard")
+
+    def page(self, path: str) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, response.text
+        return response.text
+
+    def report(self, report_id: UUID) -> str:
+        return self.page(f"/dashboard/reports/{report_id}")
+
+    def post(self, path: str, *, expect: int = 303, **fields: str) -> str:
+        response = self.client.post(
+            path, data={**fields, "csrf_token": self.csrf}, follow_redirects=False
+        )
+        assert response.status_code == expect, response.text
+        return response.text
+
+
+def invited(
+    app: FastAPI, head: StaffBrowser, name: str, role: Role, fake_clock: Clock
+) -> tuple[Staff, str]:
+    """A new account through the dashboard's invitation, as ``head`` (an administrator) and
+    the new person do it in their browsers: the password and the second factor pass through
+    the web forms. Also the invitation's token (only its hash is kept)."""
+    page = head.post("/dashboard/users", expect=200, name=name, role=role.value)
+    link = re.search(r'data-testid="invitation-link"[^>]*>([^<]+)<', page)
+    assert link is not None
+    path = urlsplit(link.group(1)).path
+    browser = TestClient(app)
+    shown = re.search(r'name="totp_secret" value="([^"]+)"', browser.get(path).text)
+    assert shown is not None
+    secret = totp.parse_secret_text(shown.group(1))
+    assert secret is not None
+    person = Person(name, f"a new {role.value.replace('_', ' ')}'s own long passphrase 8841")
+    fake_clock.advance(totp.STEP_SECONDS)
+    response = browser.post(
+        path,
+        data={
+            "password": person.password,
+            "password_again": person.password,
+            "totp_secret": shown.group(1),
+            "code": totp.code_for(secret, totp.step_at(fake_clock.now.timestamp())),
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert "your account is ready" in response.text
+    return Staff(person, secret), path.rsplit("/", 1)[1]

@@ -15,17 +15,11 @@ Runs the real server (``hrd-reports serve``) on a fresh desk and drives Debian's
 """
 
 import base64
-import contextlib
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
+from bench_desk import CHEAP_ARGON2, scratch_runtime, server, set_up_desk
 from playwright.sync_api import sync_playwright
 
 from hrd_reports.crypto.submission import new_submission
@@ -42,46 +36,23 @@ ARGS = [
 ]
 TARGET_KB = 150
 REPORT = b'{"v":1,"incident_types":["death_threat"],"narrative":"' + b"x" * 4000 + b'"}'
-ENV = {
-    "HRD_INSECURE_ARGON2_FOR_TESTS": "true",
-    "HRD_ARGON2_TIME_COST": "1",
-    "HRD_ARGON2_MEMORY_KIB": "64",
-    "HRD_ARGON2_PARALLELISM": "1",
-}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@dataclass(frozen=True)
+class PageWeight:
+    lang: str
+    transferred: int
+    decoded: int
+    # (path, bytes transferred) of each file the page loaded, the page itself included
+    files: list[tuple[str, int]]
 
 
-@contextlib.contextmanager
-def server() -> Iterator[str]:
-    workdir = Path(tempfile.mkdtemp(prefix="hrd-bench-browser-"))
-    env = os.environ | ENV
-    command = [sys.executable, "-m", "hrd_reports"]
-    subprocess.run(
-        [*command, "init", "--admin", "desk-admin", "--password-stdin"],
-        input="benchmark password only\n",
-        text=True,
-        cwd=workdir,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [*command, "serve", "--port", str(port)], cwd=workdir, env=env, stdout=log, stderr=log
-    )
-    try:
-        time.sleep(3)
-        yield f"http://localhost:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+@dataclass(frozen=True)
+class BrowserResult:
+    chromium: str
+    seal_ms: float
+    python_seal_ms: float
+    pages: list[PageWeight]
 
 
 def python_seal_ms(public_key: bytes) -> float:
@@ -118,34 +89,60 @@ WEIGHT = """() => {
 }"""
 
 
+def measure() -> BrowserResult:
+    with (
+        scratch_runtime(None, "browser", **CHEAP_ARGON2) as (rt, workdir),
+        sync_playwright() as playwright,
+    ):
+        set_up_desk(rt)
+        with server(rt.settings, workdir) as (url, _pid):
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+            page.goto(f"{url}/report")
+            sealed = page.evaluate(SEAL, [REPORT.decode(), 30])
+            pages = []
+            for lang in ("en", "ar"):
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(f"{url}/report?lang={lang}", wait_until="networkidle")
+                page.evaluate("document.fonts.ready")
+                entries = page.evaluate(WEIGHT)
+                files = sorted(
+                    ((name.removeprefix(url), size) for name, size, _ in entries),
+                    key=lambda entry: -entry[1],
+                )
+                pages.append(
+                    PageWeight(
+                        lang,
+                        sum(size for _, size, _ in entries),
+                        sum(size for _, _, size in entries),
+                        files,
+                    )
+                )
+                context.close()
+            version = browser.version
+            browser.close()
+    python_ms = python_seal_ms(base64.b64decode(sealed["key"]))
+    return BrowserResult(version, sealed["median"], python_ms, pages)
+
+
+def print_result(r: BrowserResult) -> None:
+    print(f"\nChromium {r.chromium}, a 4 KiB report")
+    print(f"  seal in the browser (median of 30): {r.seal_ms:.1f} ms")
+    print(f"  same envelope by the Python reference client: {r.python_seal_ms:.1f} ms")
+    for weight in r.pages:
+        verdict = "within" if weight.transferred <= TARGET_KB * 1024 else "OVER"
+        print(
+            f"  /report?lang={weight.lang}: {weight.transferred / 1024:.1f} KB transferred "
+            f"({weight.decoded / 1024:.1f} KB decoded, {len(weight.files)} requests), "
+            f"{verdict} the {TARGET_KB} KB target"
+        )
+        for name, size in weight.files:
+            print(f"      {size / 1024:7.1f} KB  {name}")
+
+
 def main() -> None:
-    with server() as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        page.goto(f"{url}/report")
-        sealed = page.evaluate(SEAL, [REPORT.decode(), 30])
-        python_ms = python_seal_ms(base64.b64decode(sealed["key"]))
-        print(f"\nChromium {browser.version}, a 4 KiB report")
-        print(f"  seal in the browser (median of 30): {sealed['median']:.1f} ms")
-        print(f"  same envelope by the Python reference client: {python_ms:.1f} ms")
-        for lang in ("en", "ar"):
-            context = browser.new_context()
-            page = context.new_page()
-            page.goto(f"{url}/report?lang={lang}", wait_until="networkidle")
-            page.evaluate("document.fonts.ready")
-            entries = page.evaluate(WEIGHT)
-            total = sum(size for _, size, _ in entries)
-            decoded = sum(size for _, _, size in entries)
-            verdict = "within" if total <= TARGET_KB * 1024 else "OVER"
-            print(
-                f"  /report?lang={lang}: {total / 1024:.1f} KB transferred "
-                f"({decoded / 1024:.1f} KB decoded, {len(entries)} requests), "
-                f"{verdict} the {TARGET_KB} KB target"
-            )
-            for name, size, _ in sorted(entries, key=lambda entry: -entry[1]):
-                print(f"      {size / 1024:7.1f} KB  {name.removeprefix(url)}")
-            context.close()
-        browser.close()
+    print_result(measure())
 
 
 if __name__ == "__main__":

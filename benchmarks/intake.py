@@ -19,6 +19,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,33 @@ async def submit_all(
             connection.close()
 
 
-def run(count: int, concurrency: int, workers: int, server_url: str | None) -> None:
+@dataclass(frozen=True)
+class IntakeResult:
+    backend: str
+    reports: int
+    workers: int
+    concurrency: int
+    floor_s: float
+    http_s: float
+    latencies: list[float]
+    failures: int
+    server_cpu_s: float
+    client_cpu_s: float
+
+    @property
+    def floor_rate(self) -> float:
+        return self.reports / self.floor_s
+
+    @property
+    def http_rate(self) -> float:
+        return self.reports / self.http_s
+
+    @property
+    def ratio(self) -> float:
+        return self.http_rate / self.floor_rate
+
+
+def run(count: int, concurrency: int, workers: int, server_url: str | None) -> IntakeResult:
     workdir = Path(tempfile.mkdtemp(prefix="hrd-bench-intake-"))
     try:
         with fresh_database(server_url, workdir, "floor") as floor_url:
@@ -163,19 +190,32 @@ def run(count: int, concurrency: int, workers: int, server_url: str | None) -> N
             server_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - server_cpu
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    floor_rate, http_rate = count / floor_s, count / http_s
-    backend = backend_of(server_url)
-    quantiles = statistics.quantiles(latencies, n=100)
-    print(f"\nintake, {backend}, {count:,} reports, {workers} workers, concurrency {concurrency}")
-    print(f"  floor (service, no HTTP): {floor_rate:8,.0f} reports/s")
-    ratio = http_rate / floor_rate
-    print(f"  HTTP server:              {http_rate:8,.0f} reports/s   ratio {ratio:.2f}", end="")
-    print(f"   (target >= {TARGET_RATIO:.2f})")
+    return IntakeResult(
+        backend_of(server_url),
+        count,
+        workers,
+        concurrency,
+        floor_s,
+        http_s,
+        latencies,
+        failures,
+        server_cpu,
+        client_cpu,
+    )
+
+
+def print_result(r: IntakeResult) -> None:
+    print(f"\nintake, {r.backend}, {r.reports:,} reports, {r.workers} workers, ", end="")
+    print(f"concurrency {r.concurrency}")
+    print(f"  floor (service, no HTTP): {r.floor_rate:8,.0f} reports/s")
+    print(f"  HTTP server:              {r.http_rate:8,.0f} reports/s   ", end="")
+    print(f"ratio {r.ratio:.2f}   (target >= {TARGET_RATIO:.2f})")
+    quantiles = statistics.quantiles(r.latencies, n=100)
     p50, p99 = quantiles[49] * 1000, quantiles[98] * 1000
-    print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; failures {failures}")
+    print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; failures {r.failures}")
     print(
-        f"  CPU per report: server {server_cpu / count * 1000:.2f} ms, "
-        f"client {client_cpu / count * 1000:.2f} ms (both share this machine's cores)"
+        f"  CPU per report: server {r.server_cpu_s / r.reports * 1000:.2f} ms, "
+        f"client {r.client_cpu_s / r.reports * 1000:.2f} ms (both share this machine's cores)"
     )
 
 
@@ -186,7 +226,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", help="a PostgreSQL server to create a database on")
     args = parser.parse_args()
-    run(args.reports, args.concurrency, args.workers, args.database_url)
+    print_result(run(args.reports, args.concurrency, args.workers, args.database_url))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ ASCII bytes followed by the counter (8 bytes, big-endian) starts with ``difficul
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -55,12 +56,21 @@ def issue_challenge(secret: bytes, *, window: int, difficulty: int) -> Challenge
     return Challenge(token=token, window=window, difficulty=difficulty, nonce=nonce)
 
 
+# The shape of every token ``issue_challenge`` writes, numbers in canonical ASCII digits.
+# ``str.isdigit`` was not the test: it passes "²", which ``int`` refuses, and ``int`` refuses
+# numbers of over 4,300 digits; a forged token then crashed the request (a 500, and on the
+# form without JavaScript a lost report) instead of being refused.
+_TOKEN = re.compile(
+    r"1\.(0|[1-9][0-9]{0,19})\.(0|[1-9][0-9]{0,2})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)"
+)
+
+
 def read_challenge(secret: bytes, token: str) -> Challenge:
     """The challenge a token carries, if this server issued it."""
-    parts = token.split(".")
-    if len(parts) != 5 or parts[0] != "1" or not parts[1].isdigit() or not parts[2].isdigit():
+    match = _TOKEN.fullmatch(token)
+    if match is None:
         raise InvalidChallenge("this is not a challenge of this server")
-    window, difficulty, encoded, mac = int(parts[1]), int(parts[2]), parts[3], parts[4]
+    window, difficulty, encoded, mac = int(match[1]), int(match[2]), match[3], match[4]
     if not hmac.compare_digest(mac.encode(), _mac(secret, window, difficulty, encoded).encode()):
         raise InvalidChallenge("this is not a challenge of this server")
     try:

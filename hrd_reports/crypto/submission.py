@@ -122,10 +122,16 @@ def _b64(data: bytes) -> str:
 
 
 def decode_b64(text: str, *, field: str) -> bytes:
+    """Standard base64, in the one spelling an encoder writes: a value with padding bits set
+    or other slack has no second meaning, and so cannot pass as another request's value."""
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        encoded = text.encode("ascii")
+        raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise MalformedEnvelope(f"{field} is not valid base64") from exc
+    if base64.b64encode(raw) != encoded:
+        raise MalformedEnvelope(f"{field} is not valid base64")
+    return raw
 
 
 def build_submission(

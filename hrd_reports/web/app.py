@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.gzip import GZipMiddleware
 
 from hrd_reports import __version__
@@ -175,6 +176,8 @@ def _add_refusal_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(DatabaseBusy, busy)
+    # Every pooled connection stayed in use past the pool's timeout: busy too, not a crash.
+    app.add_exception_handler(PoolTimeout, busy)
     app.add_exception_handler(IntegrityError, collided)
     app.add_exception_handler(RequestValidationError, invalid_request)
 

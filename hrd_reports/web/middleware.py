@@ -28,7 +28,13 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        # Digits, and not more of them than the bound has: int() of a header of thousands of
+        # digits would raise instead of refusing.
+        if declared is not None and (
+            not declared.isdigit()
+            or len(declared) > len(str(self.max_bytes))
+            or int(declared) > self.max_bytes
+        ):
             await _refuse(send)
             return
         received = 0

@@ -47,8 +47,14 @@ class ChallengePublic(BaseModel):
     algorithm: str
 
 
+# What a request may hold is exactly what the public document says: no field it does not name,
+# and no value of another type read as if it were one ("1" or true taken for the integer 1),
+# which is how a version the envelope parser refuses got past it.
+_EXACTLY_AS_DOCUMENTED = ConfigDict(extra="forbid", strict=True)
+
+
 class ProofOfWorkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _EXACTLY_AS_DOCUMENTED
 
     challenge: str = Field(max_length=200)
     counter: int = Field(ge=0, le=2**64 - 1)
@@ -57,7 +63,7 @@ class ProofOfWorkIn(BaseModel):
 class EnvelopeIn(BaseModel):
     """The version 1 envelope, exactly as the reference client and the browser build it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _EXACTLY_AS_DOCUMENTED
 
     version: int
     report_id: str = Field(max_length=36)
@@ -71,7 +77,7 @@ class EnvelopeIn(BaseModel):
 
 
 class ReportCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _EXACTLY_AS_DOCUMENTED
 
     proof_of_work: ProofOfWorkIn
     envelope: EnvelopeIn
@@ -86,8 +92,11 @@ class Refusal(BaseModel):
 
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Refusal} for status in (400, 409, 413, 422, 429)
+    status: {"model": Refusal} for status in (400, 409, 413, 422, 429, 503)
 }
+# A message or a withdrawal for a receipt that leads nowhere (never sent, withdrawn, destroyed)
+# is refused with one 404 for all of them; the look-up itself answers "nothing found" instead.
+_RECEIPT_REFUSALS = _REFUSALS | {404: {"model": Refusal}}
 
 
 @router.get("/intake-key", response_model=IntakeKeyPublic)
@@ -146,14 +155,14 @@ def _store(runtime: Runtime, proof: ProofOfWorkIn, submission: Submission) -> st
 
 
 class InboxQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _EXACTLY_AS_DOCUMENTED
 
     proof_of_work: ProofOfWorkIn
     lookup_token: str = Field(max_length=64, pattern=_B64)
 
 
 class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _EXACTLY_AS_DOCUMENTED
 
     id: str = Field(max_length=36)
     ciphertext: str = Field(max_length=24_000, pattern=_B64)
@@ -272,7 +281,12 @@ async def post_inbox(query: InboxQuery, request: Request, runtime: RuntimeDep) -
     return await run_in_threadpool(look_up)
 
 
-@router.post("/inbox/messages", status_code=201, response_model=MessageCreated, responses=_REFUSALS)
+@router.post(
+    "/inbox/messages",
+    status_code=201,
+    response_model=MessageCreated,
+    responses=_RECEIPT_REFUSALS,
+)
 async def post_inbox_message(query: MessageCreate, runtime: RuntimeDep) -> JSONResponse:
     """A message from the reporter, encrypted in their browser; nothing is stored on a refusal."""
     token = _token(query)
@@ -305,7 +319,7 @@ async def post_inbox_message(query: MessageCreate, runtime: RuntimeDep) -> JSONR
     return JSONResponse(MessageCreated(id=created).model_dump(), status_code=201)
 
 
-@router.post("/inbox/withdraw", response_model=Withdrawn, responses=_REFUSALS)
+@router.post("/inbox/withdraw", response_model=Withdrawn, responses=_RECEIPT_REFUSALS)
 async def post_withdraw(query: InboxQuery, runtime: RuntimeDep) -> Withdrawn:
     """Withdraw the report: its content and messages are destroyed (after the desk's grace
     period, if it set one); only workflow fields remain, for statistics."""

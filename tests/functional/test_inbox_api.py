@@ -37,6 +37,7 @@ from tests.helpers import (
     Desk,
     Person,
     post_reporter_message,
+    query_body,
     query_inbox,
     report_content,
     solved_pow,
@@ -122,6 +123,22 @@ def test_inbox_wrong_receipt_gets_the_generic_answer_with_the_same_fields(
         "can_write": False,
         "messages": [],
     }
+
+
+def test_message_or_withdrawal_for_a_wrong_receipt_is_a_404_the_public_document_describes(
+    client: TestClient, desk: Desk
+) -> None:
+    # Found by fuzzing (tests/fuzz): this refusal was answered but not described, so a client
+    # built from the public document could not expect it.
+    wrong = generate_receipt()
+    message = post_reporter_message(client, wrong, uuid.uuid4(), "hello")
+    withdrawal = client.post("/api/v1/inbox/withdraw", json=query_body(client, wrong))
+
+    assert (message.status_code, withdrawal.status_code) == (404, 404)
+    assert message.json() == withdrawal.json() == {"detail": messaging.NOTHING_FOUND}
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    for path in ("/api/v1/inbox/messages", "/api/v1/inbox/withdraw"):
+        assert "404" in paths[path]["post"]["responses"]
 
 
 def test_inbox_proof_of_work_spent_on_a_wrong_receipt_cannot_be_used_again(

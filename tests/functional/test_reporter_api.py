@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hrd_reports.crypto.pow import leading_zero_bits, solve
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey, fingerprint_of
+from hrd_reports.db import DatabaseBusy
 from hrd_reports.models import Report, SpentChallenge
+from hrd_reports.services import intake
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
@@ -109,6 +112,16 @@ REFUSALS: list[tuple[str, Body, int, str]] = [
         "anti-spam check is not valid",
     ),
     (
+        # str.isdigit() took the superscript two and int() did not: it was a 500.
+        "challenge with a digit int() cannot read",
+        lambda c: {
+            "proof_of_work": {"challenge": "1.\u00b2.4.forged.mac", "counter": 1},
+            "envelope": envelope(c),
+        },
+        400,
+        "anti-spam check is not valid",
+    ),
+    (
         "unsolved challenge",
         lambda c: {"proof_of_work": unsolved_work(c), "envelope": envelope(c)},
         400,
@@ -152,6 +165,29 @@ REFUSALS: list[tuple[str, Body, int, str]] = [
         lambda c: {"proof_of_work": work(c), "envelope": envelope(c, report_id="x")},
         400,
         "report_id",
+    ),
+    (
+        # A lax parser read "1" and true as the version 1, past the envelope parser's own
+        # type check; the public document says an integer, and only an integer is taken.
+        "version as a string",
+        lambda c: {"proof_of_work": work(c), "envelope": envelope(c, version="1")},
+        422,
+        "version",
+    ),
+    (
+        "version as true",
+        lambda c: {"proof_of_work": work(c), "envelope": envelope(c, version=True)},
+        422,
+        "version",
+    ),
+    (
+        "counter as a string",
+        lambda c: {
+            "proof_of_work": (proof := work(c)) | {"counter": str(proof["counter"])},
+            "envelope": envelope(c),
+        },
+        422,
+        "counter",
     ),
     (
         "not base64",
@@ -200,6 +236,12 @@ def test_oversized_request_is_a_413_before_it_is_read(client: TestClient, desk: 
     assert response.status_code == 413
     assert "too large" in response.json()["detail"]
     assert "content-security-policy" in response.headers
+    assert _stored(desk) == (0, 0)
+
+
+def test_content_length_of_thousands_of_digits_is_a_413(client: TestClient, desk: Desk) -> None:
+    response = client.post("/api/v1/reports", content=b"{}", headers={"content-length": "9" * 5000})
+    assert response.status_code == 413
     assert _stored(desk) == (0, 0)
 
 
@@ -256,3 +298,29 @@ def test_only_the_reporter_api_is_described_publicly(client: TestClient) -> None
     }
     for path in ("/openapi.json", "/docs", "/api/v1/docs"):
         assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "stall",
+    [
+        DatabaseBusy("the database stayed busy; try again"),
+        PoolTimeout("QueuePool limit of size 5 overflow 10 reached"),
+    ],
+    ids=["write lock", "connection pool"],
+)
+def test_database_too_busy_is_a_503_to_try_again_and_stores_nothing(
+    client: TestClient, desk: Desk, monkeypatch: pytest.MonkeyPatch, stall: Exception
+) -> None:
+    # A stalled database is no crash: the reporter's page is told to send again shortly.
+    def stalled(*_args: Any, **_kwargs: Any) -> None:
+        raise stall
+
+    before = _stored(desk)
+    monkeypatch.setattr(intake, "submit_report", stalled)
+    response = client.post(
+        "/api/v1/reports", json={"proof_of_work": work(client), "envelope": envelope(client)}
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "busy" in response.json()["detail"]
+    assert _stored(desk) == before

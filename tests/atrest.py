@@ -10,7 +10,9 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -115,6 +117,14 @@ class _NotTheClients(logging.Filter):
         return not record.name.startswith(CLIENT_LOGGERS)
 
 
+_bound_values = logging.getLogger("tests.atrest.bound_values")
+
+
+def _log_bound_values(*execution: Any) -> None:
+    # (connection, cursor, statement, parameters, context, executemany)
+    _bound_values.debug("%s %r", execution[2], execution[3])
+
+
 @contextmanager
 def every_log_record_in(path: Path) -> Iterator[None]:
     """Every record that any logger of this process emits, down to DEBUG, appended to ``path``.
@@ -126,8 +136,10 @@ def every_log_record_in(path: Path) -> Iterator[None]:
     So for the duration every logger propagates at DEBUG to the root, where the file is; all
     is put back afterwards.
 
-    At DEBUG SQLAlchemy also logs every statement's bound parameters and the rows it reads:
-    plaintext handed to the database in the clear would show up in the file.
+    The values bound to every statement are written too, by a listener on every engine: the
+    application's engines hide them from SQLAlchemy's own log and errors (``hide_parameters``),
+    and plaintext handed to the database in the clear, even only in a WHERE clause, would
+    otherwise go unseen.
     """
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.DEBUG)
@@ -148,9 +160,11 @@ def every_log_record_in(path: Path) -> Iterator[None]:
         logger.propagate = True
         logger.disabled = False
     root.addHandler(handler)
+    event.listen(Engine, "before_cursor_execute", _log_bound_values)
     try:
         yield
     finally:
+        event.remove(Engine, "before_cursor_execute", _log_bound_values)
         root.removeHandler(handler)
         handler.close()
         for logger, level, propagate, disabled in saved:

@@ -1,11 +1,14 @@
 """A desk driven through the same services the CLI and the web call, for tests."""
 
+import asyncio
 import base64
 import json
 import secrets
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from hrd_reports.crypto.messages import encrypt_reporter_message
@@ -29,6 +32,15 @@ from hrd_reports.services.desk import DeskSetup
 from hrd_reports.services.reports import AssignOutcome, ReportView
 from hrd_reports.services.rotation import RotationEnd, RotationStart
 from hrd_reports.wiring import Runtime
+
+T = TypeVar("T")
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run on an event loop of its own, in a thread: the browser tests' Playwright keeps a loop
+    running in the main thread, where ``asyncio.run`` refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 @dataclass(frozen=True)

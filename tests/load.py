@@ -36,7 +36,7 @@ from hrd_reports.crypto.receipts import derive_receipt_keys, lookup_hash
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import PublicKey
 from hrd_reports.models import Report
-from tests.helpers import Desk, Person, report_content
+from tests.helpers import Desk, Person, report_content, run_coroutine
 
 # Generous: a request slower than this under load is a failure to look at, not a crash.
 REQUEST_TIMEOUT_SECONDS = 120.0
@@ -233,7 +233,7 @@ def run_load(
     concurrency: int,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> LoadResult:
-    return asyncio.run(
+    return run_coroutine(
         submit_all(base_url, prepared, concurrency=concurrency, on_outcome=on_outcome)
     )
 

@@ -61,6 +61,7 @@ class ServerProcess:
         self._workers = workers
         self._log_path = cwd / "serve.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._ended = False
         self.url = ""
 
     @property
@@ -81,6 +82,7 @@ class ServerProcess:
                 return
 
     def _start_once(self) -> None:
+        self._ended = False
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "hrd_reports", "serve", "--port", str(port)]
@@ -114,7 +116,8 @@ class ServerProcess:
 
     def kill(self) -> None:
         """SIGKILL the supervisor and every worker at once, and wait until none is left."""
-        if self._process is None:
+        if self._process is None or self._ended:
+            # Once ended and reaped, the group id may be reused by processes not ours.
             return
         # While the supervisor is not reaped, or a member of its group lives, the group id is
         # still this server's: the signal cannot reach a process that is not ours.
@@ -123,6 +126,7 @@ class ServerProcess:
                 os.killpg(self.group, signal.SIGKILL)
         self._process.wait()
         self._wait_for_group_to_end()
+        self._ended = True
 
     def stop(self) -> None:
         """Stop as an operator would (SIGTERM to the group); SIGKILL whatever is left."""

@@ -266,8 +266,9 @@
       body.message = { id: unanswered.messageId, ciphertext: unanswered.ciphertext };
       showProgress(text.msgSending, 60);
       const response = await HrdApi.postJson("/api/v1/inbox/messages", body);
-      // Answered: stored, or refused for good. Busy (429, 5xx): the same message next time.
-      if (response.status < 500 && response.status !== 429) unanswered = null;
+      // Stored, or the inbox is gone: done with it. Any other answer (a spent proof of work,
+      // a busy server) leaves it as it was, to be sent unchanged next time.
+      if (response.status === 201 || response.status === 404) unanswered = null;
       if (response.status === 404) throw nothingFound();
       if (response.status !== 201) throw new Error("the message was refused: " + response.status);
       messageText.value = "";

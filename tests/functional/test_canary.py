@@ -32,8 +32,9 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
+from hrd_reports import db
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.envelope import open_dek
 from hrd_reports.crypto.messages import open_reply_as_reporter
@@ -453,6 +454,8 @@ def _assert_the_logs_were_written(workdir: Path) -> None:
     """A log that stayed empty would pass the search without proving anything."""
     sweep = (workdir / "sweep.log").read_text(encoding="utf-8")
     assert "sqlalchemy.engine.Engine INFO INSERT INTO reports" in sweep
+    # The values bound to statements are there, a name the dashboard sent among them.
+    assert re.search(r"tests\.atrest\.bound_values DEBUG .*'dave'", sweep)
     assert "hrd_reports.access INFO POST /dashboard/reports/{report_id}/notes 303" in sweep
     # Reporters' requests are not logged at all (see web/middleware.py); the server's own
     # log must still have run from start to a clean shutdown.
@@ -573,13 +576,14 @@ def test_the_search_finds_a_planted_canary(workdir: Path) -> None:
 
 
 def test_every_log_record_reaches_the_searched_file(workdir: Path) -> None:
-    # A logger made quiet, not propagating and disabled still writes into the file, and
-    # SQLAlchemy's statements carry their parameters there; all is put back afterwards.
+    # A logger made quiet, not propagating and disabled still writes into the file, and the
+    # values bound to statements are there too, from the application's own engine, which
+    # hides them from SQLAlchemy's log; all is put back afterwards.
     quiet = logging.getLogger("tests.canary.quiet")
     quiet.setLevel(logging.ERROR)
     quiet.propagate = False
     quiet.disabled = True
-    engine = create_engine("sqlite://")
+    engine = db.make_engine(f"sqlite:///{workdir / 'bound.db'}")
     words = Plaintext.SEARCH.words
     with every_log_record_in(workdir / "all.log"):
         quiet.debug("a debug record: %s", words["latin"])

@@ -2,20 +2,9 @@
 and waiting for a slot never stops the server from answering anyone else."""
 
 import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 from hrd_reports.web.auth import Argon2Slots
-
-T = TypeVar("T")
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run on an event loop of its own, in a thread: the browser tests' Playwright keeps a loop
-    running in the main thread, where ``asyncio.run`` refuses to start another."""
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
+from tests.helpers import run_coroutine as run
 
 
 async def _sign_in(slots: Argon2Slots, computing: list[int], peak: list[int]) -> bool:

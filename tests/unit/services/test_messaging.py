@@ -133,5 +133,5 @@ def test_reporter_message_id_reused_for_other_words_or_another_report_is_refused
     with pytest.raises(Conflict):
         send(desk, submitted, *sealed(submitted, "other words", message_id))
     with pytest.raises(Conflict):
-        send(desk, other, *sealed(other, "first words", message_id))
+        send(desk, other, message_id, blob)  # the very same message, with another receipt
     assert message_count(desk) == 1

@@ -11,7 +11,7 @@ and page weight); and the load test, 10,000 submissions through ``hrd-reports se
 and none is answered 5xx). Each benchmark prints its own detailed table as it finishes; the
 summary at the end gives each figure next to its floor (measured in the same run) and its
 target. ``--quick`` runs everything at a small size, to check that the benchmarks work; its
-figures are not comparable. Takes about half an hour with PostgreSQL. See
+figures are not comparable. Takes about 20 minutes with PostgreSQL, on two cores. See
 benchmarks/README.md.
 """
 

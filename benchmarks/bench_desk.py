@@ -4,6 +4,7 @@ stored as intake stores them, and the real server in a subprocess."""
 import contextlib
 import datetime as dt
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -169,8 +170,14 @@ def server(settings: Settings, workdir: Path, *, workers: int = 1) -> Iterator[t
     command += ["--workers", str(workers)]
     # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
     log = (workdir / "server.log").open("ab")
+    # A session of its own: one signal to its process group ends the workers with it.
     process = subprocess.Popen(
-        command, cwd=workdir, env=server_env(settings), stdout=log, stderr=log
+        command,
+        cwd=workdir,
+        env=server_env(settings),
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -184,6 +191,11 @@ def server(settings: Settings, workdir: Path, *, workers: int = 1) -> Iterator[t
             sys.exit("the server did not start:\n" + (workdir / "server.log").read_text()[-2000:])
         yield url, process.pid
     finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        finally:
+            # Whatever did not stop in time (a worker stuck in a request) is not left behind.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            log.close()

@@ -5,9 +5,10 @@ Nothing about who asked is kept. A challenge is good for its own window and the 
 only until it could no longer be used, so a replayed solution is refused.
 """
 
+import functools
 import hashlib
 
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,10 +73,16 @@ _purged_before: int | None = None
 
 def _forget_unusable(session: Session, current: int) -> None:
     """Delete spent challenges that could no longer be used anyway: nothing older stays."""
-    global _purged_before  # noqa: PLW0603 - a per-process cache of one number
     if _purged_before != current:
         session.execute(delete(SpentChallenge).where(SpentChallenge.window < current - 1))
-        _purged_before = current
+        # Done for this window only once it is committed: a submission refused after this
+        # point rolls the deletion back, and the next one must purge again.
+        event.listen(session, "after_commit", functools.partial(_purged, current), once=True)
+
+
+def _purged(window: int, _session: Session) -> None:
+    global _purged_before  # noqa: PLW0603 - a per-process cache of one number
+    _purged_before = window
 
 
 def spend_form_token(session: Session, *, token: str, secrets: ServerSecrets) -> bool:

@@ -75,3 +75,28 @@ def test_spent_challenges_are_forgotten_once_they_could_no_longer_be_used(
     with desk.session() as session:
         windows = list(session.execute(select(SpentChallenge.window)).scalars())
     assert windows == [fresh.window]
+
+
+def test_spent_challenges_are_forgotten_even_when_the_first_purge_was_rolled_back(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = challenges.issue(secrets=desk.secrets, difficulty=DIFFICULTY)
+    _spend(desk, old.token, solve(old.token, old.difficulty))
+    _travel(monkeypatch, 2 * WINDOW_SECONDS)
+    # The first spend of the new window purges, but its submission is refused afterwards and
+    # the whole transaction, purge included, is rolled back.
+    refused = challenges.issue(secrets=desk.secrets, difficulty=DIFFICULTY)
+    with desk.session() as session:
+        challenges.spend(
+            session,
+            token=refused.token,
+            counter=solve(refused.token, refused.difficulty),
+            secrets=desk.secrets,
+            difficulty=DIFFICULTY,
+        )
+        session.rollback()
+    fresh = challenges.issue(secrets=desk.secrets, difficulty=DIFFICULTY)
+    _spend(desk, fresh.token, solve(fresh.token, fresh.difficulty))
+    with desk.session() as session:
+        windows = list(session.execute(select(SpentChallenge.window)).scalars())
+    assert windows == [fresh.window]

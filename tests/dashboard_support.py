@@ -16,14 +16,15 @@ from hrd_reports.crypto import totp
 from hrd_reports.models import Role
 from hrd_reports.services import accounts, clock
 from hrd_reports.web.auth import SESSION_COOKIE_PLAIN
-from tests.helpers import Desk, Person
+from tests.helpers import Desk, Person, hidden_value
 
 
 class Clock:
     """The services' clock, moved by the test: each code of a step works once."""
 
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
+        # Today's time, as a browser's clock has it too: only the services' clock is moved.
+        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -39,10 +40,14 @@ def install_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return moved
 
 
-@dataclass
+@dataclass(frozen=True)
 class Staff:
     person: Person
     secret: bytes
+
+    def code(self, now: dt.datetime) -> str:
+        """What the person's authenticator app shows at ``now``."""
+        return totp.code_for(self.secret, totp.step_at(now.timestamp()))
 
 
 def enrol(desk: Desk, person: Person, role: Role) -> Staff:
@@ -76,16 +81,13 @@ def enrol(desk: Desk, person: Person, role: Role) -> Staff:
 def sign_in(client: TestClient, staff: Staff, fake_clock: Clock, *, code: str | None = None) -> int:
     # A new time step: each code works once.
     fake_clock.advance(totp.STEP_SECONDS)
-    form = client.get("/dashboard/login").text
-    token = re.search(r'name="form_token" value="([^"]+)"', form)
-    assert token is not None
     response = client.post(
         "/dashboard/login",
         data={
             "name": staff.person.name,
             "password": staff.person.password,
-            "code": code or totp.code_for(staff.secret, totp.step_at(fake_clock.now.timestamp())),
-            "form_token": token.group(1),
+            "code": code or staff.code(fake_clock.now),
+            "form_token": hidden_value(client.get("/dashboard/login").text, "form_token"),
         },
         follow_redirects=False,
     )
@@ -93,9 +95,7 @@ def sign_in(client: TestClient, staff: Staff, fake_clock: Clock, *, code: str | 
 
 
 def csrf_of(client: TestClient, path: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found is not None
-    return found.group(1)
+    return hidden_value(client.get(path).text, "csrf_token")
 
 
 class StaffBrowser:
@@ -148,7 +148,7 @@ def invited(
             "password": person.password,
             "password_again": person.password,
             "totp_secret": shown.group(1),
-            "code": totp.code_for(secret, totp.step_at(fake_clock.now.timestamp())),
+            "code": Staff(person, secret).code(fake_clock.now),
         },
     )
     assert response.status_code == 200, response.text

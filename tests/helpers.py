@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Coroutine
@@ -74,6 +75,13 @@ def post_report(client: Any, content: bytes, **overrides: Any) -> tuple[str, Any
         "envelope": submission.to_wire(),
     } | overrides
     return receipt, client.post("/api/v1/reports", json=body)
+
+
+def hidden_value(page: str, name: str) -> str:
+    """The value of a page's hidden field ``name``: a form token, a CSRF token."""
+    found = re.search(rf'name="{name}" value="([^"]+)"', page)
+    assert found is not None, f"no {name} on the page"
+    return found.group(1)
 
 
 def solved_pow(client: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.dashboard_support import (
 from tests.helpers import (
     Desk,
     Person,
+    hidden_value,
     post_report,
     post_reporter_message,
     query_inbox,
@@ -109,13 +110,12 @@ def send_in_browser(client: Any, narrative: str) -> Sent:
 
 def send_without_javascript(client: Any, words: str) -> Sent:
     """The form as a browser with scripts off posts it, every free-text field filled in."""
-    token = re.search(r'name="form_token" value="([^"]+)"', client.get("/report").text)
-    assert token is not None
+    token = hidden_value(client.get("/report").text, "form_token")
     response = client.post(
         "/report",
         data={
             "no_script": "yes",
-            "form_token": token.group(1),
+            "form_token": token,
             "incident_type": ["arbitrary_arrest", "surveillance"],
             "narrative": words,
             "district": words,
@@ -132,10 +132,9 @@ def send_without_javascript(client: Any, words: str) -> Sent:
 def refused_without_javascript(client: Any, words: str) -> None:
     """A form the server refuses (no kind of incident chosen): the reporter's words come back
     to be corrected, and nothing is kept."""
-    token = re.search(r'name="form_token" value="([^"]+)"', client.get("/report").text)
-    assert token is not None
+    token = hidden_value(client.get("/report").text, "form_token")
     response = client.post(
-        "/report", data={"no_script": "yes", "form_token": token.group(1), "narrative": words}
+        "/report", data={"no_script": "yes", "form_token": token, "narrative": words}
     )
     assert response.status_code == 400, response.text
     assert words in response.text

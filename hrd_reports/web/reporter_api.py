@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from hrd_reports import __version__
 from hrd_reports.crypto.errors import MalformedEnvelope
@@ -137,15 +138,19 @@ async def post_report(report_in: ReportCreate, runtime: RuntimeDep) -> JSONRespo
     return JSONResponse(ReportCreated(report_id=report_id).model_dump(), status_code=201)
 
 
+def _spend_in(session: Session, runtime: Runtime, proof: ProofOfWorkIn) -> None:
+    challenges.spend(
+        session,
+        token=proof.challenge,
+        counter=proof.counter,
+        secrets=runtime.secrets,
+        difficulty=runtime.settings.pow_difficulty_bits,
+    )
+
+
 def _store(runtime: Runtime, proof: ProofOfWorkIn, submission: Submission) -> str:
     with unit_of_work(runtime.sessions) as session:
-        challenges.spend(
-            session,
-            token=proof.challenge,
-            counter=proof.counter,
-            secrets=runtime.secrets,
-            difficulty=runtime.settings.pow_difficulty_bits,
-        )
+        _spend_in(session, runtime, proof)
         report = intake.submit_report(session, submission=submission, secrets=runtime.secrets)
         session.commit()
         return str(report.public_id)
@@ -231,13 +236,7 @@ def _spend(runtime: Runtime, proof: ProofOfWorkIn) -> None:
     receipt, refused, would leave the same solution free for the next guess.
     """
     with unit_of_work(runtime.sessions) as session:
-        challenges.spend(
-            session,
-            token=proof.challenge,
-            counter=proof.counter,
-            secrets=runtime.secrets,
-            difficulty=runtime.settings.pow_difficulty_bits,
-        )
+        _spend_in(session, runtime, proof)
         session.commit()
 
 

@@ -8,7 +8,6 @@ another origin, a page error, or markup the page never had; and each payload mus
 there to read, as the very characters that were sent.
 """
 
-import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from playwright.sync_api import Error as PlaywrightError
 
 from hrd_reports.crypto import totp
 from hrd_reports.models import Role
-from hrd_reports.services import accounts, clock
 from tests.browser.conftest import LiveServer
 from tests.browser.support import (
     PAGE_TIMEOUT_MS,
@@ -33,6 +31,7 @@ from tests.browser.support import (
     record_dialogs,
     send_and_read_receipt,
 )
+from tests.dashboard_support import Clock, Staff, enrol, install_clock
 from tests.helpers import Desk, Person
 
 pytestmark = pytest.mark.browser
@@ -114,76 +113,23 @@ INJECTED_MARKUP = """() => {
 # --- Time and people -----------------------------------------------------------------------
 
 
-class Clock:
-    """The services' clock, moved by the test (the server runs in a thread of this process).
-
-    One-time codes are spent per 30-second step: each sign-in moves the clock on by a step
-    instead of the test waiting for a real one.
-    """
-
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def next_step(self) -> None:
-        self.now += dt.timedelta(seconds=totp.STEP_SECONDS)
-
-
 @pytest.fixture
 def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    moved = Clock()
-    monkeypatch.setattr(clock, "utc_now", moved)
-    return moved
-
-
-@dataclass(frozen=True)
-class Staff:
-    person: Person
-    secret: bytes
-
-    def code(self, now: dt.datetime) -> str:
-        """What the person's authenticator app shows at ``now``."""
-        return totp.code_for(self.secret, totp.step_at(now.timestamp()))
-
-
-def enrol(desk: Desk, person: Person, fake_clock: Clock) -> Staff:
-    """Give an existing account its second factor, as the invitation link does (setting the
-    scene: the browser test of the link itself is the invitation flow below)."""
-    secret = totp.new_secret()
-    with desk.session() as session:
-        token = accounts.invite(
-            session,
-            name=person.name,
-            role=None,
-            actor="test",
-            valid_for=dt.timedelta(hours=1),
-            secrets_=desk.secrets,
-        )
-        accounts.accept_invitation(
-            session,
-            token=token,
-            password=person.password,
-            totp_secret=secret,
-            code=totp.code_for(secret, totp.step_at(fake_clock.now.timestamp())),
-            passwords=desk.runtime.passwords,
-            secrets_=desk.secrets,
-            throttle=accounts.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15)),
-        )
-        session.commit()
-    return Staff(person, secret)
+    """The services' clock, moved by the test (the server runs in a thread of this process):
+    one-time codes are spent per 30-second step, and each sign-in moves on by a step instead
+    of the test waiting for a real one."""
+    return install_clock(monkeypatch)
 
 
 @pytest.fixture
 def cora(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
     """A coordinator: vetted, so she holds the desk keys and reads every report."""
-    return enrol(desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), fake_clock)
+    return enrol(desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), Role.COORDINATOR)
 
 
 def sign_in(page: Page, server: LiveServer, staff: Staff, fake_clock: Clock) -> None:
     """Sign in through the form, with a code of a step nobody has used yet."""
-    fake_clock.next_step()
+    fake_clock.advance(totp.STEP_SECONDS)
     page.goto(server.url("/dashboard/login"))
     page.fill("#name", staff.person.name)
     page.fill("#password", staff.person.password)
@@ -462,7 +408,7 @@ def test_invited_case_worker_reads_only_the_report_assigned_to_them(
     cora: Staff,
     fake_clock: Clock,
 ) -> None:
-    admin_staff = enrol(desk, admin, fake_clock)
+    admin_staff = enrol(desk, admin, Role.ADMIN)
     admin_page, admin_log = new_watched_context(new_context, live_server)
     cora_page, cora_log = new_watched_context(new_context, live_server)
     wafa_page, wafa_log = new_watched_context(new_context, live_server)

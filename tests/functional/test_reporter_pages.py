@@ -14,7 +14,7 @@ from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.web.headers import CONTENT_SECURITY_POLICY
 from hrd_reports.wiring import Runtime
-from tests.helpers import Desk, Person
+from tests.helpers import Desk, Person, hidden_value
 
 REPORTER_ROUTES = ["/", "/report", "/report/done"]
 FORM = {
@@ -33,9 +33,7 @@ def _post_form(client: TestClient, fields: dict[str, list[str]], lang: str = "en
     fields = {"no_script": ["yes"], **fields}
     if "form_token" not in fields:
         page = client.get(f"/report?lang={lang}").text
-        token = re.search(r'name="form_token" value="([^"]+)"', page)
-        assert token is not None
-        fields = {**fields, "form_token": [token.group(1)]}
+        fields = {**fields, "form_token": [hidden_value(page, "form_token")]}
     return client.post(f"/report?lang={lang}", data=fields)  # type: ignore[arg-type]
 
 
@@ -175,10 +173,7 @@ def test_access_log_writes_nothing_when_a_reporter_reads_sends_or_asks(
 def test_a_form_sent_again_by_back_and_reload_is_not_stored_twice(
     client: TestClient, desk: Desk
 ) -> None:
-    page = client.get("/report").text
-    token = re.search(r'name="form_token" value="([^"]+)"', page)
-    assert token is not None
-    fields = {**FORM, "form_token": [token.group(1)]}
+    fields = {**FORM, "form_token": [hidden_value(client.get("/report").text, "form_token")]}
     assert _post_form(client, fields).status_code == 200  # type: ignore[attr-defined]
     again = _post_form(client, fields)
     assert again.status_code == 409  # type: ignore[attr-defined]
@@ -219,15 +214,13 @@ def test_report_form_posted_without_the_no_script_marker_is_not_read_or_kept(
 ) -> None:
     # JavaScript was on but the page script failed: the page never warned that the server
     # would see the report, so the server neither seals it nor gives the words back.
-    page = client.get("/report").text
-    token = re.search(r'name="form_token" value="([^"]+)"', page)
-    assert token is not None
+    token = hidden_value(client.get("/report").text, "form_token")
     response = client.post(
         "/report",
         data={
             "incident_type": "death_threat",
             "narrative": "CANARY-script-failed words",
-            "form_token": token.group(1),
+            "form_token": token,
         },
     )
 

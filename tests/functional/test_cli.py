@@ -338,10 +338,7 @@ def test_unusable_configuration_is_one_line_not_a_traceback(
 def test_keys_folder_that_is_a_file_is_one_line(cli_env: dict[str, str], workdir: Path) -> None:
     (workdir / "not-a-folder").write_text("x")
     env = {**cli_env, "HRD_KEYS_DIR": str(workdir / "not-a-folder")}
-    assert_refused(
-        invoke(env, "init", "--admin", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n"),
-        "not-a-folder",
-    )
+    assert_refused(_init(env), "not-a-folder")
 
 
 def test_password_that_is_not_utf8_is_refused_cleanly(staffed: dict[str, str]) -> None:

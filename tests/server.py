@@ -1,4 +1,5 @@
-"""The real server, ``hrd-reports serve``, as a process group that a test owns and always ends.
+"""The real server: ``hrd-reports serve`` as a process group that a test owns and always ends,
+and the application under uvicorn in a thread of the test's own process.
 
 Uvicorn with ``--workers N`` is a supervisor and N worker processes. The server is started in
 a session of its own, so that one signal to its process group reaches all of them: that is how
@@ -12,11 +13,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
+
+from hrd_reports.settings import Settings
+from hrd_reports.web.app import create_app
+from hrd_reports.wiring import Runtime
 
 START_SECONDS = 90.0
 STOP_SECONDS = 30.0
@@ -128,6 +136,27 @@ class ServerProcess:
         self._wait_for_group_to_end()
         self._ended = True
 
+    def terminate(self) -> None:
+        """SIGTERM to the whole group, as an operator (or a service manager) stops it."""
+        if self._process is not None and self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.group, signal.SIGTERM)
+
+    def exit_status(self, *, within: float) -> int | None:
+        """The supervisor's exit status once it and every worker have ended; None if any of
+        them still runs after ``within`` seconds."""
+        assert self._process is not None, "the server was never started"
+        try:
+            status = self._process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            return None
+        deadline = time.monotonic() + within
+        while living_members(self.group):
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        return status
+
     def stop(self) -> None:
         """Stop as an operator would (SIGTERM to the group); SIGKILL whatever is left."""
         if self._process is None:
@@ -151,3 +180,58 @@ class ServerProcess:
 
 # What the ``start_server`` fixture hands a test: ``start_server(workers=2)``.
 StartServer = Callable[..., ServerProcess]
+
+
+class LiveServer:
+    """The real application under uvicorn, in a thread of this process, on a free port."""
+
+    def __init__(
+        self, settings: Settings, runtime: Runtime, *, wrap: Callable[[Any], Any] | None = None
+    ) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        port = self._socket.getsockname()[1]
+        self.origin = f"http://localhost:{port}"
+        app = create_app(settings, runtime=runtime)
+        config = uvicorn.Config(
+            # ``wrap``: an ASGI application around the desk's, for a test that watches requests.
+            wrap(app) if wrap is not None else app,
+            # uvicorn's own access log would name the client's address; the app keeps its own.
+            access_log=False,
+            log_config=None,
+            lifespan="on",
+            ws="none",
+            # As `hrd-reports serve` runs it.
+            proxy_headers=False,
+            server_header=False,
+            date_header=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+        self._stopped = False
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def start(self) -> None:
+        self._thread.start()
+        for _ in range(200):
+            if self._server.started or not self._thread.is_alive():
+                break
+            self._thread.join(0.05)
+        if not self._server.started:
+            self.stop()
+            raise RuntimeError("the live server did not start")
+
+    def stop(self) -> None:
+        """Stop serving; the app's shutdown closes the runtime (its database connections)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        self._socket.close()
+        if self._thread.is_alive():
+            raise RuntimeError("the live server did not stop")

@@ -12,7 +12,7 @@ per account and lock it for a while; the answer is the same whoever and whatever
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.errors import DecryptionFailed
 from hrd_reports.crypto.passwords import PasswordProtection
+from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Invitation, Role, User
@@ -258,7 +259,44 @@ def _check_password(
     raise AuthenticationFailed(refusal)
 
 
-def sign_in(
+@dataclass(frozen=True)
+class SignInCheck:
+    """What the first half of a sign-in found, without holding any lock.
+
+    The Argon2 work (the password, and the key it opens) is done here, in a read-only unit
+    of work: on SQLite a write transaction holds the one writer lock for its whole length, and
+    a sign-in that held it through Argon2 stopped every report from being stored for that
+    long; anyone can make a sign-in attempt. ``record_sign_in`` then decides under the lock,
+    against the account as it is by then.
+    """
+
+    name: str
+    user_id: int | None
+    # Why it failed (for the audit), and whether it counts towards a lock-out; None if not.
+    failure: str | None
+    counted: bool = False
+    step: int | None = None
+    # The account as this check saw it: a change in between (a parallel sign-in, a new
+    # password) voids the check.
+    seen: tuple[object, ...] = ()
+    private_key: PrivateKey | None = field(default=None, repr=False)
+    # Re-protected under raised Argon2 costs, to be stored if nothing changed in between.
+    refreshed_hash: str | None = field(default=None, repr=False)
+    refreshed_key: bytes | None = field(default=None, repr=False)
+
+
+def _seen(user: User) -> tuple[object, ...]:
+    return (
+        user.password_hash,
+        user.protected_private_key,
+        user.totp_secret,
+        user.totp_last_step,
+        user.locked_until,
+        user.disabled,
+    )
+
+
+def check_sign_in(
     session: Session,
     *,
     name: str,
@@ -266,38 +304,22 @@ def sign_in(
     code: str,
     passwords: PasswordProtection,
     secrets_: ServerSecrets,
-    throttle: Throttle,
-) -> UnlockedUser:
-    """Check name, password and one-time code; open the person's key; audit either way.
+) -> SignInCheck:
+    """Name, password and one-time code, checked without writing anything (see SignInCheck).
 
-    A refusal is flushed (failure count, lock-out, audit entry) before it is raised: the
-    caller commits it, so that guessing costs the guesser the lock-out it should.
+    Every way through costs the same Argon2 work: an unknown name and a locked account are
+    checked against a dummy hash, so the time of the answer does not tell them apart.
     """
-    audit.lock_for_change(session)
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None or user.disabled:
-        # An unknown name costs the same Argon2 computation as a known one.
         passwords.verify_dummy(password)
-        _record_failure(
-            session,
-            name=name,
-            account=None,
-            counted=False,
-            throttle=throttle,
-            secrets_=secrets_,
-            why="unknown or disabled",
-        )
-        raise AuthenticationFailed(SIGN_IN_REFUSED)
-    _check_password(
-        session,
-        user,
-        password=password,
-        passwords=passwords,
-        throttle=throttle,
-        secrets_=secrets_,
-        refusal=SIGN_IN_REFUSED,
-        via=None,
-    )
+        return SignInCheck(name=name, user_id=None, failure="unknown or disabled")
+    seen = _seen(user)
+    if _is_locked(user):
+        passwords.verify_dummy(password)
+        return SignInCheck(name=name, user_id=user.id, failure="locked", seen=seen)
+    if not passwords.verify_password(user.password_hash, password):
+        return SignInCheck(name=name, user_id=user.id, failure="password", counted=True, seen=seen)
     if user.totp_secret is None:
         # The password was right, so saying this reveals nothing a guesser did not have.
         raise AuthenticationFailed(
@@ -319,28 +341,99 @@ def sign_in(
         secret, code, now=clock.utc_now().timestamp(), last_used_step=user.totp_last_step
     )
     if step is None:
+        return SignInCheck(name=name, user_id=user.id, failure="code", counted=True, seen=seen)
+    private = users.opened_private_key(user, password=password, passwords=passwords)
+    refreshed_hash, refreshed_key = users.refreshed_protection(
+        user, private, password=password, passwords=passwords
+    )
+    return SignInCheck(
+        name=name,
+        user_id=user.id,
+        failure=None,
+        step=step,
+        seen=seen,
+        private_key=private,
+        refreshed_hash=refreshed_hash,
+        refreshed_key=refreshed_key,
+    )
+
+
+def record_sign_in(
+    session: Session, *, check: SignInCheck, throttle: Throttle, secrets_: ServerSecrets
+) -> UnlockedUser:
+    """Decide a checked sign-in under the lock: count and audit a failure, or spend the code.
+
+    A refusal is flushed (failure count, lock-out, audit entry) before it is raised: the
+    caller commits it, so that guessing costs the guesser the lock-out it should.
+    """
+    audit.lock_for_change(session)
+    user = session.get(User, check.user_id) if check.user_id is not None else None
+    if user is None or user.disabled:
         _record_failure(
             session,
-            name=name,
-            account=user,
-            counted=True,
+            name=check.name,
+            account=None,
+            counted=False,
             throttle=throttle,
             secrets_=secrets_,
-            why="code",
+            why="unknown or disabled",
         )
         raise AuthenticationFailed(SIGN_IN_REFUSED)
-    # Spent before the key is opened: the same code cannot open a second session.
-    user.totp_last_step = step
-    unlocked = users.open_key(user, password=password, passwords=passwords)
+    failure, counted = check.failure, check.counted
+    if _is_locked(user):
+        failure, counted = "locked", False
+    elif failure is None and _seen(user) != check.seen:
+        # Changed since the check: the code was spent by a parallel sign-in, the password
+        # was changed, or the account was locked. Refused without counting; try again.
+        code_spent = user.totp_last_step is not None and user.totp_last_step >= (check.step or 0)
+        failure = "code" if code_spent else "changed during sign-in"
+    if failure is not None or check.private_key is None or check.step is None:
+        _record_failure(
+            session,
+            name=user.name,
+            account=user,
+            counted=counted,
+            throttle=throttle,
+            secrets_=secrets_,
+            why=failure or "password",
+        )
+        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    # Spent in the same transaction as the session it opens: the same code cannot open two.
+    user.totp_last_step = check.step
+    if check.refreshed_hash is not None:
+        user.password_hash = check.refreshed_hash
+    if check.refreshed_key is not None:
+        user.protected_private_key = check.refreshed_key
     user.failed_logins = 0
     user.locked_until = None
     session.flush()
     audit.record(
         session,
         audit_secret=secrets_.audit,
-        actor=name,
+        actor=user.name,
         action="login.success",
-        subject=name,
+        subject=user.name,
         detail={},
     )
-    return unlocked
+    return UnlockedUser(user=user, private_key=check.private_key)
+
+
+def sign_in(
+    session: Session,
+    *,
+    name: str,
+    password: str,
+    code: str,
+    passwords: PasswordProtection,
+    secrets_: ServerSecrets,
+    throttle: Throttle,
+) -> UnlockedUser:
+    """Check name, password and one-time code; open the person's key; audit either way.
+
+    Both halves in one unit of work (the dashboard runs the check in a read-only one first,
+    so that no lock is held through Argon2; see SignInCheck).
+    """
+    check = check_sign_in(
+        session, name=name, password=password, code=code, passwords=passwords, secrets_=secrets_
+    )
+    return record_sign_in(session, check=check, throttle=throttle, secrets_=secrets_)

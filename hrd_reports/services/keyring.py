@@ -314,9 +314,13 @@ def is_key_holder(session: Session, user: User) -> bool:
 
 
 def require_key_holder(session: Session, user: User) -> None:
-    """Refuse anyone who is not (or, since their key was opened, no longer) a key holder."""
-    session.refresh(user)
-    if not is_key_holder(session, user):
+    """Refuse anyone who is not (or, since their key was opened, no longer) a key holder.
+
+    The account is read again in this unit of work: ``user`` may come from another one (a
+    dashboard session is resumed in a read-only one) and be older than this transaction.
+    """
+    current = session.get(User, user.id, populate_existing=True)
+    if current is None or not is_key_holder(session, current):
         raise Forbidden(N_("%(name)s is not a vetted key holder"), name=user.name)
 
 

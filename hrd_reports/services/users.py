@@ -138,11 +138,25 @@ def unlock(
 
 
 def open_key(user: User, *, password: str, passwords: PasswordProtection) -> UnlockedUser:
-    """Open the private key of ``user``, whose password the caller has just checked.
+    """Open the private key of ``user``, whose password the caller has just checked, and
+    re-protect both under raised Argon2 costs.
 
     Apart from ``unlock`` so that a sign-in, which checks the password itself (to count and
     audit a failure), does not pay for a second Argon2 verification.
     """
+    private = opened_private_key(user, password=password, passwords=passwords)
+    refreshed_hash, refreshed_key = refreshed_protection(
+        user, private, password=password, passwords=passwords
+    )
+    if refreshed_hash is not None:
+        user.password_hash = refreshed_hash
+    if refreshed_key is not None:
+        user.protected_private_key = refreshed_key
+    return UnlockedUser(user=user, private_key=private)
+
+
+def opened_private_key(user: User, *, password: str, passwords: PasswordProtection) -> PrivateKey:
+    """The private key of ``user`` opened with ``password``; the user row is not changed."""
     name = user.name
     with keyring.integrity_checked(f"the private key of {name!r}"):
         private = PrivateKey(
@@ -154,13 +168,25 @@ def open_key(user: User, *, password: str, passwords: PasswordProtection) -> Unl
         raise AuthenticationFailed(
             N_("the private key of %(name)r does not match its public key"), name=name
         )
-    if passwords.password_hash_outdated(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
-    if passwords.protection_outdated(user.protected_private_key):
-        user.protected_private_key = passwords.protect_seed(
-            private.seed(), password=password, owner=user.public_id
-        )
-    return UnlockedUser(user=user, private_key=private)
+    return private
+
+
+def refreshed_protection(
+    user: User, private: PrivateKey, *, password: str, passwords: PasswordProtection
+) -> tuple[str | None, bytes | None]:
+    """The password hash and the protected key anew where Argon2's costs were raised since
+    they were made (None where they are current)."""
+    refreshed_hash = (
+        passwords.hash_password(password)
+        if passwords.password_hash_outdated(user.password_hash)
+        else None
+    )
+    refreshed_key = (
+        passwords.protect_seed(private.seed(), password=password, owner=user.public_id)
+        if passwords.protection_outdated(user.protected_private_key)
+        else None
+    )
+    return refreshed_hash, refreshed_key
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,18 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from hrd_reports import __version__
@@ -33,10 +36,18 @@ from hrd_reports.services.errors import (
 )
 from hrd_reports.settings import Settings
 from hrd_reports.web import dashboard, dashboard_admin, reporter, reporter_api, setup
-from hrd_reports.web.auth import Argon2Slots, FormTokenInvalid, NotAllowed, SignInRequired
+from hrd_reports.web.auth import (
+    ACCESS,
+    ANONYMOUS,
+    SESSION_COOKIE_NAMES,
+    Argon2Slots,
+    FormTokenInvalid,
+    NotAllowed,
+    SignInRequired,
+)
 from hrd_reports.web.deps import ReadSession
 from hrd_reports.web.headers import SecurityHeadersMiddleware
-from hrd_reports.web.middleware import AccessLog, BodySizeLimit
+from hrd_reports.web.middleware import AccessLog, BodySizeLimit, CutOffAnswer, SessionGate
 from hrd_reports.web.pages import Notice, Pages
 from hrd_reports.web.reporter import ServerSealedLimit
 from hrd_reports.wiring import Runtime, build_runtime
@@ -74,10 +85,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
     # The last added is the outermost: security headers reach every response, a 413 included,
-    # and the log sees every request.
+    # and the log sees every request but the dashboard's without a session (see SessionGate,
+    # added last, below the headers).
     app.add_middleware(BodySizeLimit)
     app.add_middleware(AccessLog)
-    app.add_middleware(SecurityHeadersMiddleware, onion_location=settings.onion_location)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
     # slow or metered connections). Pages are not: one that shows a receipt, or hands a
     # reporter's own words back, must not leak them through its compressed size (BREACH).
@@ -89,8 +100,20 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(setup.router)
     app.include_router(dashboard.router)
     app.include_router(dashboard_admin.router)
+    app.add_middleware(
+        SessionGate,
+        secret=runtime.secrets.session,
+        cookie_names=SESSION_COOKIE_NAMES,
+        open_paths=[
+            route.path_regex
+            for route in [*dashboard.router.routes, *dashboard_admin.router.routes]
+            if isinstance(route, APIRoute) and ACCESS.get(route.name) is ANONYMOUS
+        ],
+        sign_in_path=app.url_path_for("dashboard_login_form"),
+    )
     _add_refusal_handlers(app)
-    _add_dashboard_handlers(app)
+    app.add_middleware(CutOffAnswer)
+    app.add_middleware(SecurityHeadersMiddleware, onion_location=settings.onion_location)
 
     @app.get("/healthz")
     def health(session: ReadSession) -> dict[str, str]:
@@ -139,51 +162,33 @@ _REFUSAL_STATUS: dict[type[ServiceError], int] = {
     DataIntegrityError: 500,
 }
 
+# The words of a page that refuses a request the framework itself turned away (no route, a
+# form with a field missing, a body too large, a busy database), by status.
+_STATUS_NOTICES = {
+    400: N_("this request is not valid; go back and try again"),
+    404: N_("there is no page at this address"),
+    405: N_("this page cannot be used that way"),
+    409: N_("someone changed the same records at the same moment; try again"),
+    413: N_("the request is too large"),
+    422: N_("the form was not complete or not valid; go back, reload the page and try again"),
+    503: N_("the server is busy; please try again in a moment"),
+}
+_BUSY_HEADERS = {"Retry-After": "5"}
+
 
 def _status_of(exc: Exception) -> int:
     return next((code for kind, code in _REFUSAL_STATUS.items() if isinstance(exc, kind)), 400)
 
 
-async def _json_refusal(_request: Request, exc: Exception) -> JSONResponse:
-    """A refusal raised by a service becomes its 4xx with the service's one-line message."""
-    message = exc.message if isinstance(exc, ServiceError) else str(exc)
-    return JSONResponse({"detail": message}, status_code=_status_of(exc))
+def _is_api(request: Request) -> bool:
+    """Whether the request is for the JSON API (whose answers are JSON); every other route
+    answers with pages, refusals included: never raw JSON in front of a person."""
+    return request.url.path.startswith(f"{reporter_api.PREFIX}/")
 
 
 def _add_refusal_handlers(app: FastAPI) -> None:
-    """Service refusals, colliding writes, invalid requests and a busy database, as 4xx/503."""
-
-    async def collided(_request: Request, _exc: Exception) -> JSONResponse:
-        # Two requests changed the same rows at once; the one that lost changed nothing.
-        return JSONResponse(
-            {"detail": "someone changed the same records at the same moment; try again"},
-            status_code=409,
-        )
-
-    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-        # Where and what, never the submitted value: it may be a report's words.
-        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-        detail = [
-            {"loc": [str(part) for part in error["loc"]], "msg": error["msg"]} for error in errors
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
-
-    async def busy(_request: Request, _exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "the server is busy; please try again in a moment"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-
-    app.add_exception_handler(DatabaseBusy, busy)
-    # Every pooled connection stayed in use past the pool's timeout: busy too, not a crash.
-    app.add_exception_handler(PoolTimeout, busy)
-    app.add_exception_handler(IntegrityError, collided)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-
-
-def _add_dashboard_handlers(app: FastAPI) -> None:
-    """Dashboard refusals as pages; a refusal by role or assignment is audited."""
+    """Refusals as JSON on the API and as pages everywhere else; a refusal by role,
+    assignment or form token is audited, with the signed-in person's name when known."""
     pages: Pages = app.state.pages
     runtime: Runtime = app.state.runtime
 
@@ -200,36 +205,93 @@ def _add_dashboard_handlers(app: FastAPI) -> None:
             )
             session.commit()
 
-    def page(request: Request, message: Notice, status: int) -> Response:
-        me = getattr(request.state, "signed_in", None)
+    async def audited(request: Request, reason: str) -> None:
+        # The audit entry is a database write: in a worker thread, never on the event loop.
+        await run_in_threadpool(record_refusal, request, reason)
+
+    def refusal(
+        request: Request,
+        notice: Notice,
+        status: int,
+        *,
+        json_detail: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        if _is_api(request):
+            detail = json_detail if json_detail is not None else notice.template % notice.params
+            return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+        if request.url.path.startswith("/dashboard"):
+            me = getattr(request.state, "signed_in", None)
+            return pages.render(
+                request,
+                "dashboard/message.html",
+                {"message": notice, "me": me},
+                status_code=status,
+                headers=headers,
+            )
         return pages.render(
-            request, "dashboard/message.html", {"message": message, "me": me}, status_code=status
+            request, "error.html", {"message": notice}, status_code=status, headers=headers
         )
+
+    def by_status(status: int) -> Notice:
+        return Notice(_STATUS_NOTICES.get(status, _STATUS_NOTICES[400]))
+
+    async def http_refusal(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 400
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) else None
+        headers = getattr(exc, "headers", None)
+        return refusal(
+            request,
+            by_status(status),
+            status,
+            json_detail=detail,
+            headers=dict(headers) if headers else None,
+        )
+
+    async def collided(request: Request, _exc: Exception) -> Response:
+        # Two requests changed the same rows at once; the one that lost changed nothing.
+        return refusal(request, by_status(409), 409)
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        # Where and what, never the submitted value: it may be a report's words.
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        detail = [
+            {"loc": [str(part) for part in error["loc"]], "msg": error["msg"]} for error in errors
+        ]
+        return refusal(request, by_status(422), 422, json_detail=detail)
+
+    async def busy(request: Request, _exc: Exception) -> Response:
+        return refusal(request, by_status(503), 503, headers=_BUSY_HEADERS)
 
     async def sign_in_required(request: Request, _exc: Exception) -> Response:
         return RedirectResponse(request.url_for("dashboard_login_form").path, status_code=303)
 
     async def not_allowed(request: Request, _exc: Exception) -> Response:
-        record_refusal(request, "role")
-        return page(request, Notice(N_("your role does not give access to this page")), 403)
+        await audited(request, "role")
+        return refusal(request, Notice(N_("your role does not give access to this page")), 403)
 
     async def form_token_invalid(request: Request, _exc: Exception) -> Response:
-        record_refusal(request, "form token")
-        return page(
+        await audited(request, "form token")
+        return refusal(
             request,
             Notice(N_("this form has expired; go back, reload the page and try again")),
             403,
         )
 
     async def refused(request: Request, exc: Exception) -> Response:
-        if not request.url.path.startswith("/dashboard"):
-            return await _json_refusal(request, exc)
-        status = _status_of(exc)
-        if isinstance(exc, Forbidden):
-            record_refusal(request, exc.message)
-        refusal = exc if isinstance(exc, ServiceError) else ServiceError(N_("refused"))
-        return page(request, Notice.of(refusal), status)
+        """A refusal raised by a service: its 4xx with the service's one-line message."""
+        if not isinstance(exc, ServiceError):
+            raise exc
+        if isinstance(exc, Forbidden) and request.url.path.startswith("/dashboard"):
+            await audited(request, exc.message)
+        return refusal(request, Notice.of(exc), _status_of(exc), json_detail=exc.message)
 
+    app.add_exception_handler(StarletteHTTPException, http_refusal)
+    app.add_exception_handler(DatabaseBusy, busy)
+    # Every pooled connection stayed in use past the pool's timeout: busy too, not a crash.
+    app.add_exception_handler(PoolTimeout, busy)
+    app.add_exception_handler(IntegrityError, collided)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(NotAllowed, not_allowed)
     app.add_exception_handler(FormTokenInvalid, form_token_invalid)

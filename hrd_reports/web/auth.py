@@ -8,26 +8,30 @@ everyone (and the role x route test, which reads the router, fails).
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from fastapi import BackgroundTasks, Depends, Request
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hrd_reports.crypto.sessions import SessionToken, csrf_matches, login_form_token
+from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.models import Role
 from hrd_reports.services import sessions
 from hrd_reports.services.users import UnlockedUser
 from hrd_reports.settings import Settings
-from hrd_reports.web.deps import DbSession
+from hrd_reports.wiring import Runtime
 
 # On https the cookie gets the __Host- prefix (Secure, Path=/, no Domain: no subdomain or
 # plain-http page can set or overwrite it); plain http (a local test, or a proxy that ends
 # TLS in front) cannot carry a Secure cookie, so it goes without the prefix there.
 SESSION_COOKIE_SECURE = "__Host-hrd-session"
 SESSION_COOKIE_PLAIN = "hrd-session"
+SESSION_COOKIE_NAMES = (SESSION_COOKIE_SECURE, SESSION_COOKIE_PLAIN)
 LOGIN_COOKIE = "hrd-sign-in"
 CSRF_FIELD = "csrf_token"
 
@@ -38,6 +42,8 @@ ADMINS = frozenset({Role.ADMIN})
 AUDIT = frozenset({Role.ADMIN, Role.AUDITOR})
 STATS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.AUDITOR})
 ANONYMOUS = frozenset[Role]()  # no session needed (sign-in, invitations)
+
+logger = logging.getLogger("hrd_reports.web")
 
 ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_login_form": ANONYMOUS,
@@ -88,6 +94,8 @@ class SignedIn:
     # the request's database session is closed.
     name: str
     role: Role
+    # Its last use is old enough to be written down again (at most once a minute).
+    needs_touch: bool = False
 
     @property
     def csrf_token(self) -> str:
@@ -110,47 +118,96 @@ def route_name(request: Request) -> str:
     return str(getattr(route, "name", ""))
 
 
-async def _posted_csrf(request: Request) -> str:
-    form = await request.form()
-    value = form.get(CSRF_FIELD)
-    return value if isinstance(value, str) else ""
+@dataclass(frozen=True)
+class _Presented:
+    """What a dashboard request brings, read without any database work."""
+
+    allowed: frozenset[Role]
+    token: SessionToken | None
+    posted_form_token: str
 
 
-async def authorise(request: Request, session: DbSession) -> SignedIn | None:
-    """The router-wide check: session, role, and the form token of a state-changing request."""
+async def _presented(request: Request) -> _Presented:
+    """The route's roles, the session cookie's token and a posted form token.
+
+    On the event loop, and so nothing that waits: a cookie this server never issued fails its
+    HMAC here and is sent to the sign-in page without a thread or a database read (a flood of
+    made-up cookies froze the whole server when each one waited for SQLite's writer lock on
+    the event loop). Reading a posted form is the one thing here that awaits.
+    """
     allowed = ACCESS.get(route_name(request))
     if allowed is None:
         raise NotAllowed
     if allowed is ANONYMOUS:
+        return _Presented(allowed, None, "")
+    cookie = request.cookies.get(session_cookie_name(request))
+    runtime: Runtime = request.app.state.runtime
+    token = SessionToken.parse(cookie, secret=runtime.secrets.session) if cookie else None
+    if token is None:
+        raise SignInRequired
+    posted = ""
+    if request.method not in {"GET", "HEAD"}:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        posted = value if isinstance(value, str) else ""
+    return _Presented(allowed, token, posted)
+
+
+def authorise(
+    request: Request,
+    background: BackgroundTasks,
+    presented: Annotated[_Presented, Depends(_presented)],
+) -> SignedIn | None:
+    """The router-wide check: session, role, and the form token of a state-changing request.
+
+    Not ``async``: FastAPI runs it in a worker thread, so resuming a session (a database read)
+    never holds up the event loop, whatever the database is waiting for.
+    """
+    if presented.token is None:
         return None
-    signed_in = _resume(request, session)
+    runtime: Runtime = request.app.state.runtime
+    signed_in = _resume(runtime, presented.token)
     if signed_in is None:
         raise SignInRequired
-    if signed_in.role not in allowed:
+    # Known from here on: a refusal below is recorded as this person's, not as anonymous.
+    request.state.signed_in = signed_in
+    if signed_in.role not in presented.allowed:
         raise NotAllowed
     if request.method not in {"GET", "HEAD"} and not csrf_matches(
-        signed_in.csrf_token, await _posted_csrf(request)
+        signed_in.csrf_token, presented.posted_form_token
     ):
         raise FormTokenInvalid
-    request.state.signed_in = signed_in
+    if signed_in.needs_touch:
+        # After the answer: a page is never held up by the write that keeps its session alive.
+        background.add_task(_touch, runtime, presented.token)
     return signed_in
 
 
-def _resume(request: Request, session: Session) -> SignedIn | None:
-    cookie = request.cookies.get(session_cookie_name(request))
-    token = SessionToken.parse(cookie) if cookie else None
-    if token is None:
-        return None
-    runtime = request.app.state.runtime
-    unlocked = sessions.resume(session, token=token, limits=session_limits(runtime.settings))
-    if unlocked is None:
-        return None
-    if sessions.needs_touch(session, token=token):
-        sessions.touch(session, token=token)
-        session.commit()
+def _resume(runtime: Runtime, token: SessionToken) -> SignedIn | None:
+    # A read-only unit of work: on SQLite it takes a snapshot and never waits for the writer
+    # lock, so signed-in pages are not queued behind intake or anyone's write.
+    with unit_of_work(runtime.read_sessions) as session:
+        unlocked = sessions.resume(session, token=token, limits=session_limits(runtime.settings))
+        if unlocked is None:
+            return None
+        needs_touch = sessions.needs_touch(session, token=token)
     return SignedIn(
-        unlocked=unlocked, token=token, name=unlocked.user.name, role=unlocked.user.role
+        unlocked=unlocked,
+        token=token,
+        name=unlocked.user.name,
+        role=unlocked.user.role,
+        needs_touch=needs_touch,
     )
+
+
+def _touch(runtime: Runtime, token: SessionToken) -> None:
+    try:
+        with unit_of_work(runtime.sessions) as session:
+            sessions.touch(session, token=token)
+            session.commit()
+    except (DatabaseBusy, OperationalError, PoolTimeout):
+        # The next request within the idle time tries again; nothing else depends on it.
+        logger.warning("a session's last use could not be recorded: the database is busy")
 
 
 async def current(request: Request) -> SignedIn:

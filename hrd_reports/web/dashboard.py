@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from hrd_reports import content
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
-from hrd_reports.crypto.sessions import csrf_matches
+from hrd_reports.crypto.sessions import SessionToken, csrf_matches
+from hrd_reports.db import unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
 from hrd_reports.services import accounts, messaging, reports, sessions, triage, users
@@ -30,7 +31,7 @@ from hrd_reports.web.auth import (
     session_cookie_name,
     session_limits,
 )
-from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
+from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.pages import Notice
 from hrd_reports.wiring import Runtime
 
@@ -99,7 +100,6 @@ def login_form(request: Request, pages: PagesDep) -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse, name="dashboard_login")
 async def login(
     request: Request,
-    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     name: Text,
@@ -111,32 +111,20 @@ async def login(
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not csrf_matches(login_token_for(request, nonce), form_token):
         return _login_page(request, pages, name=name, problem=Notice(_FORM_EXPIRED), status=403)
+    # Waiting for an Argon2 slot holds no thread; the check itself (Argon2) runs in one, in a
+    # read-only unit of work, and the slot is free again before the write that decides.
     async with request.app.state.argon2_slots.held() as slot:
         if not slot:
             return _login_page(request, pages, name=name, problem=Notice(_BUSY), status=429)
-        try:
-            unlocked = await run_in_threadpool(
-                accounts.sign_in,
-                session,
-                name=name.strip(),
-                password=password,
-                code=code,
-                passwords=runtime.passwords,
-                secrets_=runtime.secrets,
-                throttle=_throttle(runtime),
-            )
-        except AuthenticationFailed as exc:
-            # The failure count and the audit entry are kept: guessing must cost the guesser.
-            session.commit()
-            return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
-    token = sessions.open_session(
-        session, unlocked=unlocked, limits=session_limits(runtime.settings)
-    )
-    session.commit()
+        check = await run_in_threadpool(_check_sign_in, runtime, name.strip(), password, code)
+    try:
+        token = await run_in_threadpool(_record_sign_in, runtime, check)
+    except AuthenticationFailed as exc:
+        return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
     response = _see_other(request, "dashboard_home")
     response.set_cookie(
         session_cookie_name(request),
-        token.cookie_value(),
+        token.cookie_value(secret=runtime.secrets.session),
         path="/",
         httponly=True,
         secure=_cookie_secure(request),
@@ -144,6 +132,45 @@ async def login(
     )
     response.delete_cookie(LOGIN_COOKIE, path="/dashboard")
     return response
+
+
+def _check_sign_in(
+    runtime: Runtime, name: str, password: str, code: str
+) -> accounts.SignInCheck | AuthenticationFailed:
+    with unit_of_work(runtime.read_sessions) as session:
+        try:
+            return accounts.check_sign_in(
+                session,
+                name=name,
+                password=password,
+                code=code,
+                passwords=runtime.passwords,
+                secrets_=runtime.secrets,
+            )
+        except AuthenticationFailed as exc:
+            return exc
+
+
+def _record_sign_in(
+    runtime: Runtime, check: accounts.SignInCheck | AuthenticationFailed
+) -> SessionToken:
+    """The sign-in decided and, if it succeeds, a session opened: one unit of work."""
+    if isinstance(check, AuthenticationFailed):
+        raise check
+    with unit_of_work(runtime.sessions) as session:
+        try:
+            unlocked = accounts.record_sign_in(
+                session, check=check, throttle=_throttle(runtime), secrets_=runtime.secrets
+            )
+        except AuthenticationFailed:
+            # The failure count and the audit entry are kept: guessing must cost the guesser.
+            session.commit()
+            raise
+        token = sessions.open_session(
+            session, unlocked=unlocked, limits=session_limits(runtime.settings)
+        )
+        session.commit()
+    return token
 
 
 @router.post("/logout", name="dashboard_logout")
@@ -189,37 +216,70 @@ def _invitation_page(
 
 @router.get("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_form")
 def invitation_form(
-    token: str, request: Request, session: DbSession, pages: PagesDep
+    token: str, request: Request, session: ReadSession, pages: PagesDep
 ) -> HTMLResponse:
     try:
         invitation = accounts.pending_invitation(session, token=token)
     except ServiceError as exc:
-        return pages.render(
-            request, "dashboard/message.html", {"message": Notice.of(exc)}, status_code=404
-        )
+        return _invitation_invalid(request, pages, exc)
     return _invitation_page(
         request, pages, token=token, invitation=invitation, secret=totp.new_secret()
     )
+
+
+def _invitation_invalid(request: Request, pages: PagesDep, exc: ServiceError) -> HTMLResponse:
+    return pages.render(
+        request, "dashboard/message.html", {"message": Notice.of(exc)}, status_code=404
+    )
+
+
+def _pending_invitation(runtime: Runtime, token: str) -> Any:
+    # Read-only: a made-up link is refused without waiting for the writer lock.
+    with unit_of_work(runtime.read_sessions) as session:
+        return accounts.pending_invitation(session, token=token)
+
+
+def _accept_invitation(
+    runtime: Runtime, token: str, password: str, secret: bytes, code: str
+) -> Any:
+    """The account enrolled (and created, for a new person), or the refusal; one unit of work."""
+    with unit_of_work(runtime.sessions) as session:
+        try:
+            user = accounts.accept_invitation(
+                session,
+                token=token,
+                password=password,
+                totp_secret=secret,
+                code=code,
+                passwords=runtime.passwords,
+                secrets_=runtime.secrets,
+                throttle=_throttle(runtime),
+            )
+        except AuthenticationFailed:
+            # The failure count and the audit entry are kept, as at sign-in.
+            session.commit()
+            raise
+        session.commit()
+        return user
 
 
 @router.post("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_accept")
 async def invitation_accept(
     token: str,
     request: Request,
-    session: DbSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     password: Password,
-    password_again: Password,
     totp_secret: Annotated[str, Form(max_length=64)],
     code: Annotated[str, Form(max_length=12)],
+    # Only a new person chooses a password (and types it twice); an existing account's form
+    # asks for its current password once.
+    password_again: Password = "",
 ) -> Response:
     try:
-        invitation = accounts.pending_invitation(session, token=token)
+        invitation = await run_in_threadpool(_pending_invitation, runtime, token)
     except ServiceError as exc:
-        return pages.render(
-            request, "dashboard/message.html", {"message": Notice.of(exc)}, status_code=404
-        )
+        return _invitation_invalid(request, pages, exc)
     secret = totp.parse_secret_text(totp_secret)
     if secret is None:
         return pages.render(
@@ -235,26 +295,15 @@ async def invitation_accept(
             else:
                 try:
                     await run_in_threadpool(
-                        accounts.accept_invitation,
-                        session,
-                        token=token,
-                        password=password,
-                        totp_secret=secret,
-                        code=code,
-                        passwords=runtime.passwords,
-                        secrets_=runtime.secrets,
-                        throttle=_throttle(runtime),
+                        _accept_invitation, runtime, token, password, secret, code
                     )
-                    session.commit()
-                except AuthenticationFailed as exc:
-                    # The failure count and the audit entry are kept, as at sign-in.
-                    session.commit()
-                    problem = Notice.of(exc)
                 except ServiceError as exc:
-                    session.rollback()
                     problem = Notice.of(exc)
     if problem is not None:
-        invitation = accounts.pending_invitation(session, token=token)
+        try:
+            invitation = await run_in_threadpool(_pending_invitation, runtime, token)
+        except ServiceError as exc:
+            return _invitation_invalid(request, pages, exc)
         return _invitation_page(
             request,
             pages,

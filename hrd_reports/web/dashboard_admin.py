@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hrd_reports.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
 from hrd_reports.models import AuditEvent, ReporterStage, Role
 from hrd_reports.services import accounts, audit, keyring, messaging, triage, users
 from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
-from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
+from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
@@ -28,7 +29,7 @@ def _back_to_users(request: Request) -> RedirectResponse:
 
 @router.get("/users", response_class=HTMLResponse, name="dashboard_users")
 def user_list(
-    request: Request, session: DbSession, pages: PagesDep, me: CurrentUser
+    request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser
 ) -> HTMLResponse:
     return pages.render(
         request,
@@ -132,7 +133,7 @@ def user_disable(
 @router.get("/audit", response_class=HTMLResponse, name="dashboard_audit")
 def audit_log(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     runtime: RuntimeDep,
     pages: PagesDep,
     me: CurrentUser,
@@ -162,7 +163,7 @@ def audit_log(
 
 
 @router.get("/stats", response_class=HTMLResponse, name="dashboard_stats")
-def stats(request: Request, session: DbSession, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
+def stats(request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
     return pages.render(
         request, "dashboard/stats.html", {"me": me, "counts": triage.counts(session)}
     )
@@ -171,7 +172,7 @@ def stats(request: Request, session: DbSession, pages: PagesDep, me: CurrentUser
 # ---- what reporters are told ----------------------------------------------------------------
 
 
-def _stage_rows(session: DbSession) -> list[dict[str, Any]]:
+def _stage_rows(session: Session) -> list[dict[str, Any]]:
     return [
         {
             "stage": stage.value,
@@ -187,7 +188,7 @@ def _stage_rows(session: DbSession) -> list[dict[str, Any]]:
 
 @router.get("/stages", response_class=HTMLResponse, name="dashboard_stages")
 def stage_messages(
-    request: Request, session: DbSession, pages: PagesDep, me: CurrentUser
+    request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser
 ) -> HTMLResponse:
     """The sentence a reporter reads in the inbox for each stage, in each language."""
     return pages.render(

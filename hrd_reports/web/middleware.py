@@ -1,9 +1,16 @@
-"""ASGI middleware of the web side: request size bounds and an access log that knows no one."""
+"""ASGI middleware of the web side: request size bounds, an access log that knows no one, and
+a gate that turns away dashboard requests without a session before any routing."""
 
+import asyncio
 import logging
+import re
 import time
+from collections.abc import Iterable
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hrd_reports.crypto.sessions import SessionToken
 
 access_log = logging.getLogger("hrd_reports.access")
 
@@ -117,3 +124,104 @@ def _route_template(scope: Scope) -> str:
     # The router records the route it matched in the scope it was handed (this very dict).
     route = scope.get("route")
     return str(getattr(route, "path_format", None) or getattr(route, "path", None) or "(no route)")
+
+
+class SessionGate:
+    """Sends to the sign-in page, before any routing, a dashboard request that needs a
+    session and carries no session cookie this server issued.
+
+    Anyone can send such requests, as fast as they like: each costs one HMAC here, and no
+    framework work, thread or database read, so a flood of them leaves the event loop free
+    for reporters (a flood of made-up cookies froze the whole server once). Not logged
+    either: a line each would let the flood fill the disk. The routes' own check
+    (``web.auth``) still decides everything for the requests let through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret: bytes,
+        cookie_names: Iterable[str],
+        open_paths: Iterable[re.Pattern[str]],
+        sign_in_path: str,
+    ) -> None:
+        self.app = app
+        self._secret = secret
+        self._cookie_names = frozenset(cookie_names)
+        self._open_paths = tuple(open_paths)
+        self._sign_in = sign_in_path.encode("ascii")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith(DASHBOARD_PREFIX)
+            or any(path.fullmatch(scope["path"]) for path in self._open_paths)
+            or self._has_issued_cookie(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [(b"location", self._sign_in), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    def _has_issued_cookie(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name != b"cookie":
+                continue
+            for cookie, text in cookie_parser(value.decode("latin-1")).items():
+                if cookie in self._cookie_names and SessionToken.parse(text, secret=self._secret):
+                    return True
+        return False
+
+
+DASHBOARD_PREFIX = "/dashboard"
+
+
+class CutOffAnswer:
+    """A request cut off because the server is stopping is answered 503, not 500.
+
+    On SIGTERM, uvicorn lets requests in flight finish for its graceful timeout, then cancels
+    them: one still waiting (for the database, say) would otherwise get uvicorn's 500. A 503
+    with Retry-After tells a reporter's page that nothing went wrong with what it sent, and
+    to send it again in a moment (to another worker, or to the restarted server).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if not started:
+                body = b'{"detail":"the server is restarting; please try again in a moment"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", b"5"),
+                            (b"connection", b"close"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+            raise

@@ -76,6 +76,9 @@ class Pages:
             autoescape=True,
             extensions=["jinja2.ext.i18n"],
             undefined=jinja2.StrictUndefined,
+            # Templates do not change while the server runs: no stat() of each template file
+            # on every render, which would be file work on the event loop.
+            auto_reload=False,
         )
         environment.install_gettext_translations(current.translations, newstyle=True)  # type: ignore[attr-defined]
         environment.globals.update(self._globals, lang=current.code, direction=current.direction)

@@ -8,22 +8,19 @@ one (``127.0.0.1`` is not treated alike by every API), so pages are opened on
 
 import functools
 import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import BrowserContext, Page
 
 from hrd_reports.settings import Settings
-from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
 from tests.browser.support import PAGE_TIMEOUT_MS, Recorder, leaks_at_rest
 from tests.conftest import CHEAP_ARGON2, DatabaseServer
 from tests.helpers import Desk
+from tests.server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -100,57 +97,6 @@ def settings(database_url: str, workdir: Path) -> Settings:
         quick_exit_url=QUICK_EXIT_URL,
         **CHEAP_ARGON2,
     )
-
-
-class LiveServer:
-    """The real application under uvicorn, in a thread of this process, on a free port."""
-
-    def __init__(self, settings: Settings, runtime: Runtime) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        port = self._socket.getsockname()[1]
-        self.origin = f"http://localhost:{port}"
-        config = uvicorn.Config(
-            create_app(settings, runtime=runtime),
-            # uvicorn's own access log would name the client's address; the app keeps its own.
-            access_log=False,
-            log_config=None,
-            lifespan="on",
-            ws="none",
-            # As `hrd-reports serve` runs it.
-            proxy_headers=False,
-            server_header=False,
-            date_header=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-        self._stopped = False
-
-    def url(self, path: str) -> str:
-        return self.origin + path
-
-    def start(self) -> None:
-        self._thread.start()
-        for _ in range(200):
-            if self._server.started or not self._thread.is_alive():
-                break
-            self._thread.join(0.05)
-        if not self._server.started:
-            self.stop()
-            raise RuntimeError("the live server did not start")
-
-    def stop(self) -> None:
-        """Stop serving; the app's shutdown closes the runtime (its database connections)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
-        self._socket.close()
-        if self._thread.is_alive():
-            raise RuntimeError("the live server did not stop")
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def _keys_of_the_desk(desk: Desk, people: list[Person]) -> dict[str, bytes]:
 
 
 def _credentials(
-    staff: list[Staff], browsers: list[StaffBrowser], sent: Reports
+    staff: list[Staff], browsers: list[StaffBrowser], sent: Reports, *, session_secret: bytes
 ) -> dict[str, bytes]:
     """Passwords, second factors, session cookies, receipts and what each receipt opens."""
     found: dict[str, bytes] = {}
@@ -122,7 +122,7 @@ def _credentials(
         found[f"second factor of {name} (base32)"] = base64.b32encode(member.secret)
         found[f"second factor of {name} (as shown)"] = totp.secret_text(member.secret).encode()
     for browser in browsers:
-        token = SessionToken.parse(browser.cookie)
+        token = SessionToken.parse(browser.cookie, secret=session_secret)
         assert token is not None
         found[f"session id of a cookie {browser.cookie[:6]}"] = token.session_id
         found[f"session key of a cookie {browser.cookie[:6]}"] = token.key
@@ -221,7 +221,12 @@ def test_no_plaintext_receipt_password_or_key_at_rest(
             command_line(cli_env, terminal, sent, admin=admin, carol=people["carol"])
             secrets |= _keys_of_the_desk(desk, everyone)  # the new intake key
 
-    secrets |= _credentials(list(staff.values()), [head, coordinator, dave, erins], sent)
+    secrets |= _credentials(
+        list(staff.values()),
+        [head, coordinator, dave, erins],
+        sent,
+        session_secret=desk.secrets.session,
+    )
     secrets["mistyped password of carol"] = MISTYPED_PASSWORD.encode()
     secrets["invitation token"] = invitation.encode()
     secrets["recovery key"] = recovery_key.encode()

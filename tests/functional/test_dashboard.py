@@ -249,6 +249,8 @@ def test_role_route_matrix(
             )
             label = f"{role} {method} {route.path} -> {response.status_code}"
             assert response.status_code < 500, label
+            # A page, even for a form with its fields missing: never raw JSON for a person.
+            assert "json" not in response.headers.get("content-type", ""), label
             if allowed is ANONYMOUS:
                 continue
             if role is None:
@@ -261,6 +263,35 @@ def test_role_route_matrix(
                 assert response.status_code == 403, label
                 assert ROLE_REFUSAL in response.text, label
                 assert "CANARY-matrix" not in response.text, label
+                # Audited as the signed-in person who tried, not as "unauthenticated".
+                assert _last_refusal(desk) == (people[role].person.name, path[:64]), label
+
+
+def _last_refusal(desk: Desk) -> tuple[str, str | None]:
+    with desk.session() as session:
+        refusal = (
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.action == "access.refused")
+                .order_by(AuditEvent.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+    assert refusal is not None
+    return refusal.actor, refusal.subject
+
+
+def test_stale_form_token_of_a_signed_in_person_is_refused_and_audited_as_theirs(
+    client: TestClient, desk: Desk, coordinator: Staff, fake_clock: Clock
+) -> None:
+    report_id = desk.submit(report_content("CANARY-stale-form")).report_id
+    assert sign_in(client, coordinator, fake_clock) == 303
+    path = f"/dashboard/reports/{report_id}/notes"
+    response = client.post(path, data={"note": "x", "csrf_token": "from another session"})
+    assert response.status_code == 403
+    assert "this form has expired" in response.text
+    assert _last_refusal(desk) == ("cora", path)
 
 
 # ---- the conversation with the reporter -------------------------------------------------

@@ -152,3 +152,43 @@ def test_setup_submitted_twice_at_once_sets_up_once_and_never_fails(
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(statuses) == [200, 404]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "status"),
+    [
+        ("GET", "/no/such/page", None, 404),
+        ("GET", "/static/no-such-file.css", None, 404),
+        ("DELETE", "/report", None, 405),
+        ("POST", "/setup/{token}", {"admin_name": "amira"}, 422),
+        ("POST", "/dashboard/login", {"name": "amira"}, 422),
+        ("POST", "/dashboard/invitation/unknown", {"password": "x"}, 422),
+    ],
+)
+def test_refusals_of_pages_are_pages_never_raw_json(
+    client: TestClient,
+    setup_token: str,
+    method: str,
+    path: str,
+    data: dict[str, str] | None,
+    status: int,
+) -> None:
+    response = client.request(method, path.replace("{token}", setup_token), data=data)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<main>" in response.text
+    # Whatever was sent is not echoed back in the refusal.
+    assert "amira" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/api/v1/no-such-thing", 404), ("GET", "/api/v1/reports", 405)],
+)
+def test_refusals_of_the_api_stay_json(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert "detail" in response.json()

@@ -73,7 +73,8 @@ def test_resume_returns_the_person_with_their_private_key(
     token = open_session(desk, carol)
 
     # As a request does: the token comes back from the cookie's text.
-    from_cookie = SessionToken.parse(token.cookie_value())
+    secret = desk.secrets.session
+    from_cookie = SessionToken.parse(token.cookie_value(secret=secret), secret=secret)
     assert from_cookie is not None
     resumed = resume(desk, from_cookie)
 
@@ -189,7 +190,12 @@ def test_open_session_stored_row_holds_neither_the_session_id_nor_the_private_se
     )
     assert len(rows) == 1
     assert token.lookup in stored  # the search below looks in the right place
-    for secret in (token.session_id, token.key, seed, token.cookie_value().encode()):
+    for secret in (
+        token.session_id,
+        token.key,
+        seed,
+        token.cookie_value(secret=desk.secrets.session).encode(),
+    ):
         assert secret not in stored
         assert secret.hex().encode() not in stored
 

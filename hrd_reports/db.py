@@ -4,6 +4,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -29,10 +30,27 @@ def is_sqlite(url: str) -> bool:
 # a lock owned by the connection, not the thread, allows.
 _process_writer = threading.Lock()
 WRITER_WAIT_SECONDS = 30.0
+# How often a waiting writer looks whether its engine is closing (the server is stopping).
+_CLOSING_CHECK_SECONDS = 0.25
 
 
 class DatabaseBusy(Exception):
     """No write transaction could start in time."""
+
+
+class WaitingWriters:
+    """Tells the writers waiting for their turn that their engine is being closed.
+
+    Writers that were waiting when ``release_all`` was called give up (a stopping server is
+    then not kept alive by requests queued behind a long write); writers that start waiting
+    afterwards wait as usual, since an engine may be used again after it is disposed.
+    """
+
+    def __init__(self) -> None:
+        self.generation = 0
+
+    def release_all(self) -> None:
+        self.generation += 1
 
 
 class QueuedWriterConnection(sqlite3.Connection):
@@ -45,6 +63,9 @@ class QueuedWriterConnection(sqlite3.Connection):
     it is free; the kernel releases the file lock if a process dies.
     """
 
+    # This engine's waiting writers (see ``WaitingWriters``).
+    waiting: WaitingWriters | None = None
+
     def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self._lock_path = None if str(database) == ":memory:" else f"{database}-writer.lock"
@@ -52,7 +73,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         self._holding = False
 
     def begin_write(self) -> None:
-        if not _process_writer.acquire(timeout=WRITER_WAIT_SECONDS):
+        if not self._wait_for_process_writer():
             # Also what a write opened inside another write on the same thread meets,
             # instead of waiting for itself for ever.
             raise DatabaseBusy("the database stayed busy; try again")
@@ -63,9 +84,29 @@ class QueuedWriterConnection(sqlite3.Connection):
                     self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             self.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._release()
+            # Another program that does not queue here (the sqlite3 shell, a backup tool)
+            # held the lock past the busy timeout: busy, as for a writer of this server.
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise DatabaseBusy("the database stayed busy; try again") from exc
+            raise
         except BaseException:
             self._release()
             raise
+
+    def _wait_for_process_writer(self) -> bool:
+        deadline = time.monotonic() + WRITER_WAIT_SECONDS
+        generation = self.waiting.generation if self.waiting is not None else 0
+        while self.waiting is None or self.waiting.generation == generation:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Woken the moment the lock is free; the timeout only bounds how late a closing
+            # engine is noticed.
+            if _process_writer.acquire(timeout=min(remaining, _CLOSING_CHECK_SECONDS)):
+                return True
+        return False
 
     def _release(self) -> None:
         if not self._holding:
@@ -97,7 +138,9 @@ class QueuedWriterConnection(sqlite3.Connection):
         super().close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, waiting: WaitingWriters | None = None) -> Engine:
+    """An engine for ``url``; ``waiting`` lets its SQLite writers that wait for their turn be
+    told to give up (see ``WaitingWriters``)."""
     # hide_parameters: a database error's message (and any log of it) names the statement but
     # not the values bound to it, which could be a name typed where a password was meant, or
     # a lookup hash; nothing a client sent is repeated in an exception or a log.
@@ -105,7 +148,13 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     engine = create_engine(
         url,
-        connect_args={"timeout": 30, "factory": QueuedWriterConnection},
+        connect_args={
+            "timeout": 30,
+            # A class of this engine's own: ``waiting`` reaches only this engine's writers.
+            "factory": type(
+                "EngineWriterConnection", (QueuedWriterConnection,), {"waiting": waiting}
+            ),
+        },
         hide_parameters=True,
     )
 

@@ -1,7 +1,7 @@
 """Builds what the CLI and the web share, from one ``Settings``, once at start-up."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -26,16 +26,21 @@ class Runtime:
     read_sessions: sessionmaker[Session]
     secrets: keystore.ServerSecrets
     passwords: PasswordProtection
+    waiting_writers: db.WaitingWriters = field(default_factory=db.WaitingWriters)
 
     def close(self) -> None:
+        # Requests still queued for the database's writer lock give up (503) instead of
+        # keeping a stopping server alive.
+        self.waiting_writers.release_all()
         self.engine.dispose()
 
 
 def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     # Whatever this process creates (database, journals, key files) is private to its user.
     os.umask(0o077)
+    waiting_writers = db.WaitingWriters()
     try:
-        engine = db.make_engine(settings.database_url)
+        engine = db.make_engine(settings.database_url, waiting=waiting_writers)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StartupError(
             f"HRD_DATABASE_URL is not a usable database URL ({type(exc).__name__}); use "
@@ -66,4 +71,5 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         read_sessions=read_sessions,
         secrets=secrets,
         passwords=passwords,
+        waiting_writers=waiting_writers,
     )

@@ -82,6 +82,9 @@ def _write_new_private_file(path: Path, text: str) -> None:
         os.close(descriptor)
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
 @cli_command
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -115,6 +118,9 @@ def serve(
         proxy_headers=False,
         server_header=False,
         date_header=False,
+        # On SIGTERM, requests in flight get this long to finish (an acknowledged report is
+        # committed before its answer); then the server stops, whatever is still waiting.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

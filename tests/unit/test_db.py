@@ -136,6 +136,49 @@ def test_sqlite_writers_queue_on_a_private_lock_file_and_never_nest_in_one_threa
         engine.dispose()
 
 
+def test_sqlite_writers_waiting_when_the_engine_closes_give_up_and_later_ones_wait_as_usual(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stopping server must not be kept alive by requests queued behind a long write.
+    monkeypatch.setattr(db, "WRITER_WAIT_SECONDS", 600.0)  # they would wait that long
+    waiting = db.WaitingWriters()
+    engine = db.make_engine(f"sqlite:///{tmp_path}/closing.db", waiting=waiting)
+    try:
+        db.migrate(engine)
+        sessions = db.make_session_factory(engine)
+        queued: list[BaseException | None] = []
+        started = threading.Event()
+
+        def wait_for_the_writer() -> None:
+            started.set()
+            try:
+                with unit_of_work(sessions) as session:
+                    session.execute(select(func.count()).select_from(User))
+                queued.append(None)
+            except BaseException as exc:  # noqa: BLE001 - collected, then asserted
+                queued.append(exc)
+
+        with unit_of_work(sessions) as holder:
+            holder.execute(select(func.count()).select_from(User))  # takes the writer lock
+            waiter = threading.Thread(target=wait_for_the_writer)
+            waiter.start()
+            assert started.wait(10)
+            # The waiter is queued behind the holder (it cannot have got the lock): told to
+            # give up (again, until it has begun to wait), it gives up.
+            for _ in range(200):
+                if queued or not waiter.is_alive():
+                    break
+                waiting.release_all()
+                waiter.join(0.05)
+            assert len(queued) == 1
+            assert isinstance(queued[0], db.DatabaseBusy)
+        # Released, the engine is usable again, and a writer that comes later gets its turn.
+        with unit_of_work(sessions) as session:
+            assert session.execute(select(func.count()).select_from(User)).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
 def test_sqlite_writers_in_many_threads_all_commit_even_when_some_end_on_other_threads(
     tmp_path: Path,
 ) -> None:

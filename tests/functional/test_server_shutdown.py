@@ -1,0 +1,150 @@
+"""SIGTERM ends the server within its graceful timeout, in the middle of a load and of a
+flood of dashboard requests, and every report it acknowledged is kept whole.
+
+The threat: a server that ignores SIGTERM gets SIGKILLed by its operator or service manager;
+a server that stops without finishing what it acknowledged loses reports. Once, a backlog of
+dashboard requests blocked the event loop, and SIGTERM went unanswered until a kill.
+"""
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from hrd_reports import db
+from hrd_reports.cli.desk import GRACEFUL_SHUTDOWN_SECONDS
+from hrd_reports.crypto.sessions import SessionToken
+from hrd_reports.settings import Settings
+from tests.helpers import Desk, Person
+from tests.load import Outcome, differences, prepare, read_back, run_load
+from tests.server import STOP_SECONDS, ServerProcess, StartServer
+
+SUBMISSIONS = 300
+TERMINATE_AFTER_ACKNOWLEDGED = SUBMISSIONS // 3
+CONCURRENCY = 64
+
+
+class TerminateAfter:
+    """SIGTERM to the whole server once ``count`` submissions have been acknowledged, while
+    the other reporters' requests are in flight; with ``lock_first``, that is done while
+    another connection holds the database's writer lock, so writes are left waiting."""
+
+    def __init__(
+        self, server: ServerProcess, count: int, *, lock_first: Callable[[], None] | None = None
+    ) -> None:
+        self.server = server
+        self.count = count
+        self.lock_first = lock_first
+        self.acknowledged = 0
+        self.sent = False
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.acknowledged += outcome.status == 201
+        if not self.sent and self.acknowledged >= self.count:
+            self.sent = True
+            if self.lock_first is not None:
+                self.lock_first()
+            self.server.terminate()
+
+
+def flood_dashboard(url: str, stop: threading.Event, answered: list[int]) -> None:
+    """Dashboard requests with made-up session cookies, in a loop, until the server is gone."""
+    cookie = SessionToken.new().cookie_value(secret=secrets.token_bytes(32))
+    with httpx.Client(base_url=url, timeout=30) as client:
+        while not stop.is_set():
+            try:
+                response = client.get(
+                    "/dashboard/reports", headers={"Cookie": f"hrd-session={cookie}"}
+                )
+            except httpx.TransportError:
+                return
+            answered.append(response.status_code)
+
+
+def _sigterm_mid_load(
+    desk: Desk,
+    admin: Person,
+    start_server: StartServer,
+    *,
+    lock_first: Callable[[], None] | None = None,
+    unlock: Callable[[], None] | None = None,
+    within: float,
+) -> None:
+    sent = prepare(desk.intake_key(), SUBMISSIONS, label="before SIGTERM")
+    server = start_server(workers=2)
+    stop, flood_answers = threading.Event(), []
+    floods = [
+        threading.Thread(target=flood_dashboard, args=(server.url, stop, flood_answers))
+        for _ in range(2)
+    ]
+    for flood in floods:
+        flood.start()
+    terminate = TerminateAfter(server, TERMINATE_AFTER_ACKNOWLEDGED, lock_first=lock_first)
+    try:
+        result = run_load(server.url, sent, concurrency=CONCURRENCY, on_outcome=terminate)
+        status = server.exit_status(within=within)
+    finally:
+        if unlock is not None:
+            unlock()
+        stop.set()
+        for flood in floods:
+            flood.join(60)
+
+    assert terminate.sent, result.counts_by_status()
+    # Ended, supervisor and workers, not left for a SIGKILL.
+    assert status == 0, server.log_tail()
+    assert flood_answers
+    assert set(flood_answers) == {303}
+    # Every answer that came back was a 201, or, for a request the stopping server cut off,
+    # a 503 that asks to try again; the rest found no server to connect to.
+    assert [o.label for o in result.outcomes if o.answered and o.status not in {201, 503}] == []
+
+    desk.runtime.engine.dispose()
+    start_server(workers=2)
+    stored = read_back(desk, admin)
+    acknowledged = {o.prepared.report_id for o in result.acknowledged}
+    assert len(acknowledged) >= TERMINATE_AFTER_ACKNOWLEDGED
+    assert acknowledged <= set(stored)
+    assert (
+        differences(
+            stored, {item.report_id: item for item in sent}, lookup_secret=desk.secrets.lookup
+        )
+        == []
+    )
+
+
+@pytest.mark.slow
+def test_sigterm_mid_load_ends_the_server_and_keeps_every_acknowledged_report(
+    desk: Desk, admin: Person, start_server: StartServer
+) -> None:
+    # Within the graceful timeout and the time a stopping worker takes to close: a bound on
+    # a hang, not a speed.
+    _sigterm_mid_load(desk, admin, start_server, within=GRACEFUL_SHUTDOWN_SECONDS + STOP_SECONDS)
+
+
+@pytest.mark.slow
+def test_sigterm_while_writes_wait_for_a_held_lock_still_ends_the_server(
+    desk: Desk, admin: Person, settings: Settings, start_server: StartServer
+) -> None:
+    if not db.is_sqlite(settings.database_url):
+        pytest.skip("SQLite's single writer lock; PostgreSQL's intake takes no shared lock")
+    database = make_url(settings.database_url).database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    try:
+        # Held from just before SIGTERM until the server has ended: the writes in flight
+        # cannot finish, and the server must still stop (it once could not even notice).
+        _sigterm_mid_load(
+            desk,
+            admin,
+            start_server,
+            lock_first=lambda: holder.execute("BEGIN IMMEDIATE"),
+            unlock=lambda: holder.execute("ROLLBACK") if holder.in_transaction else None,
+            within=GRACEFUL_SHUTDOWN_SECONDS + db.WRITER_WAIT_SECONDS + STOP_SECONDS,
+        )
+    finally:
+        holder.close()

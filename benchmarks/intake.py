@@ -83,9 +83,17 @@ class Connection:
         return cls(*await asyncio.open_connection(host, int(port)))
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+        status, payload = await self.exchange(method, path, body)
+        return status, json.loads(payload) if payload else None
+
+    async def exchange(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """One request and its answer: the status and the body as bytes."""
         head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
         if body:
             head += "Content-Type: application/json\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self.writer.write(head.encode("ascii") + b"\r\n" + body)
         status_line = await self.reader.readline()
         length = 0
@@ -93,8 +101,7 @@ class Connection:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        payload = await self.reader.readexactly(length)
-        return int(status_line.split()[1]), json.loads(payload) if payload else None
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
 
     def close(self) -> None:
         self.writer.close()

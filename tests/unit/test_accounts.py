@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from hrd_reports.crypto import totp
+from hrd_reports.db import unit_of_work
 from hrd_reports.models import AuditEvent, DashboardSession, Role, User
 from hrd_reports.services import accounts, clock, sessions, users
 from hrd_reports.services.errors import AuthenticationFailed, Conflict, Invalid, NotFound
 from hrd_reports.services.users import UnlockedUser
+from tests.cli import table_snapshot
 from tests.helpers import Desk, Person
 
 THROTTLE = accounts.Throttle(max_failures=3, lockout=dt.timedelta(minutes=15))
@@ -403,6 +405,73 @@ def test_sign_in_right_password_and_fresh_code_opens_the_key(
     assert unlocked.name == NORA.name
     assert unlocked.private_key.public.raw == unlocked.user.public_key
     assert [entry["actor"] for entry in audit_entries(desk, "login.success")] == [NORA.name]
+
+
+def check(desk: Desk, name: str, password: str, code: str) -> accounts.SignInCheck:
+    """The first half of a sign-in, as the dashboard runs it: in a read-only unit of work."""
+    with unit_of_work(desk.runtime.read_sessions) as session:
+        return accounts.check_sign_in(
+            session,
+            name=name,
+            password=password,
+            code=code,
+            passwords=desk.runtime.passwords,
+            secrets_=desk.secrets,
+        )
+
+
+def record(desk: Desk, checked: accounts.SignInCheck) -> UnlockedUser:
+    with desk.session() as session:
+        try:
+            unlocked = accounts.record_sign_in(
+                session, check=checked, throttle=THROTTLE, secrets_=desk.secrets
+            )
+        except AuthenticationFailed:
+            session.commit()
+            raise
+        session.commit()
+    return unlocked
+
+
+def test_sign_in_check_writes_nothing_so_it_needs_no_lock(
+    desk: Desk, database_url: str, fake_clock: Clock, nora: bytes
+) -> None:
+    # Argon2 runs in the check: a sign-in attempt (anyone can make one) must not hold the
+    # writer lock, which every report waits for, through it. A write would fail here on
+    # PostgreSQL's read-only transaction, and shows in the snapshot on both.
+    before = table_snapshot(database_url)
+    for password, code in [
+        (NORA.password, code_now(nora, fake_clock)),
+        ("not the password at all", code_now(nora, fake_clock)),
+        (NORA.password, wrong_code(nora, fake_clock)),
+    ]:
+        check(desk, NORA.name, password, code)
+    check(desk, "nobody", NORA.password, code_now(nora, fake_clock))
+    assert table_snapshot(database_url) == before
+
+
+def test_sign_in_code_spent_between_check_and_record_is_refused(
+    desk: Desk, fake_clock: Clock, nora: bytes
+) -> None:
+    code = code_now(nora, fake_clock)
+    first, second = (check(desk, NORA.name, NORA.password, code) for _ in range(2))
+    assert record(desk, first).name == NORA.name
+    with pytest.raises(AuthenticationFailed):
+        record(desk, second)
+    assert audit_entries(desk, "login.failure")[-1]["detail"]["reason"] == "code"
+
+
+def test_sign_in_account_locked_between_check_and_record_is_refused(
+    desk: Desk, fake_clock: Clock, nora: bytes
+) -> None:
+    checked = check(desk, NORA.name, NORA.password, code_now(nora, fake_clock))
+    for _ in range(THROTTLE.max_failures):
+        with pytest.raises(AuthenticationFailed):
+            sign_in(desk, NORA.name, "not the password at all", code_now(nora, fake_clock))
+    with pytest.raises(AuthenticationFailed):
+        record(desk, checked)
+    assert audit_entries(desk, "login.failure")[-1]["detail"]["reason"] == "locked"
+    assert audit_entries(desk, "login.success") == []
 
 
 def test_sign_in_same_code_twice_is_refused(desk: Desk, fake_clock: Clock, nora: bytes) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from hrd_reports import content
 from hrd_reports.content import ContentError, content_from_form
@@ -28,7 +27,7 @@ from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.services import challenges, intake, keyring, messaging
 from hrd_reports.services.errors import NotFound, ServiceError
-from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
+from hrd_reports.web.deps import PagesDep, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
 from hrd_reports.web.pages import Notice, choose_locale
 from hrd_reports.wiring import Runtime
@@ -104,22 +103,23 @@ class _Sealed:
 
 
 def _seal_on_server(
-    session: Session, runtime: Runtime, report: content.ReportContent, form_token: str
+    runtime: Runtime, report: content.ReportContent, form_token: str
 ) -> _Sealed | None:
     """The browser's work, done in memory: the plaintext exists only in this call's frames.
 
     None when this very form was already sent (Back, then Reload): nothing is stored again.
     """
-    if not challenges.spend_form_token(session, token=form_token, secrets=runtime.secrets):
-        return None
-    active = keyring.active_intake_key(session)
-    intake_key = keyring.intake_public_key(active, secrets=runtime.secrets)
-    receipt, submission = new_submission(report.to_json_bytes(), intake_key=intake_key)
-    stored = intake.submit_report(
-        session, submission=submission, secrets=runtime.secrets, server_sealed=True
-    )
-    session.commit()
-    return _Sealed(receipt=receipt, report_id=str(stored.public_id))
+    with unit_of_work(runtime.sessions) as session:
+        if not challenges.spend_form_token(session, token=form_token, secrets=runtime.secrets):
+            return None
+        active = keyring.active_intake_key(session)
+        intake_key = keyring.intake_public_key(active, secrets=runtime.secrets)
+        receipt, submission = new_submission(report.to_json_bytes(), intake_key=intake_key)
+        stored = intake.submit_report(
+            session, submission=submission, secrets=runtime.secrets, server_sealed=True
+        )
+        session.commit()
+        return _Sealed(receipt=receipt, report_id=str(stored.public_id))
 
 
 def _form_context(
@@ -153,9 +153,7 @@ def report_form(request: Request, pages: PagesDep, runtime: RuntimeDep) -> HTMLR
 
 
 @router.post("/report", response_class=HTMLResponse, name="report_submit")
-async def report_submit(
-    request: Request, session: DbSession, runtime: RuntimeDep, pages: PagesDep
-) -> HTMLResponse:
+async def report_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -> HTMLResponse:
     async with request.form(
         max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
     ) as form:
@@ -190,7 +188,7 @@ async def report_submit(
             status_code=429,
         )
     form_token = (values.get("form_token") or [""])[0]
-    sealed = await run_in_threadpool(_seal_on_server, session, runtime, report, form_token)
+    sealed = await run_in_threadpool(_seal_on_server, runtime, report, form_token)
     if sealed is None:
         return pages.render(request, "reporter/already_sent.html", status_code=409)
     return pages.render(
@@ -266,6 +264,36 @@ def _checked_inbox_form(
     return action, keys
 
 
+def _act_on_inbox(
+    runtime: Runtime, action: str, keys: ReceiptKeys, message: str, locale: str
+) -> dict[str, Any]:
+    """What a posted inbox form asks, in one unit of work; the page's context."""
+    with unit_of_work(runtime.sessions) as session:
+        if action == "withdraw":
+            destroyed = messaging.withdraw(
+                session,
+                lookup_token=keys.lookup_token,
+                grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
+                secrets=runtime.secrets,
+            )
+            session.commit()
+            checkpoint_deleted(runtime.engine)
+            return {"withdrawn": True, "destroyed": destroyed}
+        if action == "send":
+            messaging.post_message_in_memory(
+                session, keys=keys, text=message, secrets=runtime.secrets
+            )
+            session.commit()
+        inbox = messaging.open_inbox(
+            session, lookup_token=keys.lookup_token, secrets=runtime.secrets, locale=locale
+        )
+        return {
+            "inbox": inbox,
+            "opened": messaging.open_in_memory(inbox, keys),
+            "sent": action == "send",
+        }
+
+
 @router.get("/inbox", response_class=HTMLResponse, name="inbox")
 def inbox_form(request: Request, pages: PagesDep) -> HTMLResponse:
     return _inbox_page(request, pages)
@@ -281,36 +309,10 @@ async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -
         action, keys = _checked_inbox_form(fields, request.app.state.server_sealed_limit)
     except _FormRefused as refused:
         return _inbox_page(request, pages, problem=refused.notice, status_code=refused.status)
-    locale = choose_locale(request)
-
-    def act() -> dict[str, Any]:
-        with unit_of_work(runtime.sessions) as session:
-            if action == "withdraw":
-                destroyed = messaging.withdraw(
-                    session,
-                    lookup_token=keys.lookup_token,
-                    grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
-                    secrets=runtime.secrets,
-                )
-                session.commit()
-                checkpoint_deleted(runtime.engine)
-                return {"withdrawn": True, "destroyed": destroyed}
-            if action == "send":
-                messaging.post_message_in_memory(
-                    session, keys=keys, text=fields.get("message", ""), secrets=runtime.secrets
-                )
-                session.commit()
-            inbox = messaging.open_inbox(
-                session, lookup_token=keys.lookup_token, secrets=runtime.secrets, locale=locale
-            )
-            return {
-                "inbox": inbox,
-                "opened": messaging.open_in_memory(inbox, keys),
-                "sent": action == "send",
-            }
-
     try:
-        result = await run_in_threadpool(act)
+        result = await run_in_threadpool(
+            _act_on_inbox, runtime, action, keys, fields.get("message", ""), choose_locale(request)
+        )
     except NotFound as exc:
         return _inbox_page(request, pages, problem=Notice.of(exc))
     except ServiceError as exc:

@@ -248,36 +248,37 @@ async def post_inbox(query: InboxQuery, request: Request, runtime: RuntimeDep) -
     one sentence; every look-up costs a proof of work, so receipts cannot be tried in bulk.
     """
     token = _token(query)
-    locale = choose_locale(request)
+    return await run_in_threadpool(
+        _look_up, runtime, query.proof_of_work, token, choose_locale(request)
+    )
 
-    def look_up() -> InboxOut:
-        _spend(runtime, query.proof_of_work)
-        with unit_of_work(runtime.sessions) as session:
-            try:
-                inbox = messaging.open_inbox(
-                    session, lookup_token=token, secrets=runtime.secrets, locale=locale
-                )
-            except NotFound:
-                return _nothing_found()
-        return InboxOut(
-            found=True,
-            notice=None,
-            report_id=str(inbox.report_id),
-            stage=inbox.stage.value,
-            stage_message=inbox.stage_message,
-            can_write=inbox.can_write,
-            messages=[
-                SealedMessageOut(
-                    id=str(message.id),
-                    sender=message.sender.value,
-                    sent_on=message.sent_on.isoformat(),
-                    ciphertext=_b64(message.ciphertext),
-                )
-                for message in inbox.messages
-            ],
-        )
 
-    return await run_in_threadpool(look_up)
+def _look_up(runtime: Runtime, proof: ProofOfWorkIn, token: bytes, locale: str) -> InboxOut:
+    _spend(runtime, proof)
+    with unit_of_work(runtime.sessions) as session:
+        try:
+            inbox = messaging.open_inbox(
+                session, lookup_token=token, secrets=runtime.secrets, locale=locale
+            )
+        except NotFound:
+            return _nothing_found()
+    return InboxOut(
+        found=True,
+        notice=None,
+        report_id=str(inbox.report_id),
+        stage=inbox.stage.value,
+        stage_message=inbox.stage_message,
+        can_write=inbox.can_write,
+        messages=[
+            SealedMessageOut(
+                id=str(message.id),
+                sender=message.sender.value,
+                sent_on=message.sent_on.isoformat(),
+                ciphertext=_b64(message.ciphertext),
+            )
+            for message in inbox.messages
+        ],
+    )
 
 
 @router.post(
@@ -300,22 +301,26 @@ async def post_inbox_message(query: MessageCreate, runtime: RuntimeDep) -> JSONR
     # is the same string on both sides.
     if str(message_id) != query.message.id:
         raise Invalid("the message id is not a UUID in its canonical form")
-
-    def store() -> str:
-        _spend(runtime, query.proof_of_work)
-        with unit_of_work(runtime.sessions) as session:
-            message = messaging.post_reporter_message(
-                session,
-                lookup_token=token,
-                message_id=message_id,
-                ciphertext=ciphertext,
-                secrets=runtime.secrets,
-            )
-            session.commit()
-            return str(message.public_id)
-
-    created = await run_in_threadpool(store)
+    created = await run_in_threadpool(
+        _store_message, runtime, query.proof_of_work, token, message_id, ciphertext
+    )
     return JSONResponse(MessageCreated(id=created).model_dump(), status_code=201)
+
+
+def _store_message(
+    runtime: Runtime, proof: ProofOfWorkIn, token: bytes, message_id: UUID, ciphertext: bytes
+) -> str:
+    _spend(runtime, proof)
+    with unit_of_work(runtime.sessions) as session:
+        message = messaging.post_reporter_message(
+            session,
+            lookup_token=token,
+            message_id=message_id,
+            ciphertext=ciphertext,
+            secrets=runtime.secrets,
+        )
+        session.commit()
+        return str(message.public_id)
 
 
 @router.post("/inbox/withdraw", response_model=Withdrawn, responses=_RECEIPT_REFUSALS)
@@ -323,22 +328,22 @@ async def post_withdraw(query: InboxQuery, runtime: RuntimeDep) -> Withdrawn:
     """Withdraw the report: its content and messages are destroyed (after the desk's grace
     period, if it set one); only workflow fields remain, for statistics."""
     token = _token(query)
-
-    def withdraw() -> bool:
-        _spend(runtime, query.proof_of_work)
-        with unit_of_work(runtime.sessions) as session:
-            destroyed = messaging.withdraw(
-                session,
-                lookup_token=token,
-                grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
-                secrets=runtime.secrets,
-            )
-            session.commit()
-            return destroyed
-
-    destroyed = await run_in_threadpool(withdraw)
-    await run_in_threadpool(checkpoint_deleted, runtime.engine)
+    destroyed = await run_in_threadpool(_withdraw, runtime, query.proof_of_work, token)
     return Withdrawn(withdrawn=True, destroyed=destroyed)
+
+
+def _withdraw(runtime: Runtime, proof: ProofOfWorkIn, token: bytes) -> bool:
+    _spend(runtime, proof)
+    with unit_of_work(runtime.sessions) as session:
+        destroyed = messaging.withdraw(
+            session,
+            lookup_token=token,
+            grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
+            secrets=runtime.secrets,
+        )
+        session.commit()
+    checkpoint_deleted(runtime.engine)
+    return destroyed
 
 
 def _b64(data: bytes) -> str:

@@ -344,7 +344,11 @@ class ReportDetail:
     risk: str | None
     tags: list[str]
     notes: list[Note]
+    # The linked reports the reader may open. A case worker is never told the ids of the
+    # others (reports assigned to someone else, whose existence and id are not theirs to
+    # learn): they are only counted.
     links: list[UUID]
+    hidden_links: int
     messages: list[messaging.ThreadMessage] = field(default_factory=list)
     # False once the reporter withdrew the report: nobody would read a reply.
     can_reply: bool = False
@@ -355,18 +359,23 @@ def _note_aad(report: Report, note_id: UUID) -> bytes:
     return bind(Purpose.REPORT_NOTE, f"{report.public_id}/{note_id}")
 
 
-def _linked_ids(session: Session, report: Report) -> list[UUID]:
+def _links(session: Session, reader: UnlockedUser, report: Report) -> tuple[list[UUID], int]:
+    """The ids of the linked reports ``reader`` may open, and how many others are linked."""
     other = case(
         (ReportLink.report_id == report.id, ReportLink.linked_id), else_=ReportLink.report_id
     )
-    ids = select(other).where(
-        or_(ReportLink.report_id == report.id, ReportLink.linked_id == report.id)
+    linked = Report.id.in_(
+        select(other).where(
+            or_(ReportLink.report_id == report.id, ReportLink.linked_id == report.id)
+        )
     )
-    return list(
+    shown = list(
         session.execute(
-            select(Report.public_id).where(Report.id.in_(ids)).order_by(Report.id)
+            _visible(reader).with_only_columns(Report.public_id).where(linked).order_by(Report.id)
         ).scalars()
     )
+    total = session.execute(select(func.count()).select_from(Report).where(linked)).scalar_one()
+    return shown, total - len(shown)
 
 
 def show(
@@ -409,13 +418,15 @@ def show(
         subject=str(report.public_id),
         detail={"messages_failed": unopened} if unopened else None,
     )
+    links, hidden_links = _links(session, reader, report)
     return ReportDetail(
         view=view,
         urgent=bool(report.urgent) if report.urgent is not None else True,
         risk=report.risk.value if report.risk else None,
         tags=tags,
         notes=notes,
-        links=_linked_ids(session, report),
+        links=links,
+        hidden_links=hidden_links,
         messages=messages,
         can_reply=report.withdrawn_on is None,
         withdrawn_on=report.withdrawn_on,

@@ -19,12 +19,17 @@ access_log = logging.getLogger("hrd_reports.access")
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """Refuse with 413, before reading further, any request body above ``max_bytes``."""
+    """Refuse with 413 any request body above ``max_bytes``, before the application runs.
+
+    A declared Content-Length over the bound is refused before anything is read. A chunked
+    body declares no length: it is read here, whole, and refused as soon as it passes the
+    bound, and only a body that fits is handed on. Raising from ``receive`` while the
+    application reads would not keep the bound: FastAPI's body and form parsing catches
+    whatever the stream raises and answers 400 "There was an error parsing the body", and a
+    route that reads its own form has already begun its work. Holding the body costs no more
+    than the application's own parsing, which holds it too.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_REQUEST_BYTES) -> None:
         self.app = app
@@ -44,24 +49,39 @@ class BodySizeLimit:
         ):
             await _refuse(send)
             return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return  # gone before the request was whole: nothing to run, nobody to answer
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await _refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replaying(bytes(body), receive), send)
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _refuse(send)
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The whole body in one message, then the server's own messages (its disconnect)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 async def _refuse(send: Send) -> None:
+    # No "Connection: close": the server reads and drops the rest of the body and the client
+    # gets its 413. Closing with a body still arriving resets the connection, and a client
+    # still sending may lose the answer with it (a reporter's browser would show a broken
+    # connection instead of a reason).
     body = b'{"detail":"the request is too large"}'
     await send(
         {

@@ -1,8 +1,9 @@
 /* The report form, with JavaScript: encrypt in the browser, send only ciphertext.
  *
- * Fails closed: if anything goes wrong (no WebCrypto, a refused key, a network error), nothing
- * is sent, the form keeps the reporter's words, and a message says what to do. The form is
- * never posted in the clear from here.
+ * Fails closed: if anything goes wrong (no WebCrypto, no way to show the receipt, a refused
+ * key, a network error), nothing is sent, the form keeps the reporter's words, and a message
+ * says what to do. The form is never posted in the clear from here, and the words are cleared
+ * only once the receipt is on the screen.
  */
 "use strict";
 (function () {
@@ -18,9 +19,15 @@
   const submitButton = form.querySelector('button[type="submit"]');
   let busy = false;
 
-  const supported = Boolean(window.crypto && crypto.subtle && crypto.randomUUID &&
-    window.Worker && window.fetch && typeof BigInt === "function" &&
-    window.HPKE && window.HrdEnvelope && window.HrdApi);
+  /* Everything the encrypted path needs, to the receipt on the screen (reporter.js): asked
+     before anything is sent, so that a page without some of it refuses, keeping the words,
+     instead of storing a report whose receipt the reporter never sees. */
+  function supported() {
+    return Boolean(window.crypto && crypto.subtle && crypto.randomUUID &&
+      window.Worker && window.fetch && typeof BigInt === "function" &&
+      window.HPKE && window.HrdEnvelope && window.HrdApi &&
+      window.HrdReceipt && window.HrdReceipt.canShow());
+  }
 
   function showProgress(message, percent) {
     progress.hidden = false;
@@ -28,9 +35,19 @@
     progressBar.value = Math.round(percent);
   }
 
-  function showError(message) {
+  function showError(message, receipt) {
     progress.hidden = true;
     sendError.textContent = message;
+    if (receipt) {
+      // Digit groups read left to right, on a right-to-left page too.
+      const shown = document.createElement("span");
+      shown.className = "receipt";
+      shown.dir = "ltr";
+      shown.lang = "en";
+      shown.dataset.testid = "receipt-fallback";
+      shown.textContent = receipt;
+      sendError.append(" ", shown);
+    }
     sendError.hidden = false;
     sendError.scrollIntoView({ block: "center" });
   }
@@ -108,23 +125,34 @@
     event.preventDefault();
     if (busy) return;
     sendError.hidden = true;
-    if (!supported) return showError(text.msgUnsupported);
+    if (!supported()) return showError(text.msgUnsupported);
     const report = collect();
     const problem = missing(report);
     if (problem) return showError(problem);
     busy = true;
     submitButton.disabled = true;
+    let receipt = null;
     try {
-      const receipt = await send(report);
-      form.reset();
+      receipt = await send(report);
+      // The report is stored: its receipt goes on the screen first, and only then are the
+      // words cleared from the page.
       window.HrdReceipt.show(receipt);
+      form.reset();
     } catch (error) {
+      if (receipt) {
+        // Stored, but the receipt view failed: the receipt is shown here instead, and this
+        // page sends nothing more (the same report again would lose that receipt too).
+        const reportView = document.getElementById("report-view");
+        if (reportView) reportView.hidden = false;
+        showError(text.msgReceiptFallback, receipt);
+        return;
+      }
       showError(error && error.keyChanged ? text.msgKeyChanged : text.msgFailed);
     } finally {
-      busy = false;
-      submitButton.disabled = false;
       progress.hidden = true;
     }
+    busy = false;
+    submitButton.disabled = false;
   });
   // reporter.js holds the form until this point: from here on it never posts in the clear.
   form.dataset.scriptReady = "yes";

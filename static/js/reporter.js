@@ -71,9 +71,23 @@
     }
   }
 
+  /* The receipt view, when the page holds everything show() needs; else null. */
+  function receiptView() {
+    const view = document.getElementById("receipt-view");
+    if (!view || !document.getElementById("report-view")) return null;
+    const needed = ["[data-testid=receipt]", "[data-testid=receipt-confirm]", "#receipt-done"];
+    return needed.every((selector) => view.querySelector(selector)) ? view : null;
+  }
+
   window.HrdReceipt = Object.freeze({
+    /* Asked by the report form before it sends anything: a report stored with no way to
+       show its receipt is lost to the reporter. */
+    canShow: function () {
+      return receiptView() !== null;
+    },
     show: function (receipt) {
-      const view = document.getElementById("receipt-view");
+      const view = receiptView();
+      view.querySelector("[data-testid=receipt]").textContent = receipt;
       document.getElementById("report-view").hidden = true;
       view.hidden = false;
       armReceipt(view, receipt);

@@ -194,3 +194,106 @@ def test_server_refuses_tampered_submission_from_the_page(
     # (Refused as a spent proof of work, or else as a report already received.)
     assert replayed.status in {400, 409}, replayed.text()
     assert len(_stored_reports(desk)) == 1
+
+
+# --- The receipt ---------------------------------------------------------------------------
+
+# Records, when the form is cleared, whether the receipt was on the screen by then.
+WATCH_THE_FORM_CLEARED = """() => {
+  window.atFormReset = null;
+  document.getElementById("report-form").addEventListener("reset", () => {
+    const view = document.getElementById("receipt-view");
+    window.atFormReset = {
+      receiptShown: !view.hidden,
+      receipt: view.querySelector("[data-testid=receipt]").textContent,
+      narrative: document.querySelector("textarea[name=narrative]").value,
+    };
+  });
+}"""
+
+
+def test_report_form_keeps_the_words_until_the_receipt_is_on_the_screen(
+    page: Page, live_server: LiveServer, desk: Desk
+) -> None:
+    narrative = canary("receipt-first")
+    page.goto(live_server.url("/report"))
+    page.evaluate(WATCH_THE_FORM_CLEARED)
+    fill_report(page, narrative)
+
+    # What the form holds while the report is on its way.
+    in_flight: list[str] = []
+
+    def read_the_form_then_send(route: Route) -> None:
+        in_flight.append(page.input_value("textarea[name=narrative]"))
+        route.continue_()
+
+    page.route(live_server.url("/api/v1/reports"), read_the_form_then_send)
+    receipt = send_and_read_receipt(page)
+
+    assert in_flight == [narrative]
+    # The form was cleared once the receipt was shown, not before.
+    assert page.evaluate("window.atFormReset") == {
+        "receiptShown": True,
+        "receipt": receipt,
+        "narrative": narrative,
+    }
+    assert page.input_value("textarea[name=narrative]") == ""
+    assert len(_stored_reports(desk)) == 1
+
+
+def test_report_page_whose_receipt_script_did_not_load_sends_nothing_and_keeps_the_words(
+    page: Page, recorder: Recorder, live_server: LiveServer, desk: Desk
+) -> None:
+    # reporter.js shows the receipt. Blocked (or refused by its integrity check), a report sent
+    # from the page would be stored with its receipt shown nowhere: the page must refuse first.
+    page.route(live_server.url("/static/js/reporter.js"), lambda route: route.abort())
+    narrative = canary("no-receipt-script")
+    page.goto(live_server.url("/report"))
+    fill_report(page, narrative)
+
+    page.click("button[type=submit]")
+
+    error = page.locator("#send-error")
+    error.wait_for(state="visible")
+    assert _stored_reports(desk) == []
+    assert recorder.posts() == []
+    assert not any("/api/" in request.url for request in recorder.requests)
+    assert page.url == live_server.url("/report")  # the form was not posted
+    assert page.input_value("textarea[name=narrative]") == narrative
+    assert error.text_content() == page.get_attribute("#report-form", "data-msg-unsupported")
+
+
+BREAK_THE_RECEIPT_VIEW = """() => {
+  window.HrdReceipt = Object.freeze({
+    canShow: () => true,
+    show: () => { throw new Error("the receipt view failed"); },
+  });
+}"""
+
+
+def test_report_stored_whose_receipt_view_fails_shows_the_receipt_in_its_message(
+    page: Page, recorder: Recorder, live_server: LiveServer, desk: Desk, runtime: Runtime
+) -> None:
+    narrative = canary("receipt-fallback")
+    page.goto(live_server.url("/report?lang=ar"))
+    # Past the support check, showing the receipt throws: a fault of the page's own code.
+    page.evaluate(BREAK_THE_RECEIPT_VIEW)
+    fill_report(page, narrative)
+
+    page.click("button[type=submit]")
+
+    shown = page.locator("#send-error [data-testid=receipt-fallback]")
+    shown.wait_for(state="visible")
+    receipt = shown.text_content() or ""
+    # Digit groups, left to right even on an Arabic page.
+    assert shown.get_attribute("dir") == "ltr"
+    (stored,) = _stored_reports(desk)
+    assert stored.lookup_hash == lookup_hash(
+        derive_receipt_keys(receipt).lookup_token, lookup_secret=runtime.secrets.lookup
+    )
+    message = page.get_attribute("#report-form", "data-msg-receipt-fallback") or ""
+    assert message
+    assert (page.locator("#send-error").text_content() or "").startswith(message)
+    # Nothing more is sent from this page: the same report twice, each receipt lost.
+    assert page.locator("#report-form button[type=submit]").is_disabled()
+    assert len(recorder.posts()) == 1

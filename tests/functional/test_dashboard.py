@@ -14,7 +14,15 @@ from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.web.auth import ACCESS, ANONYMOUS, SESSION_COOKIE_PLAIN
 from hrd_reports.wiring import Runtime
-from tests.dashboard_support import Clock, Staff, csrf_of, enrol, install_clock, sign_in
+from tests.dashboard_support import (
+    Clock,
+    Staff,
+    StaffBrowser,
+    csrf_of,
+    enrol,
+    install_clock,
+    sign_in,
+)
 from tests.helpers import (
     Desk,
     Person,
@@ -161,6 +169,36 @@ def test_refusal_on_an_arabic_page_is_translated_with_its_values_filled_in(
     # The role in the header is named in Arabic too, not as its stored code.
     assert "(مسؤول حالات)" in response.text
     assert "case_worker" not in response.text
+
+
+def test_case_worker_sees_the_ids_of_linked_reports_assigned_to_them_and_the_rest_counted(
+    client: TestClient, desk: Desk, admin: Person, coordinator: Staff, fake_clock: Clock
+) -> None:
+    worker = enrol(desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER)
+    desk.add_vetted("farid", Role.CASE_WORKER, by=admin)
+    mine, also_mine, theirs, nobodys = (
+        desk.submit(report_content(f"report {n}")).report_id for n in range(4)
+    )
+    for report in (mine, also_mine):
+        desk.assign(report, to="wafa", by=admin)
+    desk.assign(theirs, to="farid", by=admin)
+    head = StaffBrowser(client.app, coordinator, fake_clock)  # type: ignore[arg-type]
+    for other in (also_mine, theirs, nobodys):
+        head.post(f"/dashboard/reports/{mine}/links", other=str(other))
+    keyholders_page = head.report(mine)
+    assert all(str(other) in keyholders_page for other in (also_mine, theirs, nobodys))
+    assert 'data-testid="hidden-links"' not in keyholders_page
+
+    browser = StaffBrowser(client.app, worker, fake_clock)  # type: ignore[arg-type]
+    page = browser.report(mine)
+    arabic = browser.page(f"/dashboard/reports/{mine}?lang=ar")
+
+    assert f'href="/dashboard/reports/{also_mine}?lang=en"' in page
+    for hidden in (theirs, nobodys):
+        assert str(hidden) not in page
+        assert str(hidden) not in arabic
+    assert "and 2 linked reports not assigned to you" in page
+    assert "وبلاغان مرتبطان غير مُسنَدين إليك" in arabic
 
 
 # Every role's outcome on every dashboard route: the table in web/auth.py is the rule, and a

@@ -540,6 +540,43 @@ def test_link_reports_shows_the_link_from_both_sides(desk: Desk, staff: dict[str
     assert show(desk, staff["coordinator"], third).links == [second]
 
 
+def test_show_case_worker_sees_ids_of_linked_reports_assigned_to_them_and_counts_the_rest(
+    desk: Desk, staff: dict[str, Person]
+) -> None:
+    mine, also_mine, theirs, nobodys = (
+        desk.submit(content(f"report {i}")).report_id for i in range(4)
+    )
+    for report in (mine, also_mine):
+        desk.assign(report, to="dave", by=staff["coordinator"])
+    desk.assign(theirs, to="frank", by=staff["coordinator"])
+    for other in (also_mine, theirs, nobodys):
+        link(desk, staff["coordinator"], mine, other)
+
+    worker = show(desk, staff["case_worker"], mine)
+    keyholder = show(desk, staff["coordinator"], mine)
+
+    assert worker.links == [also_mine]
+    assert worker.hidden_links == 2
+    assert str(theirs) not in repr(worker)
+    assert str(nobodys) not in repr(worker)
+    assert (keyholder.links, keyholder.hidden_links) == ([also_mine, theirs, nobodys], 0)
+
+
+def test_show_case_worker_whose_report_is_linked_only_to_others_gets_a_count(
+    desk: Desk, staff: dict[str, Person]
+) -> None:
+    mine, theirs = (desk.submit(content(f"report {i}")).report_id for i in range(2))
+    desk.assign(mine, to="dave", by=staff["coordinator"])
+    desk.assign(theirs, to="frank", by=staff["coordinator"])
+    link(desk, staff["coordinator"], mine, theirs)
+
+    mine_shown = show(desk, staff["case_worker"], mine)
+    theirs_shown = show(desk, staff["other_case_worker"], theirs)
+
+    assert mine_shown.links == theirs_shown.links == []
+    assert mine_shown.hidden_links == theirs_shown.hidden_links == 1
+
+
 def test_link_reports_same_pair_twice_is_a_conflict_in_either_order(
     desk: Desk, staff: dict[str, Person]
 ) -> None:

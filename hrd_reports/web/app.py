@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import Scope
 
 from hrd_reports import __version__
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
@@ -87,7 +89,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     # The last added is the outermost: security headers reach every response, a 413 included,
     # and the log sees every request but the dashboard's without a session (see SessionGate,
     # added last, below the headers).
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(BodySizeLimit, page=functools.partial(_too_large_page, app.state.pages))
     app.add_middleware(AccessLog)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
     # slow or metered connections). Pages are not: one that shows a receipt, or hands a
@@ -186,6 +188,36 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(f"{reporter_api.PREFIX}/")
 
 
+def _refusal_page(
+    pages: Pages,
+    request: Request,
+    notice: Notice,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A refusal as a page: the dashboard's own, or the reporter side's."""
+    if request.url.path.startswith("/dashboard"):
+        me = getattr(request.state, "signed_in", None)
+        return pages.render(
+            request,
+            "dashboard/message.html",
+            {"message": notice, "me": me},
+            status_code=status,
+            headers=headers,
+        )
+    return pages.render(
+        request, "error.html", {"message": notice}, status_code=status, headers=headers
+    )
+
+
+def _too_large_page(pages: Pages, scope: Scope) -> Response | None:
+    """The body size bound's 413 as a page, but on the JSON API (see BodySizeLimit)."""
+    request = Request(scope)
+    if _is_api(request):
+        return None
+    return _refusal_page(pages, request, Notice(_STATUS_NOTICES[413]), 413)
+
+
 def _add_refusal_handlers(app: FastAPI) -> None:
     """Refusals as JSON on the API and as pages everywhere else; a refusal by role,
     assignment or form token is audited, with the signed-in person's name when known."""
@@ -220,18 +252,7 @@ def _add_refusal_handlers(app: FastAPI) -> None:
         if _is_api(request):
             detail = json_detail if json_detail is not None else notice.template % notice.params
             return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-        if request.url.path.startswith("/dashboard"):
-            me = getattr(request.state, "signed_in", None)
-            return pages.render(
-                request,
-                "dashboard/message.html",
-                {"message": notice, "me": me},
-                status_code=status,
-                headers=headers,
-            )
-        return pages.render(
-            request, "error.html", {"message": notice}, status_code=status, headers=headers
-        )
+        return _refusal_page(pages, request, notice, status, headers)
 
     def by_status(status: int) -> Notice:
         return Notice(_STATUS_NOTICES.get(status, _STATUS_NOTICES[400]))

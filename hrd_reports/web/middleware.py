@@ -5,7 +5,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,9 +31,17 @@ class BodySizeLimit:
     than the application's own parsing, which holds it too.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_REQUEST_BYTES,
+        *,
+        page: Callable[[Scope], ASGIApp | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # The refusal as a page, for a request that a person's browser made (None: JSON).
+        self._page = page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +55,7 @@ class BodySizeLimit:
             or len(declared) > len(str(self.max_bytes))
             or int(declared) > self.max_bytes
         ):
-            await _refuse(send)
+            await self._refuse(scope, receive, send)
             return
         body = bytearray()
         while True:
@@ -56,11 +64,18 @@ class BodySizeLimit:
                 return  # gone before the request was whole: nothing to run, nobody to answer
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await _refuse(send)
+                await self._refuse(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replaying(bytes(body), receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        page = self._page(scope) if self._page is not None else None
+        if page is not None:
+            await page(scope, receive, send)
+        else:
+            await _refuse(send)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

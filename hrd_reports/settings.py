@@ -12,6 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hrd_reports.crypto.passwords import RFC9106_LOW_MEMORY, Argon2Params
 
+# Where `keys rotate` can be killed (hrd_reports/cli/keys.py, services/reseal.py).
+_FAULT_POINT = (
+    r"^(start-before-commit|after-start|batch-[1-9][0-9]*-(before|after)-commit"
+    r"|before-finish|finish-before-commit|after-finish)$"
+)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HRD_", extra="ignore")
@@ -89,9 +95,11 @@ class Settings(BaseSettings):
         description="Sign-ins computing Argon2 at once, per server process; each takes "
         "HRD_ARGON2_MEMORY_KIB, so a flood of sign-ins cannot exhaust memory.",
     )
-    fault_kill_rotation_at: str | None = Field(
+    test_fault_kill_rotation_at: str | None = Field(
         default=None,
-        description="Test only: SIGKILL `keys rotate` at a named point to prove it resumes.",
+        pattern=_FAULT_POINT,
+        description="Test suites only: SIGKILL `keys rotate` at a named point to prove it "
+        "resumes. Refused unless HRD_INSECURE_ARGON2_FOR_TESTS=true.",
     )
 
     @model_validator(mode="after")
@@ -100,6 +108,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "Argon2 parameters below RFC 9106 (t=3, m=65536 KiB, p=4) are refused; "
                 "HRD_INSECURE_ARGON2_FOR_TESTS=true allows them in test suites"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _fault_points_only_in_test_suites(self) -> Self:
+        # A switch that kills the rotation command has no place on a running desk: an
+        # environment copied from a test set-up must not make every rotation die half-way.
+        if self.test_fault_kill_rotation_at is not None and not self.insecure_argon2_for_tests:
+            raise ValueError(
+                "HRD_TEST_FAULT_KILL_ROTATION_AT is for test suites only; it is refused unless "
+                "HRD_INSECURE_ARGON2_FOR_TESTS=true"
             )
         return self
 

@@ -43,3 +43,12 @@ def test_argon2_below_rfc9106_is_refused_outside_tests(weaker: dict[str, int]) -
     with pytest.raises(ValidationError, match="RFC 9106"):
         Settings(**weaker)  # type: ignore[arg-type]
     assert Settings(**weaker, insecure_argon2_for_tests=True)  # type: ignore[arg-type]
+
+
+def test_fault_kill_switch_is_refused_outside_test_suites() -> None:
+    with pytest.raises(ValidationError, match="for test suites only"):
+        Settings(test_fault_kill_rotation_at="after-start")
+    test_suite = {"argon2_time_cost": 1, "insecure_argon2_for_tests": True}
+    assert Settings(**test_suite, test_fault_kill_rotation_at="batch-3-before-commit")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="test_fault_kill_rotation_at"):
+        Settings(**test_suite, test_fault_kill_rotation_at="after-strat")  # type: ignore[arg-type]

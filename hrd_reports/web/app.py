@@ -77,7 +77,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     # and the log sees every request.
     app.add_middleware(BodySizeLimit)
     app.add_middleware(AccessLog)
-    app.add_middleware(SecurityHeadersMiddleware, onion_location=settings.onion_location)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        onion_location=settings.onion_location,
+        public_https=settings.public_url_is_https,
+    )
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
     # slow or metered connections). Pages are not: one that shows a receipt, or hands a
     # reporter's own words back, must not leak them through its compressed size (BREACH).

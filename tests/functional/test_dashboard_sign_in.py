@@ -1,9 +1,16 @@
-"""Signing in to the dashboard over HTTP: the cookies it sets."""
+"""Signing in to the dashboard over HTTP: the cookies it sets, and the same Argon2 work for
+every refusal, so that the answer's timing tells a guesser nothing."""
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import argon2
 import pytest
 from fastapi.testclient import TestClient
 
+from hrd_reports.crypto import passwords
 from hrd_reports.models import Role
+from hrd_reports.services import users
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
@@ -115,3 +122,84 @@ def test_forwarded_proto_https_does_not_make_cookies_secure(settings: Settings) 
         form = client.get("/dashboard/login", headers=forged)
     (login_cookie,) = set_cookies(form).values()
     assert_dashboard_cookie(login_cookie, secure=False)
+
+
+# ---- the same work for every refusal --------------------------------------------------------
+
+
+class Argon2Spy:
+    """Counts the Argon2 computations of the password protection, whoever calls them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        for owner, name in (
+            (argon2.PasswordHasher, "verify"),
+            (argon2.PasswordHasher, "hash"),
+            (passwords, "hash_secret_raw"),
+        ):
+            monkeypatch.setattr(owner, name, self._counting(name, getattr(owner, name)))
+
+    def _counting(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return original(*args, **kwargs)
+
+        return counted
+
+    def take(self) -> list[str]:
+        spent, self.calls = self.calls, []
+        return spent
+
+
+@pytest.fixture
+def client(settings: Settings, runtime: Runtime, desk: Desk) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, runtime=runtime)) as test_client:
+        yield test_client
+
+
+def _attempt(client: TestClient, name: str, password: str, code: str) -> int:
+    form_token = hidden_value(client.get("/dashboard/login").text, "form_token")
+    response = client.post(
+        "/dashboard/login",
+        data={"name": name, "password": password, "code": code, "form_token": form_token},
+        follow_redirects=False,
+    )
+    return response.status_code
+
+
+def test_web_sign_in_refusals_each_cost_one_argon2_verification(
+    client: TestClient,
+    desk: Desk,
+    coordinator: Staff,
+    fake_clock: Clock,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Timing is not measured (tests never assert on wall-clock time): what is checked is that
+    # an unknown name, a disabled account and a locked one run the very Argon2 work of a
+    # known name with a wrong password. Without the dummy verification they would answer
+    # sooner, and the time would tell a guesser which names exist and which are locked.
+    staff = coordinator.person
+    desk.add("dora", Role.CASE_WORKER)
+    with desk.session() as session:
+        users.get_user(session, "dora").disabled = True
+        session.commit()
+    code = coordinator.code(fake_clock.now)
+    spy = Argon2Spy(monkeypatch)
+    spent = {}
+
+    assert _attempt(client, staff.name, "not the password at all", code) == 401
+    spent["wrong password"] = spy.take()
+    assert _attempt(client, "nobody-here", staff.password, code) == 401
+    spent["unknown name"] = spy.take()
+    assert _attempt(client, "dora", "not the password at all", code) == 401
+    spent["disabled account"] = spy.take()
+    for _ in range(settings.login_max_failures - 1):
+        assert _attempt(client, staff.name, "still not the password", code) == 401
+    spy.take()
+    # Locked now: even the right password and a fresh code are refused.
+    fake_clock.advance(30)
+    assert _attempt(client, staff.name, staff.password, coordinator.code(fake_clock.now)) == 401
+    spent["locked account"] = spy.take()
+
+    assert spent == {refusal: ["verify"] for refusal in spent}

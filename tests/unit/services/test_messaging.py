@@ -1,5 +1,6 @@
 """The conversation's rules in the service: who may reply, what is refused, and what is kept."""
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable
@@ -9,8 +10,10 @@ import pytest
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from hrd_reports.crypto.envelope import encrypt_reporter_key, new_dek
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES, encrypt_reporter_message
-from hrd_reports.crypto.receipts import derive_receipt_keys
+from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt
+from hrd_reports.crypto.submission import build_submission
 from hrd_reports.models import Base, Report, ReportMessage, Role, WithdrawnReport
 from hrd_reports.services import clock, messaging, triage, users
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid
@@ -138,6 +141,28 @@ def test_reporter_message_id_reused_for_other_words_or_another_report_is_refused
     with pytest.raises(Conflict):
         send(desk, other, message_id, blob)  # the very same message, with another receipt
     assert message_count(desk) == 1
+
+
+def test_reply_to_a_reporter_key_that_cannot_be_sealed_to_is_refused_and_stores_nothing(
+    desk: Desk, admin: Person
+) -> None:
+    # The reporter's client chose the key, and the server first sees it when the desk replies:
+    # one whose X25519 half is a low-order point parses, but nothing can be sealed to it.
+    receipt = generate_receipt()
+    dek = new_dek()
+    submission = build_submission(
+        report_content("CANARY-weak-key"), intake_key=desk.intake_key(), receipt=receipt, dek=dek
+    )
+    weak = derive_receipt_keys(receipt).reporter_key.public.raw[:-32] + bytes(32)
+    desk.store(
+        dataclasses.replace(
+            submission,
+            reporter_key=encrypt_reporter_key(dek, weak, report_id=submission.report_id),
+        )
+    )
+    with pytest.raises(Conflict, match="reporter cannot be reached"):
+        desk.reply(submission.report_id, "we read your report", by=admin)
+    assert message_count(desk) == 0
 
 
 # ---- withdrawal ---------------------------------------------------------------------------

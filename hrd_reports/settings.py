@@ -4,13 +4,59 @@ Nothing else in the package reads the environment: the CLI and the web server bu
 ``Settings`` and pass it down, so tests build their own with their own database.
 """
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hrd_reports.crypto.passwords import RFC9106_LOW_MEMORY, Argon2Params
+
+# Where `keys rotate` can be killed (hrd_reports/cli/keys.py, services/reseal.py).
+_FAULT_POINT = (
+    r"^(start-before-commit|after-start|batch-[1-9][0-9]*-(before|after)-commit"
+    r"|before-finish|finish-before-commit|after-finish)$"
+)
+_HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def public_origin(text: str) -> str:
+    """``scheme://host[:port]`` of a desk's public address, or ValueError saying what is wrong.
+
+    Only an origin: a path, query or fragment would be glued into every link, and credentials
+    in a printed link would be handed to whoever receives it.
+    """
+    if not text.isascii() or not text.isprintable() or any(c.isspace() for c in text):
+        raise ValueError("must be ASCII without spaces (a name in another script in its xn-- form)")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"} or not text[len(scheme) :].startswith("://"):
+        raise ValueError("must start with https:// (or http:// for an onion address)")
+    if "@" in parts.netloc:
+        raise ValueError("must hold no user name or password")
+    if parts.path not in {"", "/"} or "?" in text or "#" in text:
+        raise ValueError(
+            "must be the address only, such as https://desk.example.org: no path, query or fragment"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    host = parts.hostname or ""
+    if parts.netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError("has an invalid IPv6 address") from None
+        host = f"[{host}]"
+    elif len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.split(".")):
+        raise ValueError("needs a host name, such as desk.example.org")
+    if port == 0:
+        raise ValueError("has an invalid port")
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 class Settings(BaseSettings):
@@ -89,10 +135,27 @@ class Settings(BaseSettings):
         description="Sign-ins computing Argon2 at once, per server process; each takes "
         "HRD_ARGON2_MEMORY_KIB, so a flood of sign-ins cannot exhaust memory.",
     )
-    fault_kill_rotation_at: str | None = Field(
+    public_url: str | None = Field(
         default=None,
-        description="Test only: SIGKILL `keys rotate` at a named point to prove it resumes.",
+        description="The address people reach this desk at (https://desk.example.org, or "
+        "http://<56 characters>.onion): the base of every link the desk prints or shows. "
+        "https makes the dashboard's cookies Secure, with the __Host- prefix.",
     )
+    test_fault_kill_rotation_at: str | None = Field(
+        default=None,
+        pattern=_FAULT_POINT,
+        description="Test suites only: SIGKILL `keys rotate` at a named point to prove it "
+        "resumes. Refused unless HRD_INSECURE_ARGON2_FOR_TESTS=true.",
+    )
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            return value  # pydantic's own type check refuses it
+        return public_origin(value)
 
     @model_validator(mode="after")
     def _argon2_not_below_rfc9106(self) -> Self:
@@ -102,6 +165,25 @@ class Settings(BaseSettings):
                 "HRD_INSECURE_ARGON2_FOR_TESTS=true allows them in test suites"
             )
         return self
+
+    @model_validator(mode="after")
+    def _fault_points_only_in_test_suites(self) -> Self:
+        # A switch that kills the rotation command has no place on a running desk: an
+        # environment copied from a test set-up must not make every rotation die half-way.
+        if self.test_fault_kill_rotation_at is not None and not self.insecure_argon2_for_tests:
+            raise ValueError(
+                "HRD_TEST_FAULT_KILL_ROTATION_AT is for test suites only; it is refused unless "
+                "HRD_INSECURE_ARGON2_FOR_TESTS=true"
+            )
+        return self
+
+    @property
+    def public_url_is_https(self) -> bool:
+        return self.public_url is not None and self.public_url.startswith("https://")
+
+    def public_link(self, path: str) -> str | None:
+        """``path`` (from ``/``) at HRD_PUBLIC_URL, or None when it is unset."""
+        return None if self.public_url is None else self.public_url + path
 
     @property
     def argon2(self) -> Argon2Params:

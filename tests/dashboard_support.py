@@ -1,6 +1,6 @@
 """Staff members in the dashboard over HTTP, for tests: a clock the test moves, a second
-factor given through an invitation, signing in with password and code, form tokens, and a
-signed-in browser."""
+factor given through an invitation, signing in with password and code, form tokens, a
+signed-in browser, and the cookies a response sets."""
 
 import datetime as dt
 import re
@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from hrd_reports.crypto import totp
 from hrd_reports.models import Role
@@ -154,3 +155,39 @@ def invited(
     assert response.status_code == 200, response.text
     assert "your account is ready" in response.text
     return Staff(person, secret), path.rsplit("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class SetCookie:
+    """A cookie as a response sets it (or deletes it: ``max-age`` 0)."""
+
+    name: str
+    value: str
+    attributes: dict[str, str]
+
+
+def set_cookies(response: Response) -> dict[str, SetCookie]:
+    found = {}
+    for header in response.headers.get_list("set-cookie"):
+        pair, *attributes = (part.strip() for part in header.split(";"))
+        name, _, value = pair.partition("=")
+        found[name] = SetCookie(
+            name,
+            value.strip('"'),
+            {
+                key.lower(): setting
+                for key, _, setting in (attribute.partition("=") for attribute in attributes)
+            },
+        )
+    return found
+
+
+def assert_dashboard_cookie(cookie: SetCookie, *, secure: bool) -> None:
+    """Out of scripts' reach, never sent with another site's requests, for the whole origin
+    and no other; Secure with the __Host- prefix exactly where browsers use https."""
+    assert cookie.name.startswith("__Host-") == secure
+    assert "httponly" in cookie.attributes
+    assert cookie.attributes["samesite"].lower() == "strict"
+    assert cookie.attributes["path"] == "/"
+    assert ("secure" in cookie.attributes) == secure
+    assert "domain" not in cookie.attributes

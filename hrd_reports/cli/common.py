@@ -1,7 +1,9 @@
 """What every command shares: settings, passwords from a prompt or stdin, errors, output."""
 
+import contextlib
 import functools
 import getpass
+import ipaddress
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -10,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +31,25 @@ PASSWORD_STDIN = typer.Option(
     False, "--password-stdin", help="Read the password from the first line of standard input."
 )
 JSON_OUTPUT = typer.Option(False, "--json", help="Print one JSON document on standard output.")
+# Where ``serve`` listens unless told otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+# Printed with a link when HRD_PUBLIC_URL is unset and the command had to choose the address.
+PUBLIC_URL_HINT = (
+    "If people reach the desk at another address (through a TLS proxy or an onion service), "
+    "set HRD_PUBLIC_URL to it, e.g. HRD_PUBLIC_URL=https://desk.example.org, for the server "
+    "and every command."
+)
+
+
+def listening_origin(host: str, port: int) -> str:
+    """``http://host:port`` where ``serve --host HOST --port PORT`` is reached from this
+    machine: an address that listens on every interface is reached at the loopback one."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - compared, not bound
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(shown).version == 6:
+            shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def fail(message: str, *, code: int = 1) -> typer.Exit:
@@ -50,12 +72,7 @@ def cli_command(func: Callable[P, R]) -> Callable[P, R]:
         except CryptoError as exc:
             raise fail(str(exc)) from None
         except ValidationError as exc:
-            problems = "; ".join(
-                f"HRD_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
-                if error["loc"]
-                else error["msg"].removeprefix("Value error, ")
-                for error in exc.errors()
-            )
+            problems = "; ".join(_configuration_problem(error) for error in exc.errors())
             raise fail(f"configuration: {problems}", code=2) from None
         except DatabaseBusy as exc:
             raise fail(str(exc)) from None
@@ -71,6 +88,13 @@ def cli_command(func: Callable[P, R]) -> Callable[P, R]:
             ) from None
 
     return wrapper
+
+
+def _configuration_problem(error: ErrorDetails) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:
+        return message  # a rule across several variables names them itself
+    return f"HRD_{'_'.join(str(part) for part in error['loc']).upper()}: {message}"
 
 
 @contextmanager

@@ -10,9 +10,13 @@ import typer
 import uvicorn
 
 from hrd_reports.cli.common import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
     PASSWORD_STDIN,
+    PUBLIC_URL_HINT,
     cli_command,
     fail,
+    listening_origin,
     print_json,
     read_password,
     runtime,
@@ -87,8 +91,8 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 
 @cli_command
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, min=1, max=65535),
+    host: str = typer.Option(DEFAULT_HOST, help="Address to listen on."),
+    port: int = typer.Option(DEFAULT_PORT, min=1, max=65535),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
 ) -> None:
     """Run the server; on a fresh desk, print the one-time setup link first."""
@@ -100,12 +104,14 @@ def serve(
             )
             session.commit()
     if token is not None:
-        shown_host = "localhost" if host in {"127.0.0.1", "::1", "localhost"} else host
+        path = f"/setup/{token}"
         typer.echo(
             "This desk is not set up yet. Open this link once, within "
             f"{rt.settings.setup_link_hours} hours, to create the first administrator:"
         )
-        typer.echo(f"  http://{shown_host}:{port}/setup/{token}")
+        typer.echo(f"  {rt.settings.public_link(path) or listening_origin(host, port) + path}")
+        if rt.settings.public_url is None:
+            typer.echo(PUBLIC_URL_HINT)
     uvicorn.run(
         "hrd_reports.web.app:app_from_environment",
         log_config=_log_config(),
@@ -115,7 +121,11 @@ def serve(
         workers=workers,
         # Uvicorn's access log writes every client's address: reporters' anonymity forbids it.
         access_log=False,
+        # X-Forwarded-* is anyone's to send. Uvicorn would believe it from 127.0.0.1, where a
+        # proxy in front sits, but so does every other process of the machine; the desk's
+        # public address is HRD_PUBLIC_URL instead, and a client's address is never wanted.
         proxy_headers=False,
+        forwarded_allow_ips=[],
         server_header=False,
         date_header=False,
         # On SIGTERM, requests in flight get this long to finish (an acknowledged report is

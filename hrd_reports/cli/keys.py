@@ -57,14 +57,15 @@ def status(as_json: bool = JSON_OUTPUT) -> None:
 
 
 def _fault_point(settings: Settings, point: str) -> None:
-    """Test only: prove that a rotation killed at this point resumes (DESIGN.md invariant 7).
+    """HRD_TEST_FAULT_KILL_ROTATION_AT, which only a test suite's settings admit: prove that
+    a rotation killed at this point resumes (DESIGN.md invariant 7).
 
     The points, in order: ``start-before-commit``, ``after-start``, then for each batch
     ``batch-N-before-commit`` and ``batch-N-after-commit`` (see ``reseal.reseal_all``), then
     ``before-finish``, ``finish-before-commit`` (with ``--retire-old``, the old grants are
     deleted by then, uncommitted) and ``after-finish``.
     """
-    if settings.fault_kill_rotation_at == point:
+    if settings.test_fault_kill_rotation_at == point:
         os.kill(os.getpid(), signal.SIGKILL)
 
 

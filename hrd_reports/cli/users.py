@@ -7,9 +7,13 @@ import sys
 import typer
 
 from hrd_reports.cli.common import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
     PASSWORD_STDIN,
+    PUBLIC_URL_HINT,
     cli_command,
     fail,
+    listening_origin,
     read_password,
     refusals_audited,
     runtime,
@@ -19,6 +23,7 @@ from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role, User
 from hrd_reports.services import accounts, keyring, users
+from hrd_reports.settings import public_origin
 
 app = typer.Typer(help="People: add, vet and revoke.", no_args_is_help=True)
 
@@ -38,12 +43,20 @@ def invite(
     role: Role | None = typer.Option(
         None, "--role", help="For a new person: admin, coordinator, case_worker or auditor."
     ),
-    base_url: str = typer.Option(
-        "http://localhost:8000", "--base-url", help="The address people reach the dashboard at."
+    base_url: str | None = typer.Option(
+        None,
+        "--base-url",
+        help="The address people reach the dashboard at; HRD_PUBLIC_URL by default.",
     ),
 ) -> None:
     """A one-time link: a new person sets a password and enrols a second factor; an existing
     account (made by init or user add) enrols its second factor."""
+    origin = None
+    if base_url is not None:
+        try:
+            origin = public_origin(base_url)
+        except ValueError as exc:
+            raise fail(f"--base-url {exc}", code=2) from None
     with runtime() as rt, unit_of_work(rt.sessions) as session:
         token = accounts.invite(
             session,
@@ -55,10 +68,23 @@ def invite(
         )
         session.commit()
         hours = rt.settings.invitation_hours
+        # This process cannot know where people reach the server; the setting or the option
+        # says it, or the address is a guess, and the command says so.
+        origin = origin or rt.settings.public_url
+    guessed = origin is None
+    if origin is None:
+        origin = listening_origin(DEFAULT_HOST, DEFAULT_PORT)
     typer.echo(
         f"Pass this link to {name} through a channel you trust; it works once, for {hours} hours:"
     )
-    typer.echo(f"  {base_url.rstrip('/')}/dashboard/invitation/{token}")
+    typer.echo(f"  {origin}/dashboard/invitation/{token}")
+    if guessed:
+        typer.echo(
+            f"note: {origin} in this link is a guess (where `serve` listens by default): this "
+            "command cannot know the address people use.",
+            err=True,
+        )
+        typer.echo(PUBLIC_URL_HINT, err=True)
 
 
 @app.command("add")

@@ -103,7 +103,16 @@ def encrypt_reporter_key(
 
 
 def decrypt_reporter_key(dek: bytes, box: bytes, *, report_id: UUID) -> PublicKey:
-    return PublicKey(decrypt_with_dek(dek, box, aad=bind(Purpose.REPORTER_KEY, report_id)))
+    """The reporter's public key, refused unless replies can be sealed to it.
+
+    It is the one public key the desk takes from outside: the reporter's client made it, and
+    the server first sees it here, long after the report was stored. A key that parses but
+    cannot be sealed to (a low-order X25519 half) is refused now, as a key that does not open
+    is, instead of failing later in the middle of sealing a reply.
+    """
+    key = PublicKey(decrypt_with_dek(dek, box, aad=bind(Purpose.REPORTER_KEY, report_id)))
+    key.check_usable()
+    return key
 
 
 def encrypt_message_key(

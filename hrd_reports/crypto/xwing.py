@@ -79,7 +79,8 @@ class PublicKey:
         return Sealed(suite=SUITE, key_id=self.key_id, ciphertext=ciphertext)
 
     def check_usable(self) -> None:
-        """Refuse a key that parses but cannot be sealed to, before anything is stored."""
+        """Refuse a key that parses but cannot be sealed to (a low-order X25519 half), before
+        anything depends on it."""
         self.seal(b"", info=b"hrd-reports/1/key-check")
 
 

@@ -115,7 +115,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     )
     _add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
-    app.add_middleware(SecurityHeadersMiddleware, onion_location=settings.onion_location)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        onion_location=settings.onion_location,
+        public_https=settings.public_url_is_https,
+    )
 
     @app.get("/healthz")
     def health(session: ReadSession) -> dict[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import BackgroundTasks, Depends, Request, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -26,13 +26,15 @@ from hrd_reports.services.users import UnlockedUser
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime
 
-# On https the cookie gets the __Host- prefix (Secure, Path=/, no Domain: no subdomain or
-# plain-http page can set or overwrite it); plain http (a local test, or a proxy that ends
-# TLS in front) cannot carry a Secure cookie, so it goes without the prefix there.
-SESSION_COOKIE_SECURE = "__Host-hrd-session"
+# Where browsers reach the desk over https, its cookies are Secure and carry the __Host-
+# prefix (Secure, Path=/, no Domain: no subdomain or plain-http page can set or overwrite
+# them). Plain http (a local test, an onion address) cannot carry a Secure cookie, so they go
+# without the prefix there. ``cookies_secure`` decides, for every cookie the dashboard sets.
+SECURE_PREFIX = "__Host-"
 SESSION_COOKIE_PLAIN = "hrd-session"
+SESSION_COOKIE_SECURE = SECURE_PREFIX + SESSION_COOKIE_PLAIN
 SESSION_COOKIE_NAMES = (SESSION_COOKIE_SECURE, SESSION_COOKIE_PLAIN)
-LOGIN_COOKIE = "hrd-sign-in"
+LOGIN_COOKIE_PLAIN = "hrd-sign-in"
 CSRF_FIELD = "csrf_token"
 
 ALL_STAFF = frozenset(Role)
@@ -102,8 +104,54 @@ class SignedIn:
         return self.token.csrf_token()
 
 
+def cookies_secure(request: Request) -> bool:
+    """Whether the browser reaches the desk over https: the one decision about cookies.
+
+    True when the request came over https, or HRD_PUBLIC_URL is https (a proxy in front ends
+    TLS and passes plain http on). X-Forwarded-Proto is never read: any client can send it.
+    """
+    settings: Settings = request.app.state.runtime.settings
+    return request.url.scheme == "https" or settings.public_url_is_https
+
+
+def cookie_name(request: Request, plain_name: str) -> str:
+    return SECURE_PREFIX + plain_name if cookies_secure(request) else plain_name
+
+
 def session_cookie_name(request: Request) -> str:
-    return SESSION_COOKIE_SECURE if request.url.scheme == "https" else SESSION_COOKIE_PLAIN
+    return cookie_name(request, SESSION_COOKIE_PLAIN)
+
+
+def login_cookie_name(request: Request) -> str:
+    return cookie_name(request, LOGIN_COOKIE_PLAIN)
+
+
+def set_cookie(
+    response: Response, request: Request, plain_name: str, value: str, *, max_age: int | None = None
+) -> None:
+    """A dashboard cookie: out of scripts' reach (HttpOnly), never sent with another site's
+    requests (SameSite=Strict), Secure with the __Host- prefix where ``cookies_secure``."""
+    response.set_cookie(
+        cookie_name(request, plain_name),
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        secure=cookies_secure(request),
+        samesite="strict",
+    )
+
+
+def delete_cookie(response: Response, request: Request, plain_name: str) -> None:
+    # With the attributes it was set with: a browser ignores the deletion of a __Host- cookie
+    # that is not itself Secure with Path=/, and the cookie would outlive the sign-out.
+    response.delete_cookie(
+        cookie_name(request, plain_name),
+        path="/",
+        httponly=True,
+        secure=cookies_secure(request),
+        samesite="strict",
+    )
 
 
 def session_limits(settings: Settings) -> sessions.SessionLimits:

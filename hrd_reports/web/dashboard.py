@@ -23,13 +23,16 @@ from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
 from hrd_reports.services import accounts, messaging, reports, sessions, triage, users
 from hrd_reports.services.errors import AuthenticationFailed, Invalid, ServiceError
 from hrd_reports.web.auth import (
-    LOGIN_COOKIE,
+    LOGIN_COOKIE_PLAIN,
+    SESSION_COOKIE_PLAIN,
     CurrentUser,
     authorise,
+    delete_cookie,
+    login_cookie_name,
     login_token_for,
     new_login_nonce,
-    session_cookie_name,
     session_limits,
+    set_cookie,
 )
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.pages import Notice
@@ -49,10 +52,6 @@ _PASSWORDS_DIFFER = N_("the two passwords differ")
 
 def _see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
     return RedirectResponse(request.url_for(route, **params).path, status_code=303)
-
-
-def _cookie_secure(request: Request) -> bool:
-    return request.url.scheme == "https"
 
 
 def _throttle(runtime: Runtime) -> accounts.Throttle:
@@ -80,15 +79,7 @@ def _login_page(
         {"name": name, "problem": problem, "form_token": login_token_for(request, nonce)},
         status_code=status,
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        nonce,
-        max_age=1800,
-        path="/dashboard",
-        httponly=True,
-        secure=_cookie_secure(request),
-        samesite="strict",
-    )
+    set_cookie(response, request, LOGIN_COOKIE_PLAIN, nonce, max_age=1800)
     return response
 
 
@@ -108,7 +99,7 @@ async def login(
     form_token: Annotated[str, Form(max_length=64)],
 ) -> Response:
     # Sign-in forgery: the form token must match the cookie set with this very form.
-    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    nonce = request.cookies.get(login_cookie_name(request), "")
     if not nonce or not csrf_matches(login_token_for(request, nonce), form_token):
         return _login_page(request, pages, name=name, problem=Notice(_FORM_EXPIRED), status=403)
     # Waiting for an Argon2 slot holds no thread; the check itself (Argon2) runs in one, in a
@@ -122,15 +113,13 @@ async def login(
     except AuthenticationFailed as exc:
         return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
     response = _see_other(request, "dashboard_home")
-    response.set_cookie(
-        session_cookie_name(request),
+    set_cookie(
+        response,
+        request,
+        SESSION_COOKIE_PLAIN,
         token.cookie_value(secret=runtime.secrets.session),
-        path="/",
-        httponly=True,
-        secure=_cookie_secure(request),
-        samesite="strict",
     )
-    response.delete_cookie(LOGIN_COOKIE, path="/dashboard")
+    delete_cookie(response, request, LOGIN_COOKIE_PLAIN)
     return response
 
 
@@ -178,7 +167,7 @@ def logout(request: Request, session: DbSession, me: CurrentUser) -> Response:
     sessions.close(session, token=me.token)
     session.commit()
     response = _see_other(request, "dashboard_login_form")
-    response.delete_cookie(session_cookie_name(request), path="/")
+    delete_cookie(response, request, SESSION_COOKIE_PLAIN)
     # The browser forgets this origin's cookies, storage and cached pages.
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response

@@ -62,8 +62,10 @@ def user_invite(
         secrets_=runtime.secrets,
     )
     session.commit()
-    # Shown once, to be passed on by a trusted channel; only its hash is kept.
-    link = str(request.url_for("dashboard_invitation_form", token=token))
+    # Shown once, to be passed on by a trusted channel; only its hash is kept. At
+    # HRD_PUBLIC_URL when it is set: the request's Host header is the client's to choose.
+    url = request.url_for("dashboard_invitation_form", token=token)
+    link = runtime.settings.public_link(url.path) or str(url)
     return pages.render(
         request,
         "dashboard/invited.html",

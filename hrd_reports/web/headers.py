@@ -38,8 +38,13 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, onion_location: str | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, onion_location: str | None = None, public_https: bool = False
+    ) -> None:
         self.app = app
+        # Behind a proxy that ends TLS (HRD_PUBLIC_URL https), browsers reach the desk over
+        # https though the desk sees plain http; a browser ignores HSTS sent over plain http.
+        self.public_https = public_https
         # Tor Browser offers the onion address to whoever reaches the desk by its clear one.
         self.onion_location = onion_location.encode("ascii") if onion_location else None
 
@@ -47,7 +52,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        https = scope.get("scheme") == "https"
+        https = self.public_https or scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

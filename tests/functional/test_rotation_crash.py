@@ -79,7 +79,7 @@ def _rotate(
 ) -> int:
     env = {**env, "HRD_ROTATION_BATCH_SIZE": str(BATCH)}
     if kill_at is not None:
-        env["HRD_FAULT_KILL_ROTATION_AT"] = kill_at
+        env["HRD_TEST_FAULT_KILL_ROTATION_AT"] = kill_at
     retire = ["--retire-old"] if retire_old else []
     run = run_process(
         env,
@@ -196,3 +196,29 @@ def test_rotation_killed_at_a_different_point_of_each_resumed_run_still_complete
         assert _key_states(full_desk.runtime) == [ACTIVE, RETIRED]
     assert _rotate(cli_env, workdir, admin, retire_old=True) == 0
     _assert_rotation_completed_and_everything_decrypts(full_desk, admin, old_keys=[DESTROYED])
+
+
+def test_fault_kill_switch_outside_a_test_suite_is_refused_before_anything_changes(
+    full_desk: Desk, admin: Person, cli_env: dict[str, str], workdir: Path
+) -> None:
+    # Configured as a desk is (RFC 9106 Argon2, not the test suite's), the switch that kills
+    # the rotation is a configuration error: exit 2, and no rotation starts.
+    desk_env = {
+        name: value
+        for name, value in cli_env.items()
+        if not name.startswith("HRD_ARGON2_") and name != "HRD_INSECURE_ARGON2_FOR_TESTS"
+    }
+    run = run_process(
+        desk_env | {"HRD_TEST_FAULT_KILL_ROTATION_AT": "after-start"},
+        workdir,
+        "keys",
+        "rotate",
+        "--as",
+        admin.name,
+        "--password-stdin",
+        stdin=admin.password + "\n",
+    )
+    assert run.exit_code == 2
+    assert "HRD_TEST_FAULT_KILL_ROTATION_AT is for test suites only" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert (_key_states(full_desk.runtime), _rotation_open(full_desk.runtime)) == NOT_STARTED

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from hrd_reports.crypto.sessions import SessionToken
+from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.models import DashboardSession, Role, User
 from hrd_reports.services import clock, sessions, users
 from hrd_reports.services.users import UnlockedUser
@@ -93,6 +94,22 @@ def test_resume_right_id_with_another_key_resumes_nothing(
     assert forged.lookup == token.lookup
     assert resume(desk, forged) is None
     assert resume(desk, token) is not None
+
+
+def test_resume_of_another_valid_key_sealed_under_the_same_token_resumes_nothing(
+    desk: Desk, fake_clock: Clock, carol: Person
+) -> None:
+    # It opens (right token, right person in the binding), but it is not carol's key: a
+    # session must act with the one key the desk bound to the person, or with none.
+    token = open_session(desk, carol)
+    with desk.session() as session:
+        user = users.get_user(session, "carol")
+        row = session.get(DashboardSession, token.lookup)
+        assert row is not None
+        row.sealed_private_key = token.seal(PrivateKey.generate().seed(), owner=str(user.public_id))
+        session.commit()
+
+    assert resume(desk, token) is None
 
 
 def test_resume_unknown_session_id_resumes_nothing(

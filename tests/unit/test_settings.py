@@ -43,3 +43,67 @@ def test_argon2_below_rfc9106_is_refused_outside_tests(weaker: dict[str, int]) -
     with pytest.raises(ValidationError, match="RFC 9106"):
         Settings(**weaker)  # type: ignore[arg-type]
     assert Settings(**weaker, insecure_argon2_for_tests=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://desk.example.org", "https://desk.example.org"),
+        ("https://desk.example.org/", "https://desk.example.org"),
+        ("HTTPS://Desk.Example.ORG:8443/", "https://desk.example.org:8443"),
+        (f"http://{'a' * 56}.onion", f"http://{'a' * 56}.onion"),
+        ("https://[2001:db8::1]:443", "https://[2001:db8::1]:443"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("", None),
+    ],
+)
+def test_public_url_is_kept_as_an_origin(given: str, kept: str | None) -> None:
+    assert Settings(public_url=given).public_url == kept
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "desk.example.org",
+        "ftp://desk.example.org",
+        "javascript:alert(1)",
+        "https:desk.example.org",
+        "https://",
+        "https://desk.example.org/dashboard",
+        "https://desk.example.org/?next=1",
+        "https://desk.example.org?",
+        "https://desk.example.org/#top",
+        "https://admin:secret@desk.example.org",
+        "https://@desk.example.org",
+        "https://desk.example.org:99999",
+        "https://desk.example.org:0",
+        "https://desk.example.org:port",
+        "https://desk..example.org",
+        "https://desk_example.org",
+        "https://-desk.example.org",
+        "https://[not:an:address]",
+        "https://desk.example.org /",
+        "https://desk.example.org\r\nSet-Cookie: x=1",
+        "https://bücher.example",
+    ],
+)
+def test_public_url_that_is_not_an_http_origin_is_refused(given: str) -> None:
+    with pytest.raises(ValidationError, match="public_url"):
+        Settings(public_url=given)
+
+
+def test_public_link_joins_the_public_url_and_a_path() -> None:
+    assert Settings().public_link("/setup/t") is None
+    settings = Settings(public_url="https://desk.example.org/")
+    assert settings.public_link("/setup/t") == "https://desk.example.org/setup/t"
+    assert settings.public_url_is_https
+    assert not Settings(public_url=f"http://{'a' * 56}.onion").public_url_is_https
+
+
+def test_fault_kill_switch_is_refused_outside_test_suites() -> None:
+    with pytest.raises(ValidationError, match="for test suites only"):
+        Settings(test_fault_kill_rotation_at="after-start")
+    test_suite = {"argon2_time_cost": 1, "insecure_argon2_for_tests": True}
+    assert Settings(**test_suite, test_fault_kill_rotation_at="batch-3-before-commit")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="test_fault_kill_rotation_at"):
+        Settings(**test_suite, test_fault_kill_rotation_at="after-strat")  # type: ignore[arg-type]

@@ -15,14 +15,16 @@ from hrd_reports.crypto.envelope import (
     body_sizes,
     bucket_sizes,
     decrypt_report_body,
+    decrypt_reporter_key,
     encrypt_report_body,
+    encrypt_reporter_key,
     new_dek,
     open_dek,
     pad,
     seal_dek,
     unpad,
 )
-from hrd_reports.crypto.errors import DecryptionFailed, MalformedEnvelope
+from hrd_reports.crypto.errors import DecryptionFailed, InvalidKeyMaterial, MalformedEnvelope
 from hrd_reports.crypto.messages import MAX_MESSAGE_BUCKET
 from hrd_reports.crypto.xwing import PrivateKey
 
@@ -187,3 +189,20 @@ def test_unpad_of_any_bytes_is_refused_or_gives_the_text_its_prefix_names(padded
     assert padded == len(text).to_bytes(LENGTH_PREFIX, "big") + text + bytes(
         len(padded) - LENGTH_PREFIX - len(text)
     )
+
+
+def test_reporter_key_opens_with_its_dek_and_report_id() -> None:
+    dek, key = new_dek(), PrivateKey.generate().public
+    box = encrypt_reporter_key(dek, key.raw, report_id=REPORT)
+    assert decrypt_reporter_key(dek, box, report_id=REPORT).raw == key.raw
+    with pytest.raises(DecryptionFailed):
+        decrypt_reporter_key(dek, box, report_id=OTHER_REPORT)
+
+
+def test_reporter_key_that_cannot_be_sealed_to_is_refused_when_opened() -> None:
+    # The reporter's client chose it; a low-order X25519 half parses but seals nothing.
+    dek = new_dek()
+    weak = PrivateKey.generate().public.raw[:-32] + bytes(32)
+    box = encrypt_reporter_key(dek, weak, report_id=REPORT)
+    with pytest.raises(InvalidKeyMaterial):
+        decrypt_reporter_key(dek, box, report_id=REPORT)

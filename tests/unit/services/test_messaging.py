@@ -1,15 +1,21 @@
 """The conversation's rules in the service: who may reply, what is refused, and what is kept."""
 
+import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
+from hrd_reports.crypto.envelope import encrypt_reporter_key, new_dek
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES, encrypt_reporter_message
-from hrd_reports.crypto.receipts import derive_receipt_keys
-from hrd_reports.models import Report, ReportMessage, Role
-from hrd_reports.services import messaging
+from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt
+from hrd_reports.crypto.submission import build_submission
+from hrd_reports.models import Base, Report, ReportMessage, Role, WithdrawnReport
+from hrd_reports.services import clock, messaging, triage, users
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid
 from tests.helpers import Desk, Person, Submitted, report_content
 
@@ -135,3 +141,137 @@ def test_reporter_message_id_reused_for_other_words_or_another_report_is_refused
     with pytest.raises(Conflict):
         send(desk, other, message_id, blob)  # the very same message, with another receipt
     assert message_count(desk) == 1
+
+
+def test_reply_to_a_reporter_key_that_cannot_be_sealed_to_is_refused_and_stores_nothing(
+    desk: Desk, admin: Person
+) -> None:
+    # The reporter's client chose the key, and the server first sees it when the desk replies:
+    # one whose X25519 half is a low-order point parses, but nothing can be sealed to it.
+    receipt = generate_receipt()
+    dek = new_dek()
+    submission = build_submission(
+        report_content("CANARY-weak-key"), intake_key=desk.intake_key(), receipt=receipt, dek=dek
+    )
+    weak = derive_receipt_keys(receipt).reporter_key.public.raw[:-32] + bytes(32)
+    desk.store(
+        dataclasses.replace(
+            submission,
+            reporter_key=encrypt_reporter_key(dek, weak, report_id=submission.report_id),
+        )
+    )
+    with pytest.raises(Conflict, match="reporter cannot be reached"):
+        desk.reply(submission.report_id, "we read your report", by=admin)
+    assert message_count(desk) == 0
+
+
+# ---- withdrawal ---------------------------------------------------------------------------
+
+
+def _everything_of_a_report(desk: Desk, admin: Person) -> tuple[Submitted, Submitted]:
+    """A report with all that can hang on it (a grant, a note, tags, a link, messages both
+    ways), and another report linked to it."""
+    desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
+    submitted = desk.submit(report_content("CANARY-withdrawn-report"))
+    other = desk.submit(report_content("CANARY-other-report"))
+    desk.assign(submitted.report_id, to="wafa", by=admin)
+    desk.reply(submitted.report_id, "CANARY-desk-reply", by=admin)
+    post(desk, submitted, "CANARY-reporter-message")
+    with desk.session() as session:
+        reader = users.unlock(
+            session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
+        )
+        report_id, secrets = submitted.report_id, desk.secrets
+        triage.add_note(session, reader=reader, report_id=report_id, text="n", secrets=secrets)
+        triage.set_tags(session, reader=reader, report_id=report_id, tags=["t"], secrets=secrets)
+        triage.link_reports(
+            session, reader=reader, report_id=report_id, other_id=other.report_id, secrets=secrets
+        )
+        session.commit()
+    return submitted, other
+
+
+def _rows_of(session: Session, report_pk: int) -> dict[str, list[Any]]:
+    """The report's row and every row that refers to it, by table. The tables are read from
+    the schema (foreign keys to ``reports``), so a table added later is searched too."""
+    found: dict[str, list[Any]] = {}
+    for table in Base.metadata.sorted_tables:
+        refers = [
+            key.parent == report_pk
+            for key in table.foreign_keys
+            if key.column.table.name == "reports"
+        ]
+        if table.name == Report.__tablename__:
+            refers.append(table.c.id == report_pk)
+        if refers:
+            found[table.name] = list(session.execute(select(table).where(or_(*refers))))
+    return found
+
+
+def _binary_values(rows: Iterable[Any]) -> list[bytes]:
+    return [bytes(value) for row in rows for value in row if isinstance(value, bytes | memoryview)]
+
+
+def _everything_stored(session: Session) -> list[bytes]:
+    return _binary_values(
+        row for table in Base.metadata.sorted_tables for row in session.execute(select(table))
+    )
+
+
+@pytest.mark.parametrize("grace_days", [0, 7], ids=["at-once", "after-a-grace-period"])
+def test_withdrawn_report_is_destroyed_with_all_it_holds_and_leaves_a_tombstone(
+    desk: Desk, admin: Person, monkeypatch: pytest.MonkeyPatch, grace_days: int
+) -> None:
+    submitted, other = _everything_of_a_report(desk, admin)
+    grace = dt.timedelta(days=grace_days)
+    with desk.session() as session:
+        report_pk = session.execute(
+            select(Report.id).where(Report.public_id == submitted.report_id)
+        ).scalar_one()
+        held = _rows_of(session, report_pk)
+    assert {table for table, rows in held.items() if rows} == {
+        "reports",
+        "report_grants",
+        "report_notes",
+        "report_messages",
+        "report_links",
+    }
+    # Body, sealed DEK, reporter and message keys, lookup hash, tags, the grant's sealed DEK,
+    # the note, the reply (the desk's copy and the reporter's), the reporter's message.
+    secrets_held = _binary_values(row for rows in held.values() for row in rows)
+    assert len(secrets_held) == 11
+
+    with desk.session() as session:
+        destroyed = messaging.withdraw(
+            session,
+            lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
+            grace=grace,
+            secrets=desk.secrets,
+        )
+        session.commit()
+    assert destroyed == (grace_days == 0)
+    if grace_days:
+        # Kept for its grace period (the receipt already leads nowhere), then purged.
+        with desk.session() as session:
+            assert (
+                messaging.purge_withdrawn(session, grace=grace, actor="test", secrets=desk.secrets)
+                == []
+            )
+            session.commit()
+        later = clock.utc_now() + grace
+        monkeypatch.setattr(clock, "utc_now", lambda: later)
+        with desk.session() as session:
+            assert messaging.purge_withdrawn(
+                session, grace=grace, actor="test", secrets=desk.secrets
+            ) == [str(submitted.report_id)]
+            session.commit()
+
+    with desk.session() as session:
+        assert {table: rows for table, rows in _rows_of(session, report_pk).items() if rows} == {}
+        stored = _everything_stored(session)
+        tombstone = session.execute(select(WithdrawnReport)).scalar_one()
+        survivor = session.execute(select(Report)).scalar_one()
+    # Not deleted in name only: no byte string the report held is anywhere in the database.
+    assert [held[:16].hex() for held in secrets_held if any(held in s for s in stored)] == []
+    assert tombstone.public_id == submitted.report_id
+    assert survivor.public_id == other.report_id

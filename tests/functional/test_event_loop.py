@@ -44,41 +44,46 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return install_clock(monkeypatch)
 
 
-def _on_an_event_loop() -> bool:
-    """Whether this thread runs an event loop: a worker thread does not."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 @dataclass
 class LoopWatch:
-    """Every SQL statement and Argon2 computation, by whether it ran on the event loop."""
+    """Every SQL statement and Argon2 computation, by whether it ran on the event loop that
+    serves the application (the loops requests arrive on; another loop of this process, such
+    as the browser tests' Playwright keeps in the main thread, is not the app's)."""
 
+    app: Any
+    loops: set[asyncio.AbstractEventLoop] = field(default_factory=set)
     statements: Counter[bool] = field(default_factory=Counter)
     argon2: Counter[bool] = field(default_factory=Counter)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.loops.add(asyncio.get_running_loop())
+        await self.app(scope, receive, send)
+
+    def on_the_apps_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() in self.loops
+        except RuntimeError:
+            return False  # a worker thread runs no loop
+
     def statement(self, *_args: Any) -> None:
-        self.statements[_on_an_event_loop()] += 1
+        self.statements[self.on_the_apps_loop()] += 1
 
 
 @pytest.fixture
 def watched(
     runtime: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Any, LoopWatch]]:
-    watch = LoopWatch()
+) -> Iterator[LoopWatch]:
+    watch = LoopWatch(create_app(settings, runtime=runtime))
     event.listen(runtime.engine, "before_cursor_execute", watch.statement)
     for name in ARGON2_METHODS:
         original = getattr(PasswordProtection, name)
 
         def recorded(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            watch.argon2[_on_an_event_loop()] += 1
+            watch.argon2[watch.on_the_apps_loop()] += 1
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(PasswordProtection, name, recorded)
-    yield create_app(settings, runtime=runtime), watch
+    yield watch
     event.remove(runtime.engine, "before_cursor_execute", watch.statement)
 
 
@@ -88,9 +93,9 @@ def _made_up_cookie() -> str:
 
 
 def test_no_database_statement_or_argon2_runs_on_the_event_loop(
-    desk: Desk, admin: Person, watched: tuple[Any, LoopWatch], fake_clock: Clock
+    desk: Desk, admin: Person, watched: LoopWatch, fake_clock: Clock
 ) -> None:
-    app, watch = watched
+    app = watch = watched
     coordinator = enrol(desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), Role.COORDINATOR)
     worker = enrol(desk, desk.add_vetted("wes", Role.CASE_WORKER, by=admin), Role.CASE_WORKER)
     reporter = TestClient(app)
@@ -145,6 +150,7 @@ def test_no_database_statement_or_argon2_runs_on_the_event_loop(
     assert reporter.get("/no/such/page").status_code == 404
 
     # Every statement and every Argon2 computation ran in a worker thread, none on the loop.
+    assert watch.loops
     assert watch.statements[False] > 0
     assert watch.argon2[False] > 0
     assert (watch.statements[True], watch.argon2[True]) == (0, 0)

@@ -5,7 +5,8 @@
 
 Runs, on SQLite and (with ``--database-url``) on PostgreSQL: key rotation at 10,000 and
 100,000 reports, intake through the HTTP server, the dashboard's list at 10,000 and 100,000
-reports, its decrypted search and 50 sign-ins at once; once: the reporter's browser (seal time
+reports, its decrypted search and 50 sign-ins at once, a reporter's challenges under a flood
+of dashboard requests; once: the reporter's browser (seal time
 and page weight); and the load test, 10,000 submissions through ``hrd-reports serve --workers
 2`` at concurrency 64 (``tests/functional/test_load.py``, which also checks that none is lost
 and none is answered 5xx). Each benchmark prints its own detailed table as it finishes; the
@@ -31,6 +32,7 @@ from typing import Any
 import browser
 import cryptography
 import dashboard
+import flood
 import intake
 import rotation
 import sqlalchemy
@@ -48,10 +50,11 @@ class Sizes:
     logins: int
     intake: int
     load: int
+    flood: int
 
 
-FULL = Sizes([10_000, 100_000], [10_000, 100_000], 10_000, 100, 50, 3_000, 10_000)
-QUICK = Sizes([1_000], [2_000], 2_000, 10, 5, 300, 500)
+FULL = Sizes([10_000, 100_000], [10_000, 100_000], 10_000, 100, 50, 3_000, 10_000, 3_000)
+QUICK = Sizes([1_000], [2_000], 2_000, 10, 5, 300, 500, 500)
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,20 @@ def logins_row(r: dashboard.LoginResult) -> Row:
         f"/healthz within {r.health_max_s:.1f} s",
         target="0 failed",
     )
+
+
+def flood_rows(results: list[flood.FloodResult]) -> list[Row]:
+    return [
+        Row(
+            f"challenge p99 in a dashboard flood of {r.cookies}, {r.flooders} clients",
+            r.backend,
+            f"{r.p99(r.in_flood) * 1000:.2f} ms",
+            f"{r.p99(r.at_rest) * 1000:.2f} ms at rest",
+            f"{r.ratio:.2f}",
+            f"<= {flood.TARGET_RATIO:.1f}",
+        )
+        for r in results
+    ]
 
 
 def page_rows(r: browser.BrowserResult) -> list[Row]:
@@ -260,6 +277,10 @@ def main() -> None:
         logins = dashboard.run_logins(sizes.logins, server_url)
         dashboard.print_logins(logins)
         rows.append(logins_row(logins))
+
+        floods = flood.run(sizes.flood, 4, server_url)
+        flood.print_result(floods)
+        rows += flood_rows(floods)
 
         rows.append(load_row(run_load(sizes.load, server_url), backend_of(server_url)))
 

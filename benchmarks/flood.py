@@ -10,12 +10,15 @@ lock. Here ``hrd-reports serve`` (one worker, as it starts by default) answers a
 asking for challenges one after another, at rest and then while ``--flooders`` clients loop
 on ``/dashboard/reports``, in two floods:
 
-- made-up cookies (what anyone can send; the target applies): refused by the cookie's HMAC;
-- cookies the server issued, for sessions that no longer exist (what someone holding an old
-  cookie can send): each costs a database read in a worker thread.
+- made-up cookies (what anyone can send): refused by the cookie's HMAC, before any routing;
+- a cookie the server issued, for a session that does not exist (what someone holding an old
+  cookie can send): the first costs a database read in a worker thread, then the server
+  knows the session is over and refuses the cookie as it refuses a made-up one.
 
-The floor is the same reporter's p99 at rest, measured just before each flood. Target: the
-p99 in a flood of made-up cookies within 3 times the p99 at rest.
+The floor is the same reporter's p99 at rest, in the same run: rounds at rest and in a flood
+alternate, so that whatever else the machine does falls on both alike. The reporter and the
+flooding clients share this process and its event loop: on two cores, the server has one
+and the clients the other. Target: the p99 in each flood within 3 times the p99 at rest.
 """
 
 import argparse
@@ -90,18 +93,24 @@ async def _flood(url: str, cookies: list[str], stop: asyncio.Event, result: Floo
         connection.close()
 
 
+ROUNDS = 5
+
+
 async def _measure(
     url: str, requests: int, flooders: int, cookie: str, result: FloodResult
 ) -> None:
-    result.at_rest = await _challenges(url, requests)
-    stop = asyncio.Event()
-    floods = [asyncio.create_task(_flood(url, [cookie], stop, result)) for _ in range(flooders)]
-    # The flood is under way before the reporter's requests are timed.
-    while result.flood_requests < 10 * flooders:
-        await asyncio.sleep(0.01)
-    result.in_flood = await _challenges(url, requests)
-    stop.set()
-    await asyncio.gather(*floods)
+    per_round = max(1, requests // ROUNDS)
+    for _ in range(ROUNDS):
+        result.at_rest += await _challenges(url, per_round)
+        stop = asyncio.Event()
+        started = result.flood_requests
+        floods = [asyncio.create_task(_flood(url, [cookie], stop, result)) for _ in range(flooders)]
+        # The flood is under way before the reporter's requests are timed.
+        while result.flood_requests < started + 10 * flooders:
+            await asyncio.sleep(0.01)
+        result.in_flood += await _challenges(url, per_round)
+        stop.set()
+        await asyncio.gather(*floods)
 
 
 def run(requests: int, flooders: int, server_url: str | None) -> list[FloodResult]:
@@ -148,8 +157,7 @@ def print_result(results: list[FloodResult]) -> None:
         print(f"{r.flooders} flooding clients")
         print(f"  challenge p99 at rest:    {rest:7.2f} ms  (p50 {_p50(r.at_rest):.2f} ms)")
         print(f"  challenge p99 in a flood: {flood:7.2f} ms  (p50 {_p50(r.in_flood):.2f} ms)")
-        target = f"target <= {TARGET_RATIO:.1f}" if r.cookies == "made-up cookies" else "no target"
-        print(f"  ratio {r.ratio:.2f}   ({target})")
+        print(f"  ratio {r.ratio:.2f}   (target <= {TARGET_RATIO:.1f})")
         print(f"  flood: {r.flood_requests:,} dashboard requests answered {r.flood_statuses}")
 
 

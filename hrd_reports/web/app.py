@@ -5,7 +5,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import Scope
+from starlette.types import ASGIApp, Scope
 
 from hrd_reports import __version__
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
@@ -49,10 +49,34 @@ from hrd_reports.web.auth import (
 )
 from hrd_reports.web.deps import ReadSession
 from hrd_reports.web.headers import SecurityHeadersMiddleware
-from hrd_reports.web.middleware import AccessLog, BodySizeLimit, CutOffAnswer, SessionGate
+from hrd_reports.web.middleware import (
+    AccessLog,
+    BodySizeLimit,
+    CutOffAnswer,
+    EndedSessions,
+    SessionGate,
+)
 from hrd_reports.web.pages import Notice, Pages
 from hrd_reports.web.reporter import ServerSealedLimit
 from hrd_reports.wiring import Runtime, build_runtime
+
+
+class _DeskApp(FastAPI):
+    """FastAPI, with what must come first outside the framework's own middleware.
+
+    ``outermost`` wraps the whole stack, FastAPI's error handling included: the security
+    headers then reach every answer, an unexpected 500 too, and the session gate turns a
+    request away with the least work a request can cost (each layer between the server and
+    the gate is paid by every request of a flood).
+    """
+
+    outermost: list[Callable[[ASGIApp], ASGIApp]]
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for wrap in reversed(self.outermost):
+            app = wrap(app)
+        return app
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
@@ -73,7 +97,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
                 await purging
         runtime.close()
 
-    app = FastAPI(
+    app = _DeskApp(
         title="hrd-reports",
         version=__version__,
         lifespan=lifespan,
@@ -86,9 +110,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.pages = Pages(settings)
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
-    # The last added is the outermost: security headers reach every response, a 413 included,
-    # and the log sees every request but the dashboard's without a session (see SessionGate,
-    # added last, below the headers).
+    app.state.ended_sessions = EndedSessions()
+    # The last added is the outermost, and ``outermost`` (below) comes before all of them: the
+    # log sees every request but the dashboard's without a session (see SessionGate).
     app.add_middleware(BodySizeLimit, page=functools.partial(_too_large_page, app.state.pages))
     app.add_middleware(AccessLog)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
@@ -102,24 +126,27 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(setup.router)
     app.include_router(dashboard.router)
     app.include_router(dashboard_admin.router)
-    app.add_middleware(
-        SessionGate,
-        secret=runtime.secrets.session,
-        cookie_names=SESSION_COOKIE_NAMES,
-        open_paths=[
-            route.path_regex
-            for route in [*dashboard.router.routes, *dashboard_admin.router.routes]
-            if isinstance(route, APIRoute) and ACCESS.get(route.name) is ANONYMOUS
-        ],
-        sign_in_path=app.url_path_for("dashboard_login_form"),
-    )
     _add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        onion_location=settings.onion_location,
-        public_https=settings.public_url_is_https,
-    )
+    app.outermost = [
+        functools.partial(
+            SecurityHeadersMiddleware,
+            onion_location=settings.onion_location,
+            public_https=settings.public_url_is_https,
+        ),
+        functools.partial(
+            SessionGate,
+            secret=runtime.secrets.session,
+            cookie_names=SESSION_COOKIE_NAMES,
+            open_paths=[
+                route.path_regex
+                for route in [*dashboard.router.routes, *dashboard_admin.router.routes]
+                if isinstance(route, APIRoute) and ACCESS.get(route.name) is ANONYMOUS
+            ],
+            sign_in_path=app.url_path_for("dashboard_login_form"),
+            ended=app.state.ended_sessions,
+        ),
+    ]
 
     @app.get("/healthz")
     def health(session: ReadSession) -> dict[str, str]:

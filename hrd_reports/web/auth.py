@@ -24,6 +24,7 @@ from hrd_reports.models import Role
 from hrd_reports.services import sessions
 from hrd_reports.services.users import UnlockedUser
 from hrd_reports.settings import Settings
+from hrd_reports.web.middleware import EndedSessions
 from hrd_reports.wiring import Runtime
 
 # Where browsers reach the desk over https, its cookies are Secure and carry the __Host-
@@ -216,6 +217,8 @@ def authorise(
     runtime: Runtime = request.app.state.runtime
     signed_in = _resume(runtime, presented.token)
     if signed_in is None:
+        ended: EndedSessions = request.app.state.ended_sessions
+        ended.add(presented.token)
         raise SignInRequired
     # Known from here on: a refusal below is recorded as this person's, not as anonymous.
     request.state.signed_in = signed_in

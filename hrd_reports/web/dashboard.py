@@ -166,6 +166,7 @@ def _record_sign_in(
 def logout(request: Request, session: DbSession, me: CurrentUser) -> Response:
     sessions.close(session, token=me.token)
     session.commit()
+    request.app.state.ended_sessions.add(me.token)
     response = _see_other(request, "dashboard_login_form")
     delete_cookie(response, request, SESSION_COOKIE_PLAIN)
     # The browser forgets this origin's cookies, storage and cached pages.

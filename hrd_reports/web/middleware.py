@@ -4,7 +4,9 @@ a gate that turns away dashboard requests without a session before any routing."
 import asyncio
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from starlette.requests import cookie_parser
@@ -161,9 +163,39 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(route, "path_format", None) or getattr(route, "path", None) or "(no route)")
 
 
+class EndedSessions:
+    """Cookies this server issued whose session is over, remembered (a bounded number, per
+    process) once a request found so, so that replaying an old cookie in a loop costs a
+    thread and a database read once, then as little as a made-up cookie.
+
+    Sound because a session that resumed nothing never resumes again: its id is random, an
+    ended session's row is gone or past its limits for good, and a cookie's key cannot be
+    changed without failing its HMAC.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._ended: OrderedDict[bytes, None] = OrderedDict()
+        # Added to from worker threads, read on the event loop: each step is a dict
+        # operation, so the lock is never held for longer than that.
+        self._lock = threading.Lock()
+
+    def add(self, token: SessionToken) -> None:
+        with self._lock:
+            self._ended[token.lookup] = None
+            self._ended.move_to_end(token.lookup)
+            while len(self._ended) > self._capacity:
+                self._ended.popitem(last=False)
+
+    def __contains__(self, token: SessionToken) -> bool:
+        with self._lock:
+            return token.lookup in self._ended
+
+
 class SessionGate:
     """Sends to the sign-in page, before any routing, a dashboard request that needs a
-    session and carries no session cookie this server issued.
+    session and carries no session cookie this server issued (or one of a session known to
+    be over).
 
     Anyone can send such requests, as fast as they like: each costs one HMAC here, and no
     framework work, thread or database read, so a flood of them leaves the event loop free
@@ -180,8 +212,10 @@ class SessionGate:
         cookie_names: Iterable[str],
         open_paths: Iterable[re.Pattern[str]],
         sign_in_path: str,
+        ended: EndedSessions | None = None,
     ) -> None:
         self.app = app
+        self._ended = ended if ended is not None else EndedSessions()
         self._secret = secret
         self._cookie_names = frozenset(cookie_names)
         self._open_paths = tuple(open_paths)
@@ -192,7 +226,7 @@ class SessionGate:
             scope["type"] != "http"
             or not scope["path"].startswith(DASHBOARD_PREFIX)
             or any(path.fullmatch(scope["path"]) for path in self._open_paths)
-            or self._has_issued_cookie(scope)
+            or self._has_live_cookie(scope)
         ):
             await self.app(scope, receive, send)
             return
@@ -205,12 +239,15 @@ class SessionGate:
         )
         await send({"type": "http.response.body", "body": b""})
 
-    def _has_issued_cookie(self, scope: Scope) -> bool:
+    def _has_live_cookie(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
             if name != b"cookie":
                 continue
             for cookie, text in cookie_parser(value.decode("latin-1")).items():
-                if cookie in self._cookie_names and SessionToken.parse(text, secret=self._secret):
+                if cookie not in self._cookie_names:
+                    continue
+                token = SessionToken.parse(text, secret=self._secret)
+                if token is not None and token not in self._ended:
                     return True
         return False
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hrd_reports.crypto import totp
 from hrd_reports.models import AuditEvent, DashboardSession, Report, Role
@@ -103,6 +103,30 @@ def test_session_cookie_is_new_at_sign_in_and_useless_after_logout(
         assert session.execute(select(DashboardSession)).first() is None
     client.cookies.set(SESSION_COOKIE_PLAIN, issued, domain="testserver.local", path="/")
     assert client.get("/dashboard/reports", follow_redirects=False).status_code == 303
+
+
+def test_cookie_of_an_ended_session_replayed_costs_one_database_read_then_none(
+    client: TestClient, runtime: Runtime, coordinator: Staff, fake_clock: Clock, settings: Settings
+) -> None:
+    # Someone holding an old cookie could loop on it: after the first refusal it is turned
+    # away before any routing, like a made-up one.
+    assert sign_in(client, coordinator, fake_clock) == 303
+    fake_clock.advance(settings.session_idle_minutes * 60 + 1)
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(runtime.engine, "before_cursor_execute", executed)
+    try:
+        assert client.get("/dashboard/reports", follow_redirects=False).status_code == 303
+        looked_up = len(statements)
+        for _ in range(5):
+            assert client.get("/dashboard/reports", follow_redirects=False).status_code == 303
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", executed)
+    assert looked_up > 0
+    assert len(statements) == looked_up
 
 
 def test_session_ends_after_idle_timeout(

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from hrd_reports.crypto.sessions import SessionToken
 from hrd_reports.web.auth import SESSION_COOKIE_NAMES
-from hrd_reports.web.middleware import SessionGate
+from hrd_reports.web.middleware import EndedSessions, SessionGate
 
 SECRET = secrets.token_bytes(32)
 
@@ -32,13 +32,19 @@ def behind() -> Recorded:
 
 
 @pytest.fixture
-def client(behind: Recorded) -> TestClient:
+def ended() -> EndedSessions:
+    return EndedSessions(capacity=2)
+
+
+@pytest.fixture
+def client(behind: Recorded, ended: EndedSessions) -> TestClient:
     gate = SessionGate(
         behind,
         secret=SECRET,
         cookie_names=SESSION_COOKIE_NAMES,
         open_paths=[re.compile("/dashboard/login"), re.compile("/dashboard/invitation/[^/]+")],
         sign_in_path="/dashboard/login",
+        ended=ended,
     )
     return TestClient(gate)
 
@@ -81,3 +87,22 @@ def test_open_pages_and_the_reporter_side_pass_the_gate_without_a_cookie(
 def test_open_paths_match_whole_paths_only(client: TestClient, behind: Recorded) -> None:
     assert client.get("/dashboard/loginx", follow_redirects=False).status_code == 303
     assert "/dashboard/loginx" not in behind.paths
+
+
+def test_cookie_of_a_session_known_to_be_over_is_sent_to_sign_in_unrouted(
+    client: TestClient, behind: Recorded, ended: EndedSessions
+) -> None:
+    ended.add(SessionToken.parse(ISSUED, secret=SECRET))  # type: ignore[arg-type]
+    response = client.get(
+        "/dashboard/reports", headers={"Cookie": f"hrd-session={ISSUED}"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert behind.paths == []
+
+
+def test_ended_sessions_remember_a_bounded_number_the_latest() -> None:
+    ended = EndedSessions(capacity=2)
+    first, second, third = (SessionToken.new() for _ in range(3))
+    for token in (first, second, third):
+        ended.add(token)
+    assert (first in ended, second in ended, third in ended) == (False, True, True)

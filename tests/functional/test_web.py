@@ -192,3 +192,19 @@ def test_refusals_of_the_api_stay_json(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert "detail" in response.json()
+
+
+def test_an_unexpected_error_is_a_500_with_the_security_headers_and_no_detail(
+    settings: Settings, runtime: Runtime
+) -> None:
+    app = create_app(settings, runtime=runtime)
+
+    @app.get("/broken")
+    def broken() -> None:
+        raise RuntimeError("CANARY-internal detail")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/broken")
+    assert response.status_code == 500
+    assert "content-security-policy" in response.headers
+    assert response.headers["cache-control"] == "no-store"
+    assert "CANARY" not in response.text

@@ -1,5 +1,6 @@
 """Engines, sessions and migrations, for SQLite (default) and PostgreSQL."""
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -13,7 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 # Set on the engine behind read-only sessions (see ``make_session_factory``).
@@ -39,18 +40,43 @@ class DatabaseBusy(Exception):
 
 
 class WaitingWriters:
-    """Tells the writers waiting for their turn that their engine is being closed.
+    """Tells the database work still waiting that its engine is being closed.
 
-    Writers that were waiting when ``release_all`` was called give up (a stopping server is
-    then not kept alive by requests queued behind a long write); writers that start waiting
-    afterwards wait as usual, since an engine may be used again after it is disposed.
+    On SQLite, writers that were queued for the writer lock when ``release_all`` was called
+    give up; on PostgreSQL, the statements running on the connections in use then are
+    cancelled (one still waiting for a row lock would otherwise wait for as long as its
+    holder). A stopping server is then not kept alive by requests queued behind a long
+    write. Work that starts afterwards waits as usual: an engine may be used again once
+    disposed.
     """
 
     def __init__(self) -> None:
         self.generation = 0
+        self._in_use: set[Any] = set()
+        self._lock = threading.Lock()
 
     def release_all(self) -> None:
         self.generation += 1
+        with self._lock:
+            in_use = list(self._in_use)
+        for connection in in_use:
+            # psycopg's cancel: a request to the server, from any thread; an error here only
+            # means that the statement or the connection has ended meanwhile.
+            with contextlib.suppress(Exception):
+                connection.cancel()
+
+    def watch(self, engine: Engine) -> None:
+        """Keep track of ``engine``'s connections while they are checked out of its pool."""
+
+        @event.listens_for(engine, "checkout")
+        def _checked_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            with self._lock:
+                self._in_use.add(dbapi_connection)
+
+        @event.listens_for(engine, "checkin")
+        def _checked_in(dbapi_connection: Any, _record: Any) -> None:
+            with self._lock:
+                self._in_use.discard(dbapi_connection)
 
 
 class QueuedWriterConnection(sqlite3.Connection):
@@ -139,13 +165,24 @@ class QueuedWriterConnection(sqlite3.Connection):
 
 
 def make_engine(url: str, *, waiting: WaitingWriters | None = None) -> Engine:
-    """An engine for ``url``; ``waiting`` lets its SQLite writers that wait for their turn be
-    told to give up (see ``WaitingWriters``)."""
+    """An engine for ``url``; ``waiting`` lets the work that waits on it be told to give up
+    (see ``WaitingWriters``)."""
     # hide_parameters: a database error's message (and any log of it) names the statement but
     # not the values bound to it, which could be a name typed where a password was meant, or
     # a lookup hash; nothing a client sent is repeated in an exception or a log.
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            # No statement waits for a lock longer than a SQLite writer waits for its turn:
+            # then it is "busy" (503), not a request that hangs as long as the lock is held.
+            connect_args={"options": f"-c lock_timeout={int(WRITER_WAIT_SECONDS * 1000)}"},
+        )
+        event.listen(engine, "handle_error", _busy_when_postgresql_gave_up)
+        if waiting is not None:
+            waiting.watch(engine)
+        return engine
     engine = create_engine(
         url,
         connect_args={
@@ -184,6 +221,17 @@ def make_engine(url: str, *, waiting: WaitingWriters | None = None) -> Engine:
             connection.connection.dbapi_connection.begin_write()
 
     return engine
+
+
+# SQLSTATEs of a statement that gave up waiting: its lock timeout (55P03), or cancelled
+# because the server is stopping (57014).
+_GAVE_UP = frozenset({"55P03", "57014"})
+
+
+def _busy_when_postgresql_gave_up(context: ExceptionContext) -> None:
+    state = getattr(context.original_exception, "sqlstate", None)
+    if state in _GAVE_UP:
+        raise DatabaseBusy("the database stayed busy; try again") from context.original_exception
 
 
 def checkpoint_deleted(engine: Engine) -> None:

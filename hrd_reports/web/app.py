@@ -95,7 +95,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             purging.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purging
-        runtime.close()
+        # Off the event loop (on PostgreSQL it sends cancel requests), and not in the worker
+        # threads' pool, which requests still waiting for the database may hold.
+        await asyncio.to_thread(runtime.close)
 
     app = _DeskApp(
         title="hrd-reports",

@@ -6,13 +6,15 @@ a server that stops without finishing what it acknowledged loses reports. Once, 
 dashboard requests blocked the event loop, and SIGTERM went unanswered until a kill.
 """
 
+import contextlib
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from hrd_reports import db
@@ -130,21 +132,50 @@ def test_sigterm_mid_load_ends_the_server_and_keeps_every_acknowledged_report(
 def test_sigterm_while_writes_wait_for_a_held_lock_still_ends_the_server(
     desk: Desk, admin: Person, settings: Settings, start_server: StartServer
 ) -> None:
-    if not db.is_sqlite(settings.database_url):
-        pytest.skip("SQLite's single writer lock; PostgreSQL's intake takes no shared lock")
-    database = make_url(settings.database_url).database
-    assert database is not None
-    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-    try:
-        # Held from just before SIGTERM until the server has ended: the writes in flight
-        # cannot finish, and the server must still stop (it once could not even notice).
+    # Held from just before SIGTERM until the server has ended: the writes in flight cannot
+    # finish, and the server must still stop (it once could not even notice the signal).
+    with lock_holder(settings) as (lock, unlock):
         _sigterm_mid_load(
             desk,
             admin,
             start_server,
-            lock_first=lambda: holder.execute("BEGIN IMMEDIATE"),
-            unlock=lambda: holder.execute("ROLLBACK") if holder.in_transaction else None,
+            lock_first=lock,
+            unlock=unlock,
             within=GRACEFUL_SHUTDOWN_SECONDS + db.WRITER_WAIT_SECONDS + STOP_SECONDS,
         )
+
+
+@contextlib.contextmanager
+def lock_holder(
+    settings: Settings,
+) -> Iterator[tuple[Callable[[], None], Callable[[], None]]]:
+    """Another program's connection, and how it takes and releases the lock that storing a
+    report waits for: SQLite's writer lock, or PostgreSQL's lock on the reports table."""
+    url = make_url(settings.database_url)
+    if db.is_sqlite(settings.database_url):
+        assert url.database is not None
+        holder = sqlite3.connect(url.database, isolation_level=None, check_same_thread=False)
+
+        def take() -> None:
+            holder.execute("BEGIN IMMEDIATE")
+
+        def release() -> None:
+            if holder.in_transaction:
+                holder.execute("ROLLBACK")
+
+        try:
+            yield take, release
+        finally:
+            holder.close()
+        return
+    engine = create_engine(url)
+    connection = engine.connect()
+
+    def lock_reports() -> None:
+        connection.execute(text("LOCK TABLE reports IN ACCESS EXCLUSIVE MODE"))
+
+    try:
+        yield lock_reports, connection.rollback
     finally:
-        holder.close()
+        connection.close()
+        engine.dispose()

@@ -1,13 +1,15 @@
+import contextlib
 import re
 import stat
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Select, create_engine, delete, func, insert, select, text
+from sqlalchemy import Engine, Select, create_engine, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hrd_reports import db
@@ -136,45 +138,79 @@ def test_sqlite_writers_queue_on_a_private_lock_file_and_never_nest_in_one_threa
         engine.dispose()
 
 
-def test_sqlite_writers_waiting_when_the_engine_closes_give_up_and_later_ones_wait_as_usual(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@contextlib.contextmanager
+def lock_held_elsewhere(engine: Engine, database_url: str) -> Iterator[None]:
+    """What a long write elsewhere does: on SQLite another writer of this process holds the
+    writer lock; on PostgreSQL another connection holds a lock on the users table."""
+    if db.is_sqlite(database_url):
+        with unit_of_work(db.make_session_factory(engine)) as holder:
+            holder.execute(select(func.count()).select_from(User))  # takes the writer lock
+            yield
+        return
+    other = create_engine(database_url)
+    try:
+        with other.connect() as connection:
+            connection.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+            yield
+            connection.rollback()
+    finally:
+        other.dispose()
+
+
+def _write_in_a_thread(engine: Engine, outcome: list[BaseException | None]) -> threading.Thread:
+    def write() -> None:
+        try:
+            with unit_of_work(db.make_session_factory(engine)) as session:
+                session.execute(delete(User).where(User.name == "nobody"))
+                session.commit()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - collected, then asserted
+            outcome.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    return writer
+
+
+def test_a_write_waiting_for_a_lock_held_elsewhere_gives_up_busy_when_the_engine_closes(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A stopping server must not be kept alive by requests queued behind a long write.
     monkeypatch.setattr(db, "WRITER_WAIT_SECONDS", 600.0)  # they would wait that long
     waiting = db.WaitingWriters()
-    engine = db.make_engine(f"sqlite:///{tmp_path}/closing.db", waiting=waiting)
+    engine = db.make_engine(database_url, waiting=waiting)
     try:
-        db.migrate(engine)
-        sessions = db.make_session_factory(engine)
-        queued: list[BaseException | None] = []
-        started = threading.Event()
-
-        def wait_for_the_writer() -> None:
-            started.set()
-            try:
-                with unit_of_work(sessions) as session:
-                    session.execute(select(func.count()).select_from(User))
-                queued.append(None)
-            except BaseException as exc:  # noqa: BLE001 - collected, then asserted
-                queued.append(exc)
-
-        with unit_of_work(sessions) as holder:
-            holder.execute(select(func.count()).select_from(User))  # takes the writer lock
-            waiter = threading.Thread(target=wait_for_the_writer)
-            waiter.start()
-            assert started.wait(10)
-            # The waiter is queued behind the holder (it cannot have got the lock): told to
-            # give up (again, until it has begun to wait), it gives up.
-            for _ in range(200):
-                if queued or not waiter.is_alive():
+        outcome: list[BaseException | None] = []
+        with lock_held_elsewhere(engine, database_url):
+            writer = _write_in_a_thread(engine, outcome)
+            # Told to give up (again, until it has begun to wait), it gives up.
+            for _ in range(400):
+                if outcome or not writer.is_alive():
                     break
                 waiting.release_all()
-                waiter.join(0.05)
-            assert len(queued) == 1
-            assert isinstance(queued[0], db.DatabaseBusy)
+                writer.join(0.05)
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], db.DatabaseBusy)
         # Released, the engine is usable again, and a writer that comes later gets its turn.
-        with unit_of_work(sessions) as session:
-            assert session.execute(select(func.count()).select_from(User)).scalar_one() == 0
+        later: list[BaseException | None] = []
+        _write_in_a_thread(engine, later).join(30)
+        assert later == [None]
+    finally:
+        engine.dispose()
+
+
+def test_a_write_waiting_longer_than_the_bound_for_a_lock_held_elsewhere_is_busy(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not a request that hangs for as long as someone else holds a lock: a 503 to retry.
+    monkeypatch.setattr(db, "WRITER_WAIT_SECONDS", 0.5)
+    engine = db.make_engine(database_url)
+    try:
+        outcome: list[BaseException | None] = []
+        with lock_held_elsewhere(engine, database_url):
+            _write_in_a_thread(engine, outcome).join(60)
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], db.DatabaseBusy)
     finally:
         engine.dispose()
 

@@ -2,6 +2,7 @@
 a gate that turns away dashboard requests without a session before any routing."""
 
 import asyncio
+import json
 import logging
 import re
 import threading
@@ -99,14 +100,22 @@ async def _refuse(send: Send) -> None:
     # gets its 413. Closing with a body still arriving resets the connection, and a client
     # still sending may lose the answer with it (a reporter's browser would show a broken
     # connection instead of a reason).
-    body = b'{"detail":"the request is too large"}'
+    await _send_json(send, 413, "the request is too large")
+
+
+async def _send_json(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """An answer ``{"detail": ...}`` sent from below the application (no framework there)."""
+    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
@@ -282,18 +291,10 @@ class CutOffAnswer:
             await self.app(scope, receive, tracked)
         except asyncio.CancelledError:
             if not started:
-                body = b'{"detail":"the server is restarting; please try again in a moment"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 503,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"retry-after", b"5"),
-                            (b"connection", b"close"),
-                        ],
-                    }
+                await _send_json(
+                    send,
+                    503,
+                    "the server is restarting; please try again in a moment",
+                    [(b"retry-after", b"5"), (b"connection", b"close")],
                 )
-                await send({"type": "http.response.body", "body": body})
             raise

@@ -37,6 +37,13 @@ from tests.helpers import Desk, Person, hidden_value, post_report, query_inbox, 
 from tests.server import LiveServer
 
 ARGON2_METHODS = ("verify_password", "verify_dummy", "hash_password", "protect_seed")
+# The invitation form as posted to a link that leads nowhere.
+MADE_UP_ENROLMENT = {
+    "password": "x" * 12,
+    "password_again": "x" * 12,
+    "totp_secret": "A" * 32,
+    "code": "123456",
+}
 
 
 @pytest.fixture
@@ -124,12 +131,7 @@ def test_no_database_statement_or_argon2_runs_on_the_event_loop(
     assert stranger.get(f"/dashboard/invitation/{secrets.token_urlsafe(32)}").status_code == 404
     posted = stranger.post(
         f"/dashboard/invitation/{secrets.token_urlsafe(32)}",
-        data={
-            "password": "x" * 12,
-            "password_again": "x" * 12,
-            "totp_secret": "A" * 32,
-            "code": "123456",
-        },
+        data=MADE_UP_ENROLMENT,
     )
     assert posted.status_code == 404
     # Signed-in people: pages, a change, a refusal by role (audited), a stale form token, a
@@ -289,12 +291,7 @@ def test_invitation_posts_while_the_writer_lock_is_held_do_not_stall_reporters(
     def invitation(client: httpx.Client) -> httpx.Response:
         return client.post(
             f"/dashboard/invitation/{secrets.token_urlsafe(32)}",
-            data={
-                "password": "x" * 12,
-                "password_again": "x" * 12,
-                "totp_secret": "A" * 32,
-                "code": "123456",
-            },
+            data=MADE_UP_ENROLMENT,
         )
 
     with writer_lock_held(settings):

@@ -198,6 +198,10 @@ class Report(Base):
     # reports an abduction, a detention or an attempt on a life. Like priority, a workflow
     # field in clear, so that such reports come first without opening every report.
     urgent: Mapped[bool | None]
+    # Learned with ``urgent``: whether the report follows the form (None until opened). Says
+    # how the report was sent (not by the desk's page), never what it says; in clear, so that
+    # the list can count and filter such reports without opening every one.
+    follows_form: Mapped[bool | None]
     # The desk's tags, a JSON list encrypted under the report's DEK: tags name people and
     # places as readily as the report does.
     tags: Mapped[bytes | None]
@@ -225,8 +229,15 @@ Index("ix_reports_list_order", *REPORT_LIST_ORDER)
 Index(
     "ix_reports_unclassified",
     Report.id,
-    sqlite_where=Report.urgent.is_(None),
-    postgresql_where=Report.urgent.is_(None),
+    sqlite_where=Report.follows_form.is_(None),
+    postgresql_where=Report.follows_form.is_(None),
+)
+# The reports that do not follow the form, which every listing counts.
+Index(
+    "ix_reports_off_form",
+    Report.id,
+    sqlite_where=Report.follows_form.is_(False),
+    postgresql_where=Report.follows_form.is_(False),
 )
 
 

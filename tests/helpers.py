@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
-from hrd_reports.crypto.messages import encrypt_reporter_message
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.envelope import encrypt_with_dek, pad
+from hrd_reports.crypto.messages import MAX_MESSAGE_BUCKET, encrypt_reporter_message
 from hrd_reports.crypto.pow import solve
 from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.crypto.submission import Submission, new_submission
@@ -117,6 +119,15 @@ def post_reporter_message(client: Any, receipt: str, report_id: UUID, text: str)
             "message": {"id": str(message_id), "ciphertext": _b64(blob)},
         },
     )
+
+
+def sealed_message_bytes(receipt: str, report_id: UUID, plaintext: bytes) -> tuple[UUID, bytes]:
+    """A reporter's message of any bytes, sealed as a client can (not only as our page does,
+    which seals UTF-8 text): its id and its ciphertext."""
+    message_id = uuid.uuid4()
+    padded = pad(plaintext, max_bucket=MAX_MESSAGE_BUCKET)
+    aad = bind(Purpose.REPORTER_MESSAGE, f"{report_id}/{message_id}")
+    return message_id, encrypt_with_dek(derive_receipt_keys(receipt).message_key, padded, aad=aad)
 
 
 def _b64(data: bytes) -> str:

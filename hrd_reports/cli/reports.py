@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from hrd_reports import received
 from hrd_reports.cli.common import (
     AS_OPTION,
     JSON_OUTPUT,
@@ -24,6 +25,8 @@ from hrd_reports.services.reports import ReportView
 app = typer.Typer(
     help="Reports: list, show, assign, and purge the withdrawn.", no_args_is_help=True
 )
+# Marks, in ``reports list``, a report that does not follow the form.
+OFF_FORM = "[not the form] "
 
 
 def _document(view: ReportView, *, with_content: bool) -> dict[str, Any]:
@@ -35,6 +38,8 @@ def _document(view: ReportView, *, with_content: bool) -> dict[str, Any]:
         "assignee": view.assignee,
         "server_sealed": view.server_sealed,
         "problem": view.problem,
+        # None when the report did not open.
+        "follows_form": view.follows_form if view.content is not None else None,
     }
     if with_content:
         document["content"] = view.content
@@ -61,9 +66,10 @@ def list_(
         print_json({"reports": [_document(view, with_content=False) for view in views]})
         return
     for view in views:
+        mark = OFF_FORM if view.content is not None and not view.follows_form else ""
         typer.echo(
             f"{view.id}  {view.received_on}  {view.status:<12}  {view.priority or '-':<3}  "
-            f"{view.assignee or '-':<16}  {view.summary()}"
+            f"{view.assignee or '-':<16}  {mark}{view.summary()}"
         )
     typer.echo(f"{len(views)} report{'' if len(views) == 1 else 's'}.", err=True)
 
@@ -97,8 +103,19 @@ def show(
         return
     for key in ("id", "received_on", "status", "priority", "assignee", "server_sealed"):
         typer.echo(f"{key}: {document[key]}")
-    typer.echo("content:")
-    print_json(view.content)
+    content = view.content or {}
+    if view.follows_form:
+        typer.echo("content:")
+        print_json(content)
+        return
+    # Escaped already (``received.visible``): nothing in it acts on the terminal.
+    problem = content.get(received.SHAPE_PROBLEM)
+    typer.echo(f"follows_form: False ({problem})")
+    typer.echo("as received:")
+    typer.echo(content.get(received.AS_RECEIVED, ""))
+    omitted = content.get(received.AS_RECEIVED_OMITTED, 0)
+    if omitted:
+        typer.echo(f"[{omitted} more characters not shown]")
 
 
 @app.command("assign")

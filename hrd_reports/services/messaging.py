@@ -16,11 +16,13 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from hrd_reports import received
 from hrd_reports.crypto.envelope import decrypt_message_key, decrypt_reporter_key
 from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.crypto.messages import (
     MAX_MESSAGE_BYTES,
     decrypt_reporter_message,
+    decrypt_reporter_message_bytes,
     encrypt_reporter_message,
     message_sizes,
     open_reply_as_desk,
@@ -312,6 +314,8 @@ class ThreadMessage:
     # None for a message that does not open: a reporter's client can send bytes the server
     # cannot check, and one such message must not hide the rest of the report.
     text: str | None
+    # The message opened but is not UTF-8 text: ``text`` is its bytes as escaped text.
+    as_received: bool = False
 
 
 def _message_key(report: Report, dek: bytes) -> bytes | None:
@@ -325,16 +329,21 @@ def _message_key(report: Report, dek: bytes) -> bytes | None:
         return None
 
 
-def _open_for_desk(row: ReportMessage, report: Report, dek: bytes, key: bytes | None) -> str | None:
+def _open_for_desk(
+    row: ReportMessage, report: Report, dek: bytes, key: bytes | None
+) -> tuple[str | None, bool]:
+    """The message's text (None if it does not open), and whether it is not text but shown as
+    received: the reporter's client writes their messages, and any bytes can be sent."""
     ids = {"report_id": report.public_id, "message_id": row.public_id}
     try:
         if row.sender == MessageSender.DESK:
-            return open_reply_as_desk(dek, row.body, **ids)
+            return open_reply_as_desk(dek, row.body, **ids), False
         if key is not None:
-            return decrypt_reporter_message(key, row.body, **ids)
+            text, is_text = received.text_of(decrypt_reporter_message_bytes(key, row.body, **ids))
+            return text, not is_text
     except CryptoError:
         pass
-    return None
+    return None, False
 
 
 def thread(session: Session, report: Report, dek: bytes) -> list[ThreadMessage]:
@@ -346,7 +355,7 @@ def thread(session: Session, report: Report, dek: bytes) -> list[ThreadMessage]:
             row.sender,
             row.author,
             row.sent_on,
-            _open_for_desk(row, report, dek, key),
+            *_open_for_desk(row, report, dek, key),
         )
         for row in session.execute(
             select(ReportMessage)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hrd_reports import content
+from hrd_reports import content, received
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.crypto.sessions import csrf_matches
@@ -314,6 +314,7 @@ def report_list(
     received_from: Annotated[str, Query(max_length=10)] = "",
     received_to: Annotated[str, Query(max_length=10)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
+    form: Annotated[str, Query(max_length=8)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     try:
@@ -323,6 +324,7 @@ def report_list(
             assignee=assignee or None,
             received_from=_date(received_from),
             received_to=_date(received_to),
+            off_form=form == "off",
             incident_type=incident_type
             if incident_type in content.codes(content.INCIDENT_TYPES)
             else None,
@@ -351,6 +353,7 @@ def report_list(
             "received_from": received_from,
             "received_to": received_to,
             "q": q,
+            "form": "off" if form == "off" else "",
         }.items()
         if value
     }
@@ -369,6 +372,7 @@ def _choices() -> dict[str, Any]:
         "incident_types": content.INCIDENT_TYPES,
         "governorates": content.GOVERNORATES,
         "labels": content.all_labels(),
+        "shape_problems": received.SHAPE_PROBLEMS,
     }
 
 

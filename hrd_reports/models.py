@@ -317,11 +317,18 @@ class StageMessage(Base):
     text: Mapped[str] = mapped_column(String(500))
 
 
-class WithdrawnReport(Base):
-    """What is left of a report its reporter withdrew: the workflow fields, for statistics.
+class Destroyer(StrEnum):
+    REPORTER = "reporter"
+    DESK = "desk"
 
-    The report's row, content, keys, notes, tags, links and messages are deleted; nothing here
-    was ever written by the reporter, and nothing leads back to the receipt.
+
+class WithdrawnReport(Base):
+    """What is left of a destroyed report: the workflow fields, for statistics.
+
+    Its reporter withdrew it, or a key holder destroyed it (``destroyed_by``; the reason is in
+    the audit log). The report's row, content, keys, notes, tags, links and messages are
+    deleted; nothing here was ever written by the reporter, and nothing leads back to the
+    receipt.
     """
 
     __tablename__ = "withdrawn_reports"
@@ -329,7 +336,11 @@ class WithdrawnReport(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     received_on: Mapped[dt.date]
+    # The day it was withdrawn or destroyed by the desk; the day only, as everywhere.
     withdrawn_on: Mapped[dt.date]
+    destroyed_by: Mapped[Destroyer] = mapped_column(
+        _enum(Destroyer, "destroyer"), default=Destroyer.REPORTER, server_default="reporter"
+    )
     status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus, "report_status"))
     priority: Mapped[Priority | None] = mapped_column(_enum(Priority, "priority"))
     risk: Mapped[RiskLevel | None] = mapped_column(_enum(RiskLevel, "risk_level"))

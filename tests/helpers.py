@@ -19,7 +19,7 @@ from hrd_reports.crypto.pow import solve
 from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
-from hrd_reports.db import unit_of_work
+from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.models import Role
 from hrd_reports.services import (
     desk,
@@ -272,6 +272,20 @@ class Desk:
             )
             session.commit()
         return message_id
+
+    def destroy(self, report_id: UUID, *, reason: str, by: Person) -> UUID:
+        """Like ``reports destroy``: a key holder destroys a report, then the WAL is emptied."""
+        with self.session() as session:
+            destroyed = messaging.destroy_by_desk(
+                session,
+                keyholder=self._unlock(session, by),
+                report_id=report_id,
+                reason=reason,
+                secrets=self.secrets,
+            )
+            session.commit()
+        checkpoint_deleted(self.runtime.engine)
+        return destroyed
 
     def thread(self, report_id: UUID, *, by: Person) -> list[messaging.ThreadMessage]:
         """The conversation as the desk reads it, through the reader's own keys."""

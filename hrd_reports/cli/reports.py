@@ -1,5 +1,6 @@
 """``reports list``, ``reports show`` and ``reports assign``: each decryption is audited;
-``reports purge-withdrawn`` destroys what reporters withdrew once the grace period is over."""
+``reports purge-withdrawn`` destroys what reporters withdrew once the grace period is over, and
+``reports destroy`` what a key holder decides to destroy (an abusive or crafted report)."""
 
 import datetime as dt
 from typing import Any
@@ -23,7 +24,7 @@ from hrd_reports.services import messaging, reports
 from hrd_reports.services.reports import ReportView
 
 app = typer.Typer(
-    help="Reports: list, show, assign, and purge the withdrawn.", no_args_is_help=True
+    help="Reports: list, show, assign, destroy, and purge the withdrawn.", no_args_is_help=True
 )
 # Marks, in ``reports list``, a report that does not follow the form.
 OFF_FORM = "[not the form] "
@@ -144,6 +145,40 @@ def assign(
             session.commit()
     previous = f" (was {outcome.previous})" if outcome.previous else ""
     typer.echo(f"report {outcome.report_id} assigned to {outcome.assignee}{previous}.")
+
+
+@app.command("destroy")
+@cli_command
+def destroy(
+    report_id: str = typer.Argument(..., metavar="ID"),
+    reason: str = typer.Option(
+        ...,
+        "--reason",
+        help="Why it is destroyed (kept in the audit log, which auditors read: do not quote "
+        "the report).",
+    ),
+    as_: str = AS_OPTION,
+    password_stdin: bool = PASSWORD_STDIN,
+) -> None:
+    """Destroy a report now, without its reporter (a key holder only); audited, a tombstone
+    is kept, and the reporter's receipt then finds nothing, as after a withdrawal."""
+    with runtime() as rt:
+        password = read_password(name=as_, from_stdin=password_stdin)
+        with unit_of_work(rt.sessions) as session:
+            keyholder = unlock(rt, session, name=as_, password=password)
+            with refusals_audited(
+                rt, session, actor=keyholder.name, attempted="reports.destroy", subject=report_id
+            ):
+                destroyed = messaging.destroy_by_desk(
+                    session,
+                    keyholder=keyholder,
+                    report_id=report_id,
+                    reason=reason,
+                    secrets=rt.secrets,
+                )
+            session.commit()
+        checkpoint_deleted(rt.engine)
+    typer.echo(f"report {destroyed} destroyed.")
 
 
 @app.command("purge-withdrawn")

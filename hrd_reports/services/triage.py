@@ -27,6 +27,7 @@ from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     REPORT_LIST_ORDER,
+    Destroyer,
     Priority,
     Report,
     ReportGrant,
@@ -639,12 +640,21 @@ def counts(session: Session) -> dict[str, dict[str, int]]:
     by_priority = dict(
         session.execute(select(Report.priority, func.count()).group_by(Report.priority)).all()
     )
-    withdrawn = session.execute(select(func.count()).select_from(WithdrawnReport)).scalar_one()
+    destroyed = dict(
+        session.execute(
+            select(WithdrawnReport.destroyed_by, func.count()).group_by(
+                WithdrawnReport.destroyed_by
+            )
+        ).all()
+    )
     off_form = session.execute(
         select(func.count()).select_from(Report).where(Report.follows_form.is_(False))
     ).scalar_one()
     return {
-        "withdrawn": {"withdrawn": int(withdrawn)},
+        "withdrawn": {
+            "withdrawn": int(destroyed.get(Destroyer.REPORTER, 0)),
+            "destroyed_by_desk": int(destroyed.get(Destroyer.DESK, 0)),
+        },
         "form": {"off_form": int(off_form)},
         "status": {status.value: int(by_status.get(status, 0)) for status in ReportStatus},
         "priority": {

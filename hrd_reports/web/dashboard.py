@@ -17,6 +17,7 @@ from hrd_reports import content, received
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.crypto.sessions import csrf_matches
+from hrd_reports.db import checkpoint_deleted
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
 from hrd_reports.services import accounts, messaging, reports, sessions, triage, users
@@ -526,3 +527,24 @@ def report_unassign(
     triage.unassign(session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets)
     session.commit()
     return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/destroy", name="dashboard_report_destroy")
+def report_destroy(
+    report_id: UUID,
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    # Optional here, so that a form without them gets the service's page, not a 422.
+    reason: Annotated[str, Form(max_length=4 * messaging.MAX_DESTRUCTION_REASON_LENGTH)] = "",
+    confirm: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    if confirm != "yes":
+        raise Invalid(N_("tick the box to confirm that the report is to be destroyed"))
+    messaging.destroy_by_desk(
+        session, keyholder=me.unlocked, report_id=report_id, reason=reason, secrets=runtime.secrets
+    )
+    session.commit()
+    checkpoint_deleted(runtime.engine)
+    return _see_other(request, "dashboard_reports")

@@ -198,6 +198,10 @@ class Report(Base):
     # reports an abduction, a detention or an attempt on a life. Like priority, a workflow
     # field in clear, so that such reports come first without opening every report.
     urgent: Mapped[bool | None]
+    # Learned with ``urgent``: whether the report follows the form (None until opened). Says
+    # how the report was sent (not by the desk's page), never what it says; in clear, so that
+    # the list can count and filter such reports without opening every one.
+    follows_form: Mapped[bool | None]
     # The desk's tags, a JSON list encrypted under the report's DEK: tags name people and
     # places as readily as the report does.
     tags: Mapped[bytes | None]
@@ -225,8 +229,15 @@ Index("ix_reports_list_order", *REPORT_LIST_ORDER)
 Index(
     "ix_reports_unclassified",
     Report.id,
-    sqlite_where=Report.urgent.is_(None),
-    postgresql_where=Report.urgent.is_(None),
+    sqlite_where=Report.follows_form.is_(None),
+    postgresql_where=Report.follows_form.is_(None),
+)
+# The reports that do not follow the form, which every listing counts.
+Index(
+    "ix_reports_off_form",
+    Report.id,
+    sqlite_where=Report.follows_form.is_(False),
+    postgresql_where=Report.follows_form.is_(False),
 )
 
 
@@ -306,11 +317,18 @@ class StageMessage(Base):
     text: Mapped[str] = mapped_column(String(500))
 
 
-class WithdrawnReport(Base):
-    """What is left of a report its reporter withdrew: the workflow fields, for statistics.
+class Destroyer(StrEnum):
+    REPORTER = "reporter"
+    DESK = "desk"
 
-    The report's row, content, keys, notes, tags, links and messages are deleted; nothing here
-    was ever written by the reporter, and nothing leads back to the receipt.
+
+class WithdrawnReport(Base):
+    """What is left of a destroyed report: the workflow fields, for statistics.
+
+    Its reporter withdrew it, or a key holder destroyed it (``destroyed_by``; the reason is in
+    the audit log). The report's row, content, keys, notes, tags, links and messages are
+    deleted; nothing here was ever written by the reporter, and nothing leads back to the
+    receipt.
     """
 
     __tablename__ = "withdrawn_reports"
@@ -318,7 +336,11 @@ class WithdrawnReport(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     received_on: Mapped[dt.date]
+    # The day it was withdrawn or destroyed by the desk; the day only, as everywhere.
     withdrawn_on: Mapped[dt.date]
+    destroyed_by: Mapped[Destroyer] = mapped_column(
+        _enum(Destroyer, "destroyer"), default=Destroyer.REPORTER, server_default="reporter"
+    )
     status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus, "report_status"))
     priority: Mapped[Priority | None] = mapped_column(_enum(Priority, "priority"))
     risk: Mapped[RiskLevel | None] = mapped_column(_enum(RiskLevel, "risk_level"))

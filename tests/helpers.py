@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
-from hrd_reports.crypto.messages import encrypt_reporter_message
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.envelope import encrypt_with_dek, pad
+from hrd_reports.crypto.messages import MAX_MESSAGE_BUCKET, encrypt_reporter_message
 from hrd_reports.crypto.pow import solve
 from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
-from hrd_reports.db import unit_of_work
+from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.models import Role
 from hrd_reports.services import (
     desk,
@@ -117,6 +119,15 @@ def post_reporter_message(client: Any, receipt: str, report_id: UUID, text: str)
             "message": {"id": str(message_id), "ciphertext": _b64(blob)},
         },
     )
+
+
+def sealed_message_bytes(receipt: str, report_id: UUID, plaintext: bytes) -> tuple[UUID, bytes]:
+    """A reporter's message of any bytes, sealed as a client can (not only as our page does,
+    which seals UTF-8 text): its id and its ciphertext."""
+    message_id = uuid.uuid4()
+    padded = pad(plaintext, max_bucket=MAX_MESSAGE_BUCKET)
+    aad = bind(Purpose.REPORTER_MESSAGE, f"{report_id}/{message_id}")
+    return message_id, encrypt_with_dek(derive_receipt_keys(receipt).message_key, padded, aad=aad)
 
 
 def _b64(data: bytes) -> str:
@@ -261,6 +272,20 @@ class Desk:
             )
             session.commit()
         return message_id
+
+    def destroy(self, report_id: UUID, *, reason: str, by: Person) -> UUID:
+        """Like ``reports destroy``: a key holder destroys a report, then the WAL is emptied."""
+        with self.session() as session:
+            destroyed = messaging.destroy_by_desk(
+                session,
+                keyholder=self._unlock(session, by),
+                report_id=report_id,
+                reason=reason,
+                secrets=self.secrets,
+            )
+            session.commit()
+        checkpoint_deleted(self.runtime.engine)
+        return destroyed
 
     def thread(self, report_id: UUID, *, by: Person) -> list[messaging.ThreadMessage]:
         """The conversation as the desk reads it, through the reader's own keys."""

@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from hrd_reports import received
 from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.services import audit, users
@@ -176,4 +177,7 @@ def refusals_audited(
 
 
 def print_json(document: Any) -> None:
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True))
+    # Control characters within strings (a report's words) written as JSON escapes, which
+    # mean the same characters: the document is unchanged, and nothing in it acts on a terminal.
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
+    typer.echo(received.visible(text))

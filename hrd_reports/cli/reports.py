@@ -1,11 +1,13 @@
 """``reports list``, ``reports show`` and ``reports assign``: each decryption is audited;
-``reports purge-withdrawn`` destroys what reporters withdrew once the grace period is over."""
+``reports purge-withdrawn`` destroys what reporters withdrew once the grace period is over, and
+``reports destroy`` what a key holder decides to destroy (an abusive or crafted report)."""
 
 import datetime as dt
 from typing import Any
 
 import typer
 
+from hrd_reports import received
 from hrd_reports.cli.common import (
     AS_OPTION,
     JSON_OUTPUT,
@@ -22,8 +24,10 @@ from hrd_reports.services import messaging, reports
 from hrd_reports.services.reports import ReportView
 
 app = typer.Typer(
-    help="Reports: list, show, assign, and purge the withdrawn.", no_args_is_help=True
+    help="Reports: list, show, assign, destroy, and purge the withdrawn.", no_args_is_help=True
 )
+# Marks, in ``reports list``, a report that does not follow the form.
+OFF_FORM = "[not the form] "
 
 
 def _document(view: ReportView, *, with_content: bool) -> dict[str, Any]:
@@ -35,6 +39,8 @@ def _document(view: ReportView, *, with_content: bool) -> dict[str, Any]:
         "assignee": view.assignee,
         "server_sealed": view.server_sealed,
         "problem": view.problem,
+        # None when the report did not open.
+        "follows_form": view.follows_form if view.content is not None else None,
     }
     if with_content:
         document["content"] = view.content
@@ -61,9 +67,10 @@ def list_(
         print_json({"reports": [_document(view, with_content=False) for view in views]})
         return
     for view in views:
+        mark = OFF_FORM if view.content is not None and not view.follows_form else ""
         typer.echo(
             f"{view.id}  {view.received_on}  {view.status:<12}  {view.priority or '-':<3}  "
-            f"{view.assignee or '-':<16}  {view.summary()}"
+            f"{view.assignee or '-':<16}  {mark}{view.summary()}"
         )
     typer.echo(f"{len(views)} report{'' if len(views) == 1 else 's'}.", err=True)
 
@@ -97,8 +104,19 @@ def show(
         return
     for key in ("id", "received_on", "status", "priority", "assignee", "server_sealed"):
         typer.echo(f"{key}: {document[key]}")
-    typer.echo("content:")
-    print_json(view.content)
+    content = view.content or {}
+    if view.follows_form:
+        typer.echo("content:")
+        print_json(content)
+        return
+    # Escaped already (``received.visible``): nothing in it acts on the terminal.
+    problem = content.get(received.SHAPE_PROBLEM)
+    typer.echo(f"follows_form: False ({problem})")
+    typer.echo("as received:")
+    typer.echo(content.get(received.AS_RECEIVED, ""))
+    omitted = content.get(received.AS_RECEIVED_OMITTED, 0)
+    if omitted:
+        typer.echo(f"[{omitted} more characters not shown]")
 
 
 @app.command("assign")
@@ -127,6 +145,40 @@ def assign(
             session.commit()
     previous = f" (was {outcome.previous})" if outcome.previous else ""
     typer.echo(f"report {outcome.report_id} assigned to {outcome.assignee}{previous}.")
+
+
+@app.command("destroy")
+@cli_command
+def destroy(
+    report_id: str = typer.Argument(..., metavar="ID"),
+    reason: str = typer.Option(
+        ...,
+        "--reason",
+        help="Why it is destroyed (kept in the audit log, which auditors read: do not quote "
+        "the report).",
+    ),
+    as_: str = AS_OPTION,
+    password_stdin: bool = PASSWORD_STDIN,
+) -> None:
+    """Destroy a report now, without its reporter (a key holder only); audited, a tombstone
+    is kept, and the reporter's receipt then finds nothing, as after a withdrawal."""
+    with runtime() as rt:
+        password = read_password(name=as_, from_stdin=password_stdin)
+        with unit_of_work(rt.sessions) as session:
+            keyholder = unlock(rt, session, name=as_, password=password)
+            with refusals_audited(
+                rt, session, actor=keyholder.name, attempted="reports.destroy", subject=report_id
+            ):
+                destroyed = messaging.destroy_by_desk(
+                    session,
+                    keyholder=keyholder,
+                    report_id=report_id,
+                    reason=reason,
+                    secrets=rt.secrets,
+                )
+            session.commit()
+        checkpoint_deleted(rt.engine)
+    typer.echo(f"report {destroyed} destroyed.")
 
 
 @app.command("purge-withdrawn")

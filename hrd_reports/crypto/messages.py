@@ -51,12 +51,17 @@ def _padded(text: str) -> bytes:
     return pad(text.encode("utf-8"), max_bucket=MAX_MESSAGE_BUCKET)
 
 
-def _text(padded: bytes) -> str:
+def _unpadded(padded: bytes) -> bytes:
     # Whoever holds the key can encrypt anything: authentic bytes may still be badly padded.
     try:
-        return unpad(padded).decode("utf-8")
+        return unpad(padded)
     except MalformedEnvelope as exc:
         raise DecryptionFailed("the message's padding is malformed") from exc
+
+
+def _text(padded: bytes) -> str:
+    try:
+        return _unpadded(padded).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecryptionFailed("the message is not UTF-8 text") from exc
 
@@ -84,6 +89,14 @@ def decrypt_reporter_message(
 ) -> str:
     aad = bind(Purpose.REPORTER_MESSAGE, _subject(report_id, message_id))
     return _text(decrypt_with_dek(message_key, blob, aad=aad))
+
+
+def decrypt_reporter_message_bytes(
+    message_key: bytes, blob: bytes, *, report_id: UUID, message_id: UUID
+) -> bytes:
+    """A reporter's message as the bytes their client encrypted, which need not be text."""
+    aad = bind(Purpose.REPORTER_MESSAGE, _subject(report_id, message_id))
+    return _unpadded(decrypt_with_dek(message_key, blob, aad=aad))
 
 
 def seal_reply(

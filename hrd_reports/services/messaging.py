@@ -16,11 +16,13 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from hrd_reports import received
 from hrd_reports.crypto.envelope import decrypt_message_key, decrypt_reporter_key
 from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.crypto.messages import (
     MAX_MESSAGE_BYTES,
     decrypt_reporter_message,
+    decrypt_reporter_message_bytes,
     encrypt_reporter_message,
     message_sizes,
     open_reply_as_desk,
@@ -31,6 +33,7 @@ from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, ReceiptKeys, lookup_h
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
+    Destroyer,
     MessageSender,
     Report,
     ReporterStage,
@@ -40,7 +43,7 @@ from hrd_reports.models import (
     UnauditedWithdrawal,
     WithdrawnReport,
 )
-from hrd_reports.services import audit, reports
+from hrd_reports.services import audit, keyring, reports
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Invalid, NotFound
 from hrd_reports.services.users import UnlockedUser
@@ -68,6 +71,7 @@ STAGE_OF_STATUS = {
     ReportStatus.OUT_OF_MANDATE: ReporterStage.CLOSED,
 }
 MAX_STAGE_MESSAGE_LENGTH = 500
+MAX_DESTRUCTION_REASON_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,8 @@ class ThreadMessage:
     # None for a message that does not open: a reporter's client can send bytes the server
     # cannot check, and one such message must not hide the rest of the report.
     text: str | None
+    # The message opened but is not UTF-8 text: ``text`` is its bytes as escaped text.
+    as_received: bool = False
 
 
 def _message_key(report: Report, dek: bytes) -> bytes | None:
@@ -325,16 +331,21 @@ def _message_key(report: Report, dek: bytes) -> bytes | None:
         return None
 
 
-def _open_for_desk(row: ReportMessage, report: Report, dek: bytes, key: bytes | None) -> str | None:
+def _open_for_desk(
+    row: ReportMessage, report: Report, dek: bytes, key: bytes | None
+) -> tuple[str | None, bool]:
+    """The message's text (None if it does not open), and whether it is not text but shown as
+    received: the reporter's client writes their messages, and any bytes can be sent."""
     ids = {"report_id": report.public_id, "message_id": row.public_id}
     try:
         if row.sender == MessageSender.DESK:
-            return open_reply_as_desk(dek, row.body, **ids)
+            return open_reply_as_desk(dek, row.body, **ids), False
         if key is not None:
-            return decrypt_reporter_message(key, row.body, **ids)
+            text, is_text = received.text_of(decrypt_reporter_message_bytes(key, row.body, **ids))
+            return text, not is_text
     except CryptoError:
         pass
-    return None
+    return None, False
 
 
 def thread(session: Session, report: Report, dek: bytes) -> list[ThreadMessage]:
@@ -346,7 +357,7 @@ def thread(session: Session, report: Report, dek: bytes) -> list[ThreadMessage]:
             row.sender,
             row.author,
             row.sent_on,
-            _open_for_desk(row, report, dek, key),
+            *_open_for_desk(row, report, dek, key),
         )
         for row in session.execute(
             select(ReportMessage)
@@ -378,17 +389,25 @@ def unread_counts(session: Session, report_ids: list[UUID]) -> dict[UUID, int]:
 # ---- withdrawal ---------------------------------------------------------------------------
 
 
-def _destroy(session: Session, report: Report, *, withdrawn_on: dt.date) -> None:
+def _destroy(
+    session: Session,
+    report: Report,
+    *,
+    withdrawn_on: dt.date,
+    by: Destroyer = Destroyer.REPORTER,
+) -> None:
     """Delete the report and everything that holds its content; keep a tombstone.
 
     Messages, notes, grants and links go with the row (ON DELETE CASCADE). On SQLite the
-    freed pages are overwritten (``secure_delete``), so the ciphertext does not linger there.
+    freed pages are overwritten (``secure_delete``), so the ciphertext does not linger there;
+    the caller then empties the write-ahead log (``db.checkpoint_deleted``) once committed.
     """
     session.add(
         WithdrawnReport(
             public_id=report.public_id,
             received_on=report.received_on,
             withdrawn_on=withdrawn_on,
+            destroyed_by=by,
             status=report.status,
             priority=report.priority,
             risk=report.risk,
@@ -445,6 +464,59 @@ def purge_withdrawn(
             detail={"reports": destroyed},
         )
     return destroyed
+
+
+def clean_reason(text: str) -> str:
+    """A reason for destroying a report: required, one line, plain text, bounded."""
+    reason = " ".join(text.split())
+    if not reason:
+        raise Invalid(N_("say why the report is destroyed"))
+    if len(reason) > MAX_DESTRUCTION_REASON_LENGTH:
+        raise Invalid(
+            N_("a reason has at most %(limit)d characters"), limit=MAX_DESTRUCTION_REASON_LENGTH
+        )
+    if received.visible(reason) != reason:
+        raise Invalid(N_("a reason is plain text, without control characters"))
+    return reason
+
+
+def destroy_by_desk(
+    session: Session,
+    *,
+    keyholder: UnlockedUser,
+    report_id: str | UUID,
+    reason: str,
+    secrets: ServerSecrets,
+) -> UUID:
+    """A key holder destroys a report without its reporter: one that is abusive, or crafted
+    to break the desk's pages. Audited with the reason; a tombstone is kept.
+
+    The very destruction of a withdrawal (``_destroy``), and then the same answer to the
+    receipt as for a withdrawn report. The tombstone says that the desk destroyed it, and the
+    day. The reason goes to the audit log, and only there, in clear: the people who read the
+    log are those who oversee the key holders (auditors hold no report key). Sealed to the
+    desk's key, it would be readable only by the very people whose destruction it explains.
+    The form and the command therefore ask why the report is destroyed, not what it says.
+    Nothing is decrypted: the caller's keys prove only who is acting.
+    """
+    reason = clean_reason(reason)
+    reports.reader_keys(session, keyholder)
+    audit.lock_for_change(session)
+    keyring.require_key_holder(session, keyholder.user)
+    report = reports.get_report(session, report_id)
+    public_id, withdrawn = report.public_id, report.withdrawn_on is not None
+    # A withdrawal waiting for the audit log is written before this entry, which comes after.
+    audit.record_withdrawals(session, audit_secret=secrets.audit)
+    _destroy(session, report, withdrawn_on=utc_today(), by=Destroyer.DESK)
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=keyholder.name,
+        action="report.destroy",
+        subject=str(public_id),
+        detail={"by": Destroyer.DESK.value, "reason": reason, "was_withdrawn": withdrawn},
+    )
+    return public_id
 
 
 # ---- what reporters are told of each stage ------------------------------------------------

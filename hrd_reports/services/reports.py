@@ -6,17 +6,15 @@ made when the report was assigned to them; an auditor or an unvetted user holds 
 """
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hrd_reports.content import ReportContent
+from hrd_reports import received
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek, seal_dek
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.i18n import N_
@@ -33,9 +31,6 @@ from hrd_reports.services.errors import (
 from hrd_reports.services.users import UnlockedUser
 
 ASSIGNABLE_ROLES = frozenset({Role.CASE_WORKER, Role.COORDINATOR})
-# Set (never by a reporter: the form's model forbids unknown fields) on a report that does
-# not follow the form.
-UNEXPECTED_SHAPE = "unexpected_shape"
 
 
 @dataclass(frozen=True)
@@ -51,13 +46,21 @@ class ReportView:
     # Why the content is missing, to raise when one report was asked for by id.
     refusal: ServiceError | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def follows_form(self) -> bool:
+        """Opened, and as the form makes a report (see ``hrd_reports.received``)."""
+        return self.content is not None and received.follows_form(self.content)
+
     def summary(self) -> str:
-        """One line for a list: the incident types and the start of the narrative."""
+        """One line for a list: the incident types and the start of the narrative.
+
+        Its control characters are written out: the line goes to terminals as well as pages.
+        """
         if self.content is None:
             return f"[{self.problem}]"
         types = ", ".join(str(kind) for kind in self.content.get("incident_types", []))
         narrative = " ".join(str(self.content.get("narrative", "")).split())
-        return f"{types}: {narrative[:60]}" if types else narrative[:60]
+        return received.visible(f"{types}: {narrative[:60]}" if types else narrative[:60])
 
 
 @dataclass
@@ -148,34 +151,6 @@ def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
     return ReaderKeys(reader=reader, intake_keys=intake_keys)
 
 
-def _decode_content(plaintext: bytes) -> dict[str, Any]:
-    """The report as the form defines it; anything else is kept, but only as text.
-
-    The server never saw the report before it was opened, and anyone can send any JSON to
-    the API: a field that is not one of the form's codes must reach a page as the words it
-    is, never as a label to translate or as markup. A report that does not follow the form
-    is shown with its narrative (if it has one) and, whole, as its JSON text ("as_received"),
-    with ``UNEXPECTED_SHAPE`` set.
-    """
-    try:
-        content = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataIntegrityError(N_("the report decrypts but is not a JSON document")) from exc
-    if not isinstance(content, dict):
-        raise DataIntegrityError(N_("the report decrypts but is not a JSON object"))
-    try:
-        ReportContent.model_validate(content)
-    except ValidationError:
-        narrative = content.get("narrative")
-        return {
-            "incident_types": [],
-            "narrative": narrative if isinstance(narrative, str) else "",
-            "as_received": json.dumps(content, ensure_ascii=False, indent=1),
-            UNEXPECTED_SHAPE: True,
-        }
-    return content
-
-
 def open_view_with_key(
     session: Session, report: Report, keys: ReaderKeys, decrypted: Decrypted | None = None
 ) -> tuple[ReportView, bytes | None]:
@@ -188,13 +163,8 @@ def open_view_with_key(
             decrypted = Decrypted(None, None, exc)
         else:
             decrypted = decrypt(keys, report_id=report.public_id, sealed=sealed, body=report.body)
-    content: dict[str, Any] | None = None
-    dek, refusal = decrypted.dek, decrypted.refusal
-    if decrypted.plaintext is not None:
-        try:
-            content = _decode_content(decrypted.plaintext)
-        except DataIntegrityError as exc:
-            dek, refusal = None, exc
+    # Whatever opened is shown: as the form's fields, or as the text it arrived as.
+    content = received.read(decrypted.plaintext) if decrypted.plaintext is not None else None
     view = ReportView(
         id=report.public_id,
         received_on=report.received_on,
@@ -203,10 +173,10 @@ def open_view_with_key(
         assignee=report.assignee.name if report.assignee else None,
         server_sealed=report.server_sealed,
         content=content,
-        problem=refusal.message if refusal else None,
-        refusal=refusal,
+        problem=decrypted.refusal.message if decrypted.refusal else None,
+        refusal=decrypted.refusal,
     )
-    return view, dek
+    return view, decrypted.dek
 
 
 def open_view(session: Session, report: Report, keys: ReaderKeys) -> ReportView:

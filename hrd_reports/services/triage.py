@@ -18,6 +18,7 @@ from uuid import UUID
 from sqlalchemy import Select, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from hrd_reports import received
 from hrd_reports.content import is_urgent
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
@@ -26,6 +27,7 @@ from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     REPORT_LIST_ORDER,
+    Destroyer,
     Priority,
     Report,
     ReportGrant,
@@ -60,6 +62,8 @@ class ReportFilter:
     assignee: str | None = None
     received_from: dt.date | None = None
     received_to: dt.date | None = None
+    # Only the reports that do not follow the form (learned when first opened, kept in clear).
+    off_form: bool = False
     incident_type: str | None = None
     governorate: str | None = None
     text: str | None = None
@@ -83,6 +87,8 @@ class ListPage:
     page: int
     has_next: bool
     decrypted: int
+    # How many of the reports the reader may read do not follow the form.
+    off_form: int = 0
     # Messages from reporters nobody at the desk has read yet, by report id.
     unread: dict[UUID, int] = field(default_factory=dict)
 
@@ -107,6 +113,8 @@ def _workflow_filtered(query: Select[Report], filters: ReportFilter) -> Select[R
         query = query.where(Report.received_on >= filters.received_from)
     if filters.received_to is not None:
         query = query.where(Report.received_on <= filters.received_to)
+    if filters.off_form:
+        query = query.where(Report.follows_form.is_(False))
     # Urgent first (unknown counts as urgent until someone has opened it), then newest.
     return query.order_by(*REPORT_LIST_ORDER)
 
@@ -119,8 +127,16 @@ def _decrypt_tags(report_id: UUID, tags: bytes | None, dek: bytes | None) -> lis
     if tags is None or dek is None:
         return []
     with keyring.integrity_checked("the tags of report", report_id):
-        value = json.loads(decrypt_with_dek(dek, tags, aad=_tags_aad(report_id)))
-    return [str(tag) for tag in value] if isinstance(value, list) else []
+        plaintext = decrypt_with_dek(dek, tags, aad=_tags_aad(report_id))
+    # Only the desk writes tags; read within the same bounds as a report all the same, so
+    # that a row written past the application (a restored or altered database) breaks nothing.
+    try:
+        value = received.parse(plaintext, strict=True)
+    except received.Unreadable:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [tag for tag in value if isinstance(tag, str) and received.encodable(tag)]
 
 
 def _tags(report: Report, dek: bytes | None) -> list[str]:
@@ -170,15 +186,22 @@ def _open_entry(
 ) -> ListEntry:
     """One report opened for a list, its urgency learned if nobody had opened it yet."""
     view, dek = reports.open_view_with_key(session, report, keys, decrypted)
-    if view.content is not None and report.urgent is None:
-        # Learned once, by the first reader who opens it.
-        report.urgent = is_urgent(view.content)
+    _learn(report, view)
     return ListEntry(
         view=view,
         urgent=bool(report.urgent) if report.urgent is not None else True,
         risk=report.risk.value if report.risk else None,
         tags=_tags(report, dek),
     )
+
+
+def _learn(report: Report, view: ReportView) -> None:
+    """Whether the report is urgent and follows the form: learned once, by the first reader
+    who opens it, and kept in clear like priority, so the list is ordered and counted without
+    opening every report."""
+    if view.content is not None and report.follows_form is None:
+        report.urgent = is_urgent(view.content)
+        report.follows_form = view.follows_form
 
 
 class _Opener:
@@ -204,8 +227,7 @@ class _Opener:
         """Learn whether a report nobody has opened yet is urgent."""
         view, _dek = reports.open_view_with_key(self._session, report, self.keys)
         self.opened[report.public_id] = view.content is not None
-        if view.content is not None:
-            report.urgent = is_urgent(view.content)
+        _learn(report, view)
 
     def decrypt(self, report_id: UUID, sealed: Sealed, body: bytes) -> reports.Decrypted:
         decrypted = reports.decrypt(self.keys, report_id=report_id, sealed=sealed, body=body)
@@ -223,7 +245,7 @@ def _classify_new(session: Session, reader: UnlockedUser, opener: _Opener) -> No
         session.execute(
             _visible(reader)
             .with_only_columns(Report.id)
-            .where(Report.urgent.is_(None))
+            .where(Report.follows_form.is_(None))
             .order_by(Report.id)
         ).scalars()
     )
@@ -236,9 +258,9 @@ def _classify_new(session: Session, reader: UnlockedUser, opener: _Opener) -> No
 
 def _decoded(plaintext: bytes) -> Any:
     try:
-        return json.loads(plaintext)
-    except ValueError:
-        return None  # shown (as a damaged report) only if something else lists it
+        return received.parse(plaintext)
+    except received.Unreadable:
+        return None  # matches nothing; shown, as received, only when something else lists it
 
 
 def _search(
@@ -309,6 +331,14 @@ def list_page(
     has_next = len(page_reports) > page_size
     entries = [opener.entry(*shown) for shown in page_reports[:page_size]]
     session.flush()
+    off_form = session.execute(
+        select(func.count()).select_from(
+            _visible(reader)
+            .with_only_columns(Report.id)
+            .where(Report.follows_form.is_(False))
+            .subquery()
+        )
+    ).scalar_one()
     reports.audit_reading(
         session,
         reader=reader.name,
@@ -325,6 +355,7 @@ def list_page(
         page=page,
         has_next=has_next,
         decrypted=len(opener.opened),
+        off_form=off_form,
         unread=messaging.unread_counts(session, [entry.view.id for entry in entries]),
     )
 
@@ -397,15 +428,15 @@ def show(
     messages: list[messaging.ThreadMessage] = []
     if dek is not None:
         messages = messaging.thread(session, report, dek)
-        if report.urgent is None and view.content is not None:
-            report.urgent = is_urgent(view.content)
+        _learn(report, view)
         tags = _tags(report, dek)
         for row in session.execute(
             select(ReportNote).where(ReportNote.report_id == report.id).order_by(ReportNote.id)
         ).scalars():
             with keyring.integrity_checked("a note on report", report.public_id):
                 text = decrypt_with_dek(dek, row.body, aad=_note_aad(report, row.public_id))
-            notes.append(Note(row.public_id, row.author, row.written_on, text.decode("utf-8")))
+            # Written by the desk; read as untrusted all the same (see ``_decrypt_tags``).
+            notes.append(Note(row.public_id, row.author, row.written_on, received.text_of(text)[0]))
     session.flush()
     # A reporter's client can send a message that does not open; the log names it, so that
     # the desk can tell a damaged message from one it was never shown.
@@ -620,9 +651,22 @@ def counts(session: Session) -> dict[str, dict[str, int]]:
     by_priority = dict(
         session.execute(select(Report.priority, func.count()).group_by(Report.priority)).all()
     )
-    withdrawn = session.execute(select(func.count()).select_from(WithdrawnReport)).scalar_one()
+    destroyed = dict(
+        session.execute(
+            select(WithdrawnReport.destroyed_by, func.count()).group_by(
+                WithdrawnReport.destroyed_by
+            )
+        ).all()
+    )
+    off_form = session.execute(
+        select(func.count()).select_from(Report).where(Report.follows_form.is_(False))
+    ).scalar_one()
     return {
-        "withdrawn": {"withdrawn": int(withdrawn)},
+        "withdrawn": {
+            "withdrawn": int(destroyed.get(Destroyer.REPORTER, 0)),
+            "destroyed_by_desk": int(destroyed.get(Destroyer.DESK, 0)),
+        },
+        "form": {"off_form": int(off_form)},
         "status": {status.value: int(by_status.get(status, 0)) for status in ReportStatus},
         "priority": {
             (priority.value if priority else "none"): int(count)

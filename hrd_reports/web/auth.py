@@ -66,6 +66,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_report_link": READERS,
     "dashboard_report_assign": KEY_HOLDERS,
     "dashboard_report_unassign": KEY_HOLDERS,
+    "dashboard_report_destroy": KEY_HOLDERS,
     "dashboard_users": ADMINS | {Role.COORDINATOR},
     "dashboard_user_invite": ADMINS,
     "dashboard_user_vet": KEY_HOLDERS,

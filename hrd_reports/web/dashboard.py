@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hrd_reports import content
+from hrd_reports import content, received
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.crypto.sessions import SessionToken, csrf_matches
-from hrd_reports.db import unit_of_work
+from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
 from hrd_reports.services import accounts, messaging, reports, sessions, triage, users
@@ -353,6 +353,7 @@ def report_list(
     received_from: Annotated[str, Query(max_length=10)] = "",
     received_to: Annotated[str, Query(max_length=10)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
+    form: Annotated[str, Query(max_length=8)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     try:
@@ -362,6 +363,7 @@ def report_list(
             assignee=assignee or None,
             received_from=_date(received_from),
             received_to=_date(received_to),
+            off_form=form == "off",
             incident_type=incident_type
             if incident_type in content.codes(content.INCIDENT_TYPES)
             else None,
@@ -390,6 +392,7 @@ def report_list(
             "received_from": received_from,
             "received_to": received_to,
             "q": q,
+            "form": "off" if form == "off" else "",
         }.items()
         if value
     }
@@ -408,6 +411,7 @@ def _choices() -> dict[str, Any]:
         "incident_types": content.INCIDENT_TYPES,
         "governorates": content.GOVERNORATES,
         "labels": content.all_labels(),
+        "shape_problems": received.SHAPE_PROBLEMS,
     }
 
 
@@ -561,3 +565,24 @@ def report_unassign(
     triage.unassign(session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets)
     session.commit()
     return _see_other(request, "dashboard_report", report_id=report_id)
+
+
+@router.post("/reports/{report_id}/destroy", name="dashboard_report_destroy")
+def report_destroy(
+    report_id: UUID,
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+    me: CurrentUser,
+    # Optional here, so that a form without them gets the service's page, not a 422.
+    reason: Annotated[str, Form(max_length=4 * messaging.MAX_DESTRUCTION_REASON_LENGTH)] = "",
+    confirm: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    if confirm != "yes":
+        raise Invalid(N_("tick the box to confirm that the report is to be destroyed"))
+    messaging.destroy_by_desk(
+        session, keyholder=me.unlocked, report_id=report_id, reason=reason, secrets=runtime.secrets
+    )
+    session.commit()
+    checkpoint_deleted(runtime.engine)
+    return _see_other(request, "dashboard_reports")

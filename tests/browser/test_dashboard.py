@@ -19,9 +19,10 @@ from uuid import UUID
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, Response
 from playwright.sync_api import Error as PlaywrightError
+from sqlalchemy import select
 
 from hrd_reports.crypto import totp
-from hrd_reports.models import Role
+from hrd_reports.models import Destroyer, Role, WithdrawnReport
 from tests.browser.conftest import LiveServer
 from tests.browser.support import (
     PAGE_TIMEOUT_MS,
@@ -583,3 +584,44 @@ def test_report_page_with_a_percent_sign_in_a_forged_code_still_opens(
     watched.open(f"/dashboard/reports/{report_id}")
     watched.assert_inert("the page of a report with a percent sign in a code")
     assert _field(watched.page, "What happened") == narrative
+
+
+# --- A poisoned report, shown as received and destroyed by a key holder ---------------------
+
+
+def test_key_holder_destroys_a_poisoned_report_from_its_page(watch: Watch, desk: Desk) -> None:
+    # As deployed (the policy on): the report a crafted client sealed once broke the list, its
+    # search and its page for everyone, until its reporter chose to withdraw it.
+    watched = watch(policy=True)
+    poisoned = desk.submit(b'[[["<img src=x onerror=alert(1)>"' + b"[" * 60_000 + b"]" * 60_003)
+    honest = submit_content(desk, hostile_report(canary("honest")))
+
+    watched.open("/dashboard/reports")
+    row = watched.page.locator(f"tr[data-report-id='{poisoned.report_id}']")
+    assert row.get_by_test_id("off-form").is_visible()
+    assert watched.page.get_by_test_id("off-form-count").is_visible()
+    follow(watched.page, row.get_by_role("link"))
+    watched.assert_inert("the page of the poisoned report")
+    shown = watched.page.get_by_test_id("as-received").text_content() or ""
+    assert shown.startswith('[[["<img src=x onerror=alert(1)>"[[[')
+    assert watched.page.get_by_test_id("as-received-cut").is_visible()
+
+    # Without the confirmation the browser does not send the form.
+    watched.page.get_by_test_id("destroy-reason").fill("crafted to break the report list")
+    watched.page.get_by_test_id("destroy").click()
+    assert f"/dashboard/reports/{poisoned.report_id}" in watched.page.url
+    assert watched.page.get_by_test_id("as-received").is_visible()
+    watched.page.get_by_test_id("destroy-confirm").check()
+    follow(watched.page, watched.page.get_by_test_id("destroy"))
+
+    assert re.search(r"/dashboard/reports(\?|$)", watched.page.url), watched.page.url
+    watched.assert_inert("the list after the destruction")
+    assert watched.page.locator(f"tr[data-report-id='{poisoned.report_id}']").count() == 0
+    assert watched.page.locator(f"tr[data-report-id='{honest}']").is_visible()
+    assert watched.page.get_by_test_id("off-form-count").count() == 0
+    gone = watched.page.goto(f"{watched.origin}/dashboard/reports/{poisoned.report_id}")
+    assert gone is not None
+    assert gone.status == 404
+    with desk.session() as session:
+        tombstone = session.execute(select(WithdrawnReport)).scalar_one()
+    assert (tombstone.public_id, tombstone.destroyed_by) == (poisoned.report_id, Destroyer.DESK)

@@ -287,6 +287,7 @@ def test_json_output_is_one_document_with_stable_keys(
         "assignee",
         "server_sealed",
         "problem",
+        "follows_form",
         "incident_types",
     }
     status = _ok(invoke(staffed, "keys", "status", "--json")).json()

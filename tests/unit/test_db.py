@@ -39,11 +39,18 @@ def test_migrations_build_exactly_the_schema_of_the_models(database_url: str) ->
         (select(Report.id).order_by(*REPORT_LIST_ORDER).limit(26), "ix_reports_list_order"),
         # Every listing looks for the reports nobody has opened yet, among all of them.
         (
-            select(Report.id).where(Report.urgent.is_(None)).order_by(Report.id),
+            select(Report.id).where(Report.follows_form.is_(None)).order_by(Report.id),
             "ix_reports_unclassified",
         ),
+        # And counts those that do not follow the form.
+        (
+            select(func.count()).select_from(
+                select(Report.id).where(Report.follows_form.is_(False)).subquery()
+            ),
+            "ix_reports_off_form",
+        ),
     ],
-    ids=["list order", "unclassified"],
+    ids=["list order", "unclassified", "off form"],
 )
 def test_report_list_queries_are_read_from_their_index(
     database_url: str, query: Select[tuple[int]], index: str

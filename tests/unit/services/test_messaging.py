@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -14,9 +15,19 @@ from hrd_reports.crypto.envelope import encrypt_reporter_key, new_dek
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES, encrypt_reporter_message
 from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt
 from hrd_reports.crypto.submission import build_submission
-from hrd_reports.models import Base, Report, ReportMessage, Role, WithdrawnReport
-from hrd_reports.services import clock, messaging, triage, users
-from hrd_reports.services.errors import Conflict, Forbidden, Invalid
+from hrd_reports.models import (
+    AuditEvent,
+    Base,
+    Destroyer,
+    Report,
+    ReportGrant,
+    ReportMessage,
+    Role,
+    WithdrawnReport,
+)
+from hrd_reports.services import audit, clock, messaging, triage, users
+from hrd_reports.services.clock import utc_today
+from hrd_reports.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.helpers import Desk, Person, Submitted, report_content
 
 
@@ -275,3 +286,141 @@ def test_withdrawn_report_is_destroyed_with_all_it_holds_and_leaves_a_tombstone(
     assert [held[:16].hex() for held in secrets_held if any(held in s for s in stored)] == []
     assert tombstone.public_id == submitted.report_id
     assert survivor.public_id == other.report_id
+
+
+# ---- destroyed by the desk --------------------------------------------------------------
+
+
+def _tombstones(desk: Desk) -> list[tuple[uuid.UUID, Destroyer, dt.date]]:
+    with desk.session() as session:
+        rows = session.execute(
+            select(
+                WithdrawnReport.public_id,
+                WithdrawnReport.destroyed_by,
+                WithdrawnReport.withdrawn_on,
+            )
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def _inbox(desk: Desk, submitted: Submitted) -> messaging.Inbox:
+    with desk.session() as session:
+        return messaging.open_inbox(
+            session,
+            lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
+            secrets=desk.secrets,
+            locale="en",
+        )
+
+
+def _audit(desk: Desk, action: str) -> list[tuple[str, str | None, dict[str, object]]]:
+    with desk.session() as session:
+        rows = session.execute(
+            select(AuditEvent.actor, AuditEvent.subject, AuditEvent.detail)
+            .where(AuditEvent.action == action)
+            .order_by(AuditEvent.seq)
+        ).all()
+    return [(actor, subject, json.loads(detail)) for actor, subject, detail in rows]
+
+
+def test_destroy_by_desk_deletes_the_report_and_keeps_a_tombstone_of_the_desk(
+    desk: Desk, admin: Person
+) -> None:
+    coordinator = desk.add_vetted("carol", Role.COORDINATOR, by=admin)
+    desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
+    submitted = desk.submit(b"[" * 100_000 + b"]" * 100_000)
+    kept = desk.submit(report_content("CANARY-kept"))
+    desk.assign(submitted.report_id, to="wafa", by=coordinator)
+    post(desk, submitted, "a message that goes with it")
+
+    destroyed = desk.destroy(submitted.report_id, reason="crafted to break the list", by=admin)
+
+    assert destroyed == submitted.report_id
+    with desk.session() as session:
+        assert session.execute(select(Report.public_id)).scalars().all() == [kept.report_id]
+        assert session.execute(select(func.count()).select_from(ReportGrant)).scalar_one() == 0
+    assert message_count(desk) == 0
+    assert _tombstones(desk) == [(submitted.report_id, Destroyer.DESK, utc_today())]
+    assert _audit(desk, "report.destroy") == [
+        (
+            "admin",
+            str(submitted.report_id),
+            {"by": "desk", "reason": "crafted to break the list", "was_withdrawn": False},
+        )
+    ]
+    with desk.session() as session:
+        assert audit.verify(session, audit_secret=desk.audit_secret).intact
+
+
+def test_destroy_by_desk_leaves_the_receipt_leading_nowhere_as_a_withdrawal_does(
+    desk: Desk, admin: Person
+) -> None:
+    submitted = desk.submit(report_content("CANARY-gone"))
+    desk.destroy(submitted.report_id, reason="abusive", by=admin)
+    with pytest.raises(NotFound) as refused:
+        _inbox(desk, submitted)
+    assert refused.value.template == messaging.NOTHING_FOUND
+
+
+def test_destroy_by_desk_of_a_report_withdrawn_in_its_grace_period_audits_the_withdrawal_first(
+    desk: Desk, admin: Person
+) -> None:
+    submitted = desk.submit(report_content("CANARY-withdrawn-then-destroyed"))
+    with desk.session() as session:
+        messaging.withdraw(
+            session,
+            lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
+            grace=dt.timedelta(days=3),
+            secrets=desk.secrets,
+        )
+        session.commit()
+
+    desk.destroy(submitted.report_id, reason="no need to keep it", by=admin)
+
+    with desk.session() as session:
+        actions = session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars()
+        order = [action for action in actions if action.startswith("report.")]
+    assert order[-2:] == ["report.withdraw", "report.destroy"]
+    assert _audit(desk, "report.destroy")[0][2]["was_withdrawn"] is True
+    assert _tombstones(desk)[0][1] == Destroyer.DESK
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["", "   \n ", "x" * (messaging.MAX_DESTRUCTION_REASON_LENGTH + 1), "why\x1b[2J", "\u202eevil"],
+    ids=["empty", "blank", "too long", "escape sequence", "bidi override"],
+)
+def test_destroy_by_desk_without_a_plain_reason_is_refused_and_changes_nothing(
+    desk: Desk, admin: Person, reason: str
+) -> None:
+    submitted = desk.submit(report_content("CANARY-no-reason"))
+    with pytest.raises(Invalid):
+        desk.destroy(submitted.report_id, reason=reason, by=admin)
+    assert _inbox(desk, submitted).report_id == submitted.report_id
+    assert (_tombstones(desk), _audit(desk, "report.destroy")) == ([], [])
+
+
+def test_destroy_by_desk_reason_is_kept_on_one_line() -> None:
+    assert messaging.clean_reason("  spam,\n sent\ttwice ") == "spam, sent twice"
+
+
+@pytest.mark.parametrize("role", [Role.CASE_WORKER, Role.AUDITOR], ids=["case worker", "auditor"])
+def test_destroy_by_desk_by_someone_who_holds_no_desk_key_is_refused(
+    desk: Desk, admin: Person, role: Role
+) -> None:
+    # A case worker vetted and holding this very report's key; an auditor holds none.
+    submitted = desk.submit(report_content("CANARY-not-theirs-to-destroy"))
+    if role == Role.CASE_WORKER:
+        person = desk.add_vetted("someone", role, by=admin)
+        desk.assign(submitted.report_id, to="someone", by=admin)
+    else:
+        person = desk.add("someone", role)
+    with pytest.raises(Forbidden):
+        desk.destroy(submitted.report_id, reason="mine now", by=person)
+    assert _inbox(desk, submitted).report_id == submitted.report_id
+    assert _tombstones(desk) == []
+
+
+def test_destroy_by_desk_of_an_unknown_report_is_refused(desk: Desk, admin: Person) -> None:
+    with pytest.raises(NotFound):
+        desk.destroy(uuid.uuid4(), reason="gone", by=admin)

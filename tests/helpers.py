@@ -126,7 +126,7 @@ def sealed_message_bytes(receipt: str, report_id: UUID, plaintext: bytes) -> tup
     which seals UTF-8 text): its id and its ciphertext."""
     message_id = uuid.uuid4()
     padded = pad(plaintext, max_bucket=MAX_MESSAGE_BUCKET)
-    aad = bind(Purpose.REPORTER_MESSAGE, f"{report_id}/{message_id}")
+    aad = bind(Purpose.REPORTER_MESSAGE, report_id, message_id)
     return message_id, encrypt_with_dek(derive_receipt_keys(receipt).message_key, padded, aad=aad)
 
 

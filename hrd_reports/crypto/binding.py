@@ -10,6 +10,7 @@ which role) and its bytes; it is checked before anything is sealed to it or reli
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from enum import StrEnum
 
 from hrd_reports.crypto.contexts import Purpose, bind
@@ -23,16 +24,20 @@ class Bound(StrEnum):
     DESK_KEY_GRANT = "desk key grant"
 
 
-def record_binding(secret: bytes, *, kind: Bound, owner: str, material: bytes) -> bytes:
-    subject = f"{kind.value.replace(' ', '-')}:{owner}"
-    mac = hmac.new(secret, bind(Purpose.KEY_BINDING, subject), hashlib.sha256)
+def record_binding(secret: bytes, *, kind: Bound, owner: Sequence[str], material: bytes) -> bytes:
+    """``owner`` names whose it is, in parts (an id, then a role or a holder)."""
+    first, *rest = owner
+    subject = bind(Purpose.KEY_BINDING, f"{kind.value.replace(' ', '-')}:{first}", *rest)
+    mac = hmac.new(secret, subject, hashlib.sha256)
     mac.update(b"\x00" + material)
     return mac.digest()
 
 
 def check_record_binding(
-    secret: bytes, *, kind: Bound, owner: str, material: bytes, binding: bytes
+    secret: bytes, *, kind: Bound, owner: Sequence[str], material: bytes, binding: bytes
 ) -> None:
     expected = record_binding(secret, kind=kind, owner=owner, material=material)
     if not hmac.compare_digest(expected, binding):
-        raise InvalidKeyMaterial(f"the {kind.value} of {owner} is not the one this desk recorded")
+        raise InvalidKeyMaterial(
+            f"the {kind.value} of {'/'.join(owner)} is not the one this desk recorded"
+        )

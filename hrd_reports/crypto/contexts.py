@@ -32,7 +32,21 @@ class Purpose(StrEnum):
     REPLY_DESK_COPY = "reply-desk-copy"
 
 
-def bind(purpose: Purpose, subject: UUID | str) -> bytes:
-    """``hrd-reports/1/<purpose>/<subject>`` as ASCII bytes; UUIDs in their canonical form."""
-    text = f"hrd-reports/{PROTOCOL_VERSION}/{purpose.value}/{subject}"
+SEPARATOR = "/"
+
+
+def bind(purpose: Purpose, *subjects: UUID | str) -> bytes:
+    """``hrd-reports/1/<purpose>/<subject>[/<subject>...]`` as ASCII bytes; UUIDs in their
+    canonical form.
+
+    A subject may not hold the separator: otherwise ("a/b", "c") and ("a", "b/c") would bind
+    alike, and a value of one shape could stand in for one of another. Each part is passed on
+    its own and joined here, so the binding is unambiguous by construction.
+    """
+    if not subjects:
+        raise ValueError("a binding needs a subject")
+    parts = [str(subject) for subject in subjects]
+    if any(SEPARATOR in part or not part for part in parts):
+        raise ValueError("a binding's subject is empty or holds its separator")
+    text = SEPARATOR.join(["hrd-reports", str(PROTOCOL_VERSION), purpose.value, *parts])
     return text.encode("ascii")

@@ -33,8 +33,8 @@ MAX_MESSAGE_BUCKET = 16 * 1024
 MAX_MESSAGE_BYTES = MAX_MESSAGE_BUCKET - 4
 
 
-def _subject(report_id: UUID, message_id: UUID) -> str:
-    return f"{report_id}/{message_id}"
+def _subject(report_id: UUID, message_id: UUID) -> tuple[UUID, UUID]:
+    return report_id, message_id
 
 
 def message_sizes() -> frozenset[int]:
@@ -80,14 +80,14 @@ def encrypt_reporter_message(
     """
     if len(message_key) != MESSAGE_KEY_SIZE:
         raise MalformedEnvelope(f"a message key is {MESSAGE_KEY_SIZE} bytes long")
-    aad = bind(Purpose.REPORTER_MESSAGE, _subject(report_id, message_id))
+    aad = bind(Purpose.REPORTER_MESSAGE, *_subject(report_id, message_id))
     return encrypt_with_dek(message_key, _padded(text), aad=aad, nonce=nonce)
 
 
 def decrypt_reporter_message(
     message_key: bytes, blob: bytes, *, report_id: UUID, message_id: UUID
 ) -> str:
-    aad = bind(Purpose.REPORTER_MESSAGE, _subject(report_id, message_id))
+    aad = bind(Purpose.REPORTER_MESSAGE, *_subject(report_id, message_id))
     return _text(decrypt_with_dek(message_key, blob, aad=aad))
 
 
@@ -95,7 +95,7 @@ def decrypt_reporter_message_bytes(
     message_key: bytes, blob: bytes, *, report_id: UUID, message_id: UUID
 ) -> bytes:
     """A reporter's message as the bytes their client encrypted, which need not be text."""
-    aad = bind(Purpose.REPORTER_MESSAGE, _subject(report_id, message_id))
+    aad = bind(Purpose.REPORTER_MESSAGE, *_subject(report_id, message_id))
     return _unpadded(decrypt_with_dek(message_key, blob, aad=aad))
 
 
@@ -105,8 +105,8 @@ def seal_reply(
     """A reply's two copies: (for the reporter, HPKE; for the desk, under the DEK)."""
     subject = _subject(report_id, message_id)
     padded = _padded(text)
-    for_reporter = reporter.seal(padded, info=bind(Purpose.REPLY, subject)).ciphertext
-    for_desk = encrypt_with_dek(dek, padded, aad=bind(Purpose.REPLY_DESK_COPY, subject))
+    for_reporter = reporter.seal(padded, info=bind(Purpose.REPLY, *subject)).ciphertext
+    for_desk = encrypt_with_dek(dek, padded, aad=bind(Purpose.REPLY_DESK_COPY, *subject))
     return for_reporter, for_desk
 
 
@@ -115,10 +115,10 @@ def open_reply_as_reporter(
 ) -> str:
     """What the reporter's browser does with its copy (used by the no-JavaScript inbox)."""
     sealed = Sealed(suite=SUITE, key_id=reporter.key_id, ciphertext=blob)
-    info = bind(Purpose.REPLY, _subject(report_id, message_id))
+    info = bind(Purpose.REPLY, *_subject(report_id, message_id))
     return _text(reporter.open(sealed, info=info))
 
 
 def open_reply_as_desk(dek: bytes, blob: bytes, *, report_id: UUID, message_id: UUID) -> str:
-    aad = bind(Purpose.REPLY_DESK_COPY, _subject(report_id, message_id))
+    aad = bind(Purpose.REPLY_DESK_COPY, *_subject(report_id, message_id))
     return _text(decrypt_with_dek(dek, blob, aad=aad))

@@ -77,7 +77,7 @@ class SessionToken:
         return decrypt_with_dek(self.key, sealed, aad=self._aad(owner))
 
     def _aad(self, owner: str) -> bytes:
-        return bind(Purpose.SESSION_KEY, f"{self.lookup.hex()}/{owner}")
+        return bind(Purpose.SESSION_KEY, self.lookup.hex(), owner)
 
     def csrf_token(self) -> str:
         """A per-session form token; only a page of this session can know it."""

@@ -66,17 +66,17 @@ def active_intake_key(session: Session, *, lock: bool = False) -> IntakeKey:
 
 
 def _check(
-    secrets: ServerSecrets, *, kind: Bound, owner: str, material: bytes, binding: bytes
+    secrets: ServerSecrets, *, kind: Bound, owner: tuple[str, ...], material: bytes, binding: bytes
 ) -> None:
-    with integrity_checked(f"the {kind.value} of {owner}"):
+    with integrity_checked(f"the {kind.value} of {'/'.join(owner)}"):
         check_record_binding(
             secrets.binding, kind=kind, owner=owner, material=material, binding=binding
         )
 
 
-def _user_owner(user: User) -> str:
+def _user_owner(user: User) -> tuple[str, str]:
     # The role is bound too: a user raised to coordinator in the database is not one.
-    return f"{user.public_id}/{user.role.value}"
+    return str(user.public_id), user.role.value
 
 
 def bind_user_key(user: User, *, secrets: ServerSecrets) -> None:
@@ -88,7 +88,7 @@ def bind_user_key(user: User, *, secrets: ServerSecrets) -> None:
 
 def bind_recovery_key(recovery: RecoveryKey, *, secrets: ServerSecrets) -> None:
     recovery.key_binding = record_binding(
-        secrets.binding, kind=Bound.RECOVERY_KEY, owner=recovery.id, material=recovery.public_key
+        secrets.binding, kind=Bound.RECOVERY_KEY, owner=(recovery.id,), material=recovery.public_key
     )
 
 
@@ -108,7 +108,7 @@ def recovery_public_key(recovery: RecoveryKey, *, secrets: ServerSecrets) -> Pub
     _check(
         secrets,
         kind=Bound.RECOVERY_KEY,
-        owner=recovery.id,
+        owner=(recovery.id,),
         material=recovery.public_key,
         binding=recovery.key_binding,
     )
@@ -119,15 +119,15 @@ def intake_public_key(key: IntakeKey, *, secrets: ServerSecrets) -> PublicKey:
     _check(
         secrets,
         kind=Bound.INTAKE_KEY,
-        owner=key.id,
+        owner=(key.id,),
         material=key.public_key,
         binding=key.key_binding,
     )
     return PublicKey(key.public_key)
 
 
-def _grant_owner(grant: IntakeKeyGrant, holder: str) -> str:
-    return f"{grant.intake_key_id}/{holder}"
+def _grant_owner(grant: IntakeKeyGrant, holder: str) -> tuple[str, str]:
+    return grant.intake_key_id, holder
 
 
 def _grant_material(grant: IntakeKeyGrant) -> bytes:
@@ -174,7 +174,7 @@ def new_intake_key(session: Session, *, secrets: ServerSecrets) -> tuple[IntakeK
         key_binding=record_binding(
             secrets.binding,
             kind=Bound.INTAKE_KEY,
-            owner=private.key_id,
+            owner=(private.key_id,),
             material=private.public.raw,
         ),
         state=IntakeKeyState.ACTIVE,

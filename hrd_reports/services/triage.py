@@ -387,7 +387,7 @@ class ReportDetail:
 
 
 def _note_aad(report: Report, note_id: UUID) -> bytes:
-    return bind(Purpose.REPORT_NOTE, f"{report.public_id}/{note_id}")
+    return bind(Purpose.REPORT_NOTE, report.public_id, note_id)
 
 
 def _links(session: Session, reader: UnlockedUser, report: Report) -> tuple[list[UUID], int]:

@@ -332,7 +332,7 @@ def test_reporter_message_that_does_not_open_leaves_the_report_and_the_inbox_rea
         blob = os.urandom(12 + 1024 + 16)
     else:
         nonce = os.urandom(12)
-        aad = bind(Purpose.REPORTER_MESSAGE, f"{submitted.report_id}/{message_id}")
+        aad = bind(Purpose.REPORTER_MESSAGE, submitted.report_id, message_id)
         blob = nonce + AESGCM(keys.message_key).encrypt(nonce, plaintext, aad)
     response = client.post(
         "/api/v1/inbox/messages",

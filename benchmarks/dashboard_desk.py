@@ -85,7 +85,7 @@ def enrol(rt: Runtime, *, name: str, role: Role) -> bytes:
             role=role,
             actor=ADMIN,
             valid_for=dt.timedelta(hours=1),
-            secrets_=rt.secrets,
+            secrets=rt.secrets,
         )
         session.commit()
     with db.unit_of_work(rt.sessions) as session:
@@ -96,7 +96,7 @@ def enrol(rt: Runtime, *, name: str, role: Role) -> bytes:
             totp_secret=secret,
             code=totp.code_for(secret, totp.step_at(time.time())),
             passwords=rt.passwords,
-            secrets_=rt.secrets,
+            secrets=rt.secrets,
             throttle=THROTTLE,
         )
         session.commit()

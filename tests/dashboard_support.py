@@ -61,7 +61,7 @@ def enrol(desk: Desk, person: Person, role: Role) -> Staff:
             role=role,
             actor="test",
             valid_for=dt.timedelta(hours=1),
-            secrets_=desk.secrets,
+            secrets=desk.secrets,
         )
         session.commit()
     with desk.session() as session:
@@ -72,7 +72,7 @@ def enrol(desk: Desk, person: Person, role: Role) -> Staff:
             totp_secret=secret,
             code=totp.code_for(secret, totp.step_at(clock.utc_now().timestamp())),
             passwords=desk.runtime.passwords,
-            secrets_=desk.secrets,
+            secrets=desk.secrets,
             throttle=accounts.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15)),
         )
         session.commit()

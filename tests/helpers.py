@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
+from hrd_reports.crypto.aead import aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
-from hrd_reports.crypto.envelope import encrypt_with_dek, pad
+from hrd_reports.crypto.envelope import pad
 from hrd_reports.crypto.messages import MAX_MESSAGE_BUCKET, encrypt_reporter_message
 from hrd_reports.crypto.pow import solve
 from hrd_reports.crypto.receipts import derive_receipt_keys
-from hrd_reports.crypto.submission import Submission, new_submission
+from hrd_reports.crypto.submission import Submission, encode_b64, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.models import Role
@@ -97,7 +98,7 @@ def solved_pow(client: Any) -> dict[str, Any]:
 def query_body(client: Any, receipt: str) -> dict[str, Any]:
     """What the reporter's browser sends to open the inbox: a solved proof, the token."""
     token = derive_receipt_keys(receipt).lookup_token
-    return {"proof_of_work": solved_pow(client), "lookup_token": _b64(token)}
+    return {"proof_of_work": solved_pow(client), "lookup_token": encode_b64(token)}
 
 
 def query_inbox(client: Any, receipt: str) -> Any:
@@ -115,8 +116,8 @@ def post_reporter_message(client: Any, receipt: str, report_id: UUID, text: str)
         "/api/v1/inbox/messages",
         json={
             "proof_of_work": solved_pow(client),
-            "lookup_token": _b64(keys.lookup_token),
-            "message": {"id": str(message_id), "ciphertext": _b64(blob)},
+            "lookup_token": encode_b64(keys.lookup_token),
+            "message": {"id": str(message_id), "ciphertext": encode_b64(blob)},
         },
     )
 
@@ -127,11 +128,7 @@ def sealed_message_bytes(receipt: str, report_id: UUID, plaintext: bytes) -> tup
     message_id = uuid.uuid4()
     padded = pad(plaintext, max_bucket=MAX_MESSAGE_BUCKET)
     aad = bind(Purpose.REPORTER_MESSAGE, report_id, message_id)
-    return message_id, encrypt_with_dek(derive_receipt_keys(receipt).message_key, padded, aad=aad)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return message_id, aes_gcm_encrypt(derive_receipt_keys(receipt).message_key, padded, aad=aad)
 
 
 def report_content(narrative: str, *, incident_types: tuple[str, ...] = ("death_threat",)) -> bytes:

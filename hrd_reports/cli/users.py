@@ -64,7 +64,7 @@ def invite(
             role=role,
             actor=operator(),
             valid_for=dt.timedelta(hours=rt.settings.invitation_hours),
-            secrets_=rt.secrets,
+            secrets=rt.secrets,
         )
         session.commit()
         hours = rt.settings.invitation_hours

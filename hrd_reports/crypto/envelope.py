@@ -10,23 +10,19 @@ two-line report from a long testimony.
 import secrets
 from uuid import UUID
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from hrd_reports.crypto.aead import KEY_SIZE, NONCE_SIZE, TAG_SIZE, aes_gcm_decrypt, aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.errors import DecryptionFailed, MalformedEnvelope
+from hrd_reports.crypto.receipts import MESSAGE_KEY_SIZE
 from hrd_reports.crypto.xwing import PUBLIC_KEY_SIZE, PrivateKey, PublicKey, Sealed, sealed_size
 
 ENVELOPE_VERSION = 1
-DEK_SIZE = 32
-NONCE_SIZE = 12
-TAG_SIZE = 16
+DEK_SIZE = KEY_SIZE
 LENGTH_PREFIX_SIZE = 4
 MIN_BUCKET = 1024
 MAX_REPORT_BUCKET = 256 * 1024
 SEALED_DEK_SIZE = sealed_size(DEK_SIZE)
 REPORTER_KEY_BOX_SIZE = NONCE_SIZE + PUBLIC_KEY_SIZE + TAG_SIZE
-MESSAGE_KEY_SIZE = 32
 MESSAGE_KEY_BOX_SIZE = NONCE_SIZE + MESSAGE_KEY_SIZE + TAG_SIZE
 
 
@@ -60,24 +56,6 @@ def unpad(padded: bytes) -> bytes:
     return padded[LENGTH_PREFIX_SIZE:end]
 
 
-def encrypt_with_dek(
-    dek: bytes, plaintext: bytes, *, aad: bytes, nonce: bytes | None = None
-) -> bytes:
-    """``nonce || AES-256-GCM(plaintext)``. ``nonce`` is for known-answer tests only."""
-    if nonce is None:
-        nonce = secrets.token_bytes(NONCE_SIZE)
-    return nonce + AESGCM(dek).encrypt(nonce, plaintext, aad)
-
-
-def decrypt_with_dek(dek: bytes, blob: bytes, *, aad: bytes) -> bytes:
-    if len(blob) < NONCE_SIZE + TAG_SIZE:
-        raise DecryptionFailed("ciphertext is too short")
-    try:
-        return AESGCM(dek).decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], aad)
-    except InvalidTag as exc:
-        raise DecryptionFailed("integrity check failed") from exc
-
-
 def body_sizes() -> frozenset[int]:
     """Every length an honest version 1 report body can have."""
     return frozenset(NONCE_SIZE + size + TAG_SIZE for size in bucket_sizes())
@@ -86,20 +64,18 @@ def body_sizes() -> frozenset[int]:
 def encrypt_report_body(
     dek: bytes, content: bytes, *, report_id: UUID, nonce: bytes | None = None
 ) -> bytes:
-    return encrypt_with_dek(
-        dek, pad(content), aad=bind(Purpose.REPORT_BODY, report_id), nonce=nonce
-    )
+    return aes_gcm_encrypt(dek, pad(content), aad=bind(Purpose.REPORT_BODY, report_id), nonce=nonce)
 
 
 def decrypt_report_body(dek: bytes, body: bytes, *, report_id: UUID) -> bytes:
-    return unpad(decrypt_with_dek(dek, body, aad=bind(Purpose.REPORT_BODY, report_id)))
+    return unpad(aes_gcm_decrypt(dek, body, aad=bind(Purpose.REPORT_BODY, report_id)))
 
 
 def encrypt_reporter_key(
     dek: bytes, public_key: bytes, *, report_id: UUID, nonce: bytes | None = None
 ) -> bytes:
     """The reporter's public key, readable only by those who can open the report itself."""
-    return encrypt_with_dek(dek, public_key, aad=bind(Purpose.REPORTER_KEY, report_id), nonce=nonce)
+    return aes_gcm_encrypt(dek, public_key, aad=bind(Purpose.REPORTER_KEY, report_id), nonce=nonce)
 
 
 def decrypt_reporter_key(dek: bytes, box: bytes, *, report_id: UUID) -> PublicKey:
@@ -110,7 +86,7 @@ def decrypt_reporter_key(dek: bytes, box: bytes, *, report_id: UUID) -> PublicKe
     cannot be sealed to (a low-order X25519 half) is refused now, as a key that does not open
     is, instead of failing later in the middle of sealing a reply.
     """
-    key = PublicKey(decrypt_with_dek(dek, box, aad=bind(Purpose.REPORTER_KEY, report_id)))
+    key = PublicKey(aes_gcm_decrypt(dek, box, aad=bind(Purpose.REPORTER_KEY, report_id)))
     key.check_usable()
     return key
 
@@ -121,11 +97,11 @@ def encrypt_message_key(
     """The key of the reporter's messages, for whoever can open the report itself."""
     if len(message_key) != MESSAGE_KEY_SIZE:
         raise MalformedEnvelope(f"a message key is {MESSAGE_KEY_SIZE} bytes long")
-    return encrypt_with_dek(dek, message_key, aad=bind(Purpose.MESSAGE_KEY, report_id), nonce=nonce)
+    return aes_gcm_encrypt(dek, message_key, aad=bind(Purpose.MESSAGE_KEY, report_id), nonce=nonce)
 
 
 def decrypt_message_key(dek: bytes, box: bytes, *, report_id: UUID) -> bytes:
-    key = decrypt_with_dek(dek, box, aad=bind(Purpose.MESSAGE_KEY, report_id))
+    key = aes_gcm_decrypt(dek, box, aad=bind(Purpose.MESSAGE_KEY, report_id))
     if len(key) != MESSAGE_KEY_SIZE:
         raise DecryptionFailed("the message key has the wrong size")
     return key

@@ -13,18 +13,11 @@ bucket first, like reports, so the stored size does not tell "yes" from a new te
 
 from uuid import UUID
 
+from hrd_reports.crypto.aead import NONCE_SIZE, TAG_SIZE, aes_gcm_decrypt, aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
-from hrd_reports.crypto.envelope import (
-    MESSAGE_KEY_SIZE,
-    NONCE_SIZE,
-    TAG_SIZE,
-    bucket_sizes,
-    decrypt_with_dek,
-    encrypt_with_dek,
-    pad,
-    unpad,
-)
+from hrd_reports.crypto.envelope import bucket_sizes, pad, unpad
 from hrd_reports.crypto.errors import DecryptionFailed, MalformedEnvelope
+from hrd_reports.crypto.receipts import MESSAGE_KEY_SIZE
 from hrd_reports.crypto.xwing import SUITE, PrivateKey, PublicKey, Sealed, sealed_size
 
 # Long enough for a detailed follow-up (about 8,000 Arabic letters); a longer account is a
@@ -81,14 +74,14 @@ def encrypt_reporter_message(
     if len(message_key) != MESSAGE_KEY_SIZE:
         raise MalformedEnvelope(f"a message key is {MESSAGE_KEY_SIZE} bytes long")
     aad = bind(Purpose.REPORTER_MESSAGE, *_subject(report_id, message_id))
-    return encrypt_with_dek(message_key, _padded(text), aad=aad, nonce=nonce)
+    return aes_gcm_encrypt(message_key, _padded(text), aad=aad, nonce=nonce)
 
 
 def decrypt_reporter_message(
     message_key: bytes, blob: bytes, *, report_id: UUID, message_id: UUID
 ) -> str:
     aad = bind(Purpose.REPORTER_MESSAGE, *_subject(report_id, message_id))
-    return _text(decrypt_with_dek(message_key, blob, aad=aad))
+    return _text(aes_gcm_decrypt(message_key, blob, aad=aad))
 
 
 def decrypt_reporter_message_bytes(
@@ -96,7 +89,7 @@ def decrypt_reporter_message_bytes(
 ) -> bytes:
     """A reporter's message as the bytes their client encrypted, which need not be text."""
     aad = bind(Purpose.REPORTER_MESSAGE, *_subject(report_id, message_id))
-    return _unpadded(decrypt_with_dek(message_key, blob, aad=aad))
+    return _unpadded(aes_gcm_decrypt(message_key, blob, aad=aad))
 
 
 def seal_reply(
@@ -106,7 +99,7 @@ def seal_reply(
     subject = _subject(report_id, message_id)
     padded = _padded(text)
     for_reporter = reporter.seal(padded, info=bind(Purpose.REPLY, *subject)).ciphertext
-    for_desk = encrypt_with_dek(dek, padded, aad=bind(Purpose.REPLY_DESK_COPY, *subject))
+    for_desk = aes_gcm_encrypt(dek, padded, aad=bind(Purpose.REPLY_DESK_COPY, *subject))
     return for_reporter, for_desk
 
 
@@ -121,4 +114,4 @@ def open_reply_as_reporter(
 
 def open_reply_as_desk(dek: bytes, blob: bytes, *, report_id: UUID, message_id: UUID) -> str:
     aad = bind(Purpose.REPLY_DESK_COPY, *_subject(report_id, message_id))
-    return _text(decrypt_with_dek(dek, blob, aad=aad))
+    return _text(aes_gcm_decrypt(dek, blob, aad=aad))

@@ -26,8 +26,8 @@ from argon2.low_level import hash_secret_raw
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hrd_reports.crypto.aead import aes_gcm_decrypt, aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
-from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
 from hrd_reports.crypto.errors import DecryptionFailed, InvalidKeyMaterial
 from hrd_reports.crypto.xwing import SEED_SIZE
 
@@ -147,7 +147,7 @@ class PasswordProtection:
             salt,
         )
         key = self._wrapping_key(password, params=self.params, salt=salt, owner=owner)
-        return header + encrypt_with_dek(
+        return header + aes_gcm_encrypt(
             key, seed, aad=bind(Purpose.USER_PRIVATE_KEY, owner) + header
         )
 
@@ -155,7 +155,7 @@ class PasswordProtection:
         params, salt = _read_header(blob, ceiling=self.params)
         header = blob[: _HEADER.size]
         key = self._wrapping_key(password, params=params, salt=salt, owner=owner)
-        seed = decrypt_with_dek(
+        seed = aes_gcm_decrypt(
             key, blob[_HEADER.size :], aad=bind(Purpose.USER_PRIVATE_KEY, owner) + header
         )
         if len(seed) != SEED_SIZE:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hrd_reports.crypto.aead import KEY_SIZE
 from hrd_reports.crypto.errors import InvalidReceipt
 from hrd_reports.crypto.xwing import PrivateKey
 
@@ -30,7 +31,8 @@ _HKDF_SALT = b"hrd-reports/1/receipt"
 _LOOKUP_TOKEN_INFO = b"hrd-reports/1/receipt/lookup-token"
 _REPORTER_KEY_INFO = b"hrd-reports/1/receipt/reporter-key"
 _MESSAGE_KEY_INFO = b"hrd-reports/1/receipt/message-key"
-MESSAGE_KEY_SIZE = 32
+# An AES-256-GCM key (see crypto.aead).
+MESSAGE_KEY_SIZE = KEY_SIZE
 _LOOKUP_HASH_DOMAIN = b"hrd-reports/1/lookup-hash\x00"
 
 # Damm's totally anti-symmetric quasigroup of order 10: the check digit catches every single

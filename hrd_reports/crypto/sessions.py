@@ -16,8 +16,8 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
+from hrd_reports.crypto.aead import aes_gcm_decrypt, aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
-from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
 
 ID_SIZE = 16
 KEY_SIZE = 32
@@ -71,10 +71,10 @@ class SessionToken:
         return hashlib.sha256(self.session_id).digest()
 
     def seal(self, private_seed: bytes, *, owner: str) -> bytes:
-        return encrypt_with_dek(self.key, private_seed, aad=self._aad(owner))
+        return aes_gcm_encrypt(self.key, private_seed, aad=self._aad(owner))
 
     def open(self, sealed: bytes, *, owner: str) -> bytes:
-        return decrypt_with_dek(self.key, sealed, aad=self._aad(owner))
+        return aes_gcm_decrypt(self.key, sealed, aad=self._aad(owner))
 
     def _aad(self, owner: str) -> bytes:
         return bind(Purpose.SESSION_KEY, self.lookup.hex(), owner)

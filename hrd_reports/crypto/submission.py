@@ -59,11 +59,11 @@ class Submission:
             "report_id": str(self.report_id),
             "suite": self.suite,
             "intake_key_id": self.intake_key_id,
-            "sealed_dek": _b64(self.sealed_dek),
-            "body": _b64(self.body),
-            "reporter_key": _b64(self.reporter_key),
-            "message_key": _b64(self.message_key),
-            "lookup_token": _b64(self.lookup_token),
+            "sealed_dek": encode_b64(self.sealed_dek),
+            "body": encode_b64(self.body),
+            "reporter_key": encode_b64(self.reporter_key),
+            "message_key": encode_b64(self.message_key),
+            "lookup_token": encode_b64(self.lookup_token),
         }
 
 
@@ -117,7 +117,8 @@ def parse_wire(document: Mapping[str, Any]) -> Submission:
     )
 
 
-def _b64(data: bytes) -> str:
+def encode_b64(data: bytes) -> str:
+    """Standard base64, as the wire format and the reporter API carry bytes."""
     return base64.b64encode(data).decode("ascii")
 
 

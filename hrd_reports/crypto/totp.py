@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.twofactor import InvalidToken
 from cryptography.hazmat.primitives.twofactor.hotp import HOTP
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
+from hrd_reports.crypto.aead import aes_gcm_decrypt, aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
-from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
 
 SECRET_SIZE = 20  # 160 bits, RFC 4226's recommendation
 DIGITS = 6
@@ -85,8 +85,8 @@ def storage_key(pepper: bytes) -> bytes:
 
 
 def protect_secret(secret: bytes, *, key: bytes, owner: str) -> bytes:
-    return encrypt_with_dek(key, secret, aad=bind(Purpose.TOTP_SECRET, owner))
+    return aes_gcm_encrypt(key, secret, aad=bind(Purpose.TOTP_SECRET, owner))
 
 
 def unprotect_secret(blob: bytes, *, key: bytes, owner: str) -> bytes:
-    return decrypt_with_dek(key, blob, aad=bind(Purpose.TOTP_SECRET, owner))
+    return aes_gcm_decrypt(key, blob, aad=bind(Purpose.TOTP_SECRET, owner))

@@ -10,8 +10,6 @@ per account and lock it for a while; the answer is the same whoever and whatever
 """
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -19,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.crypto import totp
 from hrd_reports.crypto.errors import DecryptionFailed
+from hrd_reports.crypto.links import new_link_token, token_hash
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.i18n import N_
@@ -34,7 +33,6 @@ from hrd_reports.services.errors import (
 )
 from hrd_reports.services.users import UnlockedUser
 
-INVITATION_TOKEN_BYTES = 32
 ISSUER = "hrd-reports"
 # One sentence for an unknown name, a wrong password, a wrong or reused code and a locked
 # account: none of them tells a guesser which it was, or that the name exists.
@@ -57,10 +55,6 @@ class Throttle:
     lockout: dt.timedelta
 
 
-def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
 def invite(
     session: Session,
     *,
@@ -68,7 +62,7 @@ def invite(
     role: Role | None,
     actor: str,
     valid_for: dt.timedelta,
-    secrets_: ServerSecrets,
+    secrets: ServerSecrets,
 ) -> str:
     """A one-time link token for a new person, or for an existing account's second factor.
 
@@ -86,11 +80,11 @@ def invite(
         invited_role = role
     else:
         raise Invalid(N_("a new person needs a role"))
-    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
+    token = new_link_token()
     session.execute(delete(Invitation).where(Invitation.name == name))
     session.add(
         Invitation(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             name=name,
             role=invited_role,
             user_id=existing.id if existing is not None else None,
@@ -101,7 +95,7 @@ def invite(
     session.flush()
     audit.record(
         session,
-        audit_secret=secrets_.audit,
+        audit_secret=secrets.audit,
         actor=actor,
         action="user.invite" if existing is None else "user.enrol_link",
         subject=name,
@@ -111,7 +105,7 @@ def invite(
 
 
 def pending_invitation(session: Session, *, token: str, lock: bool = False) -> Invitation:
-    query = select(Invitation).where(Invitation.token_hash == _token_hash(token))
+    query = select(Invitation).where(Invitation.token_hash == token_hash(token))
     invitation = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if invitation is None or invitation.expires_at <= clock.naive_utc_now():
         raise NotFound(INVITATION_INVALID)
@@ -126,7 +120,7 @@ def accept_invitation(
     totp_secret: bytes,
     code: str,
     passwords: PasswordProtection,
-    secrets_: ServerSecrets,
+    secrets: ServerSecrets,
     throttle: Throttle,
 ) -> User:
     """Set the password (new person) or check it (existing account) and enrol the app.
@@ -151,7 +145,7 @@ def accept_invitation(
             role=invitation.role,
             password=password,
             passwords=passwords,
-            secrets=secrets_,
+            secrets=secrets,
             actor=invitation.invited_by,
         )
     else:
@@ -164,13 +158,13 @@ def accept_invitation(
             password=password,
             passwords=passwords,
             throttle=throttle,
-            secrets_=secrets_,
+            secrets=secrets,
             refusal=ENROLMENT_PASSWORD_REFUSED,
             via="enrolment link",
         )
         user = users.open_key(existing, password=password, passwords=passwords).user
     user.totp_secret = totp.protect_secret(
-        totp_secret, key=totp.storage_key(secrets_.pepper), owner=str(user.public_id)
+        totp_secret, key=totp.storage_key(secrets.pepper), owner=str(user.public_id)
     )
     user.totp_last_step = step
     user.failed_logins = 0
@@ -179,7 +173,7 @@ def accept_invitation(
     session.flush()
     audit.record(
         session,
-        audit_secret=secrets_.audit,
+        audit_secret=secrets.audit,
         actor=user.name,
         action="user.enrol",
         subject=user.name,
@@ -195,7 +189,7 @@ def _record_failure(
     account: User | None,
     counted: bool,
     throttle: Throttle,
-    secrets_: ServerSecrets,
+    secrets: ServerSecrets,
     why: str,
     via: str | None = None,
 ) -> None:
@@ -216,7 +210,7 @@ def _record_failure(
         session.flush()
     audit.record(
         session,
-        audit_secret=secrets_.audit,
+        audit_secret=secrets.audit,
         actor=name if account is not None else "unknown",
         action="login.failure",
         subject=name if account is not None else None,
@@ -235,7 +229,7 @@ def _check_password(
     password: str,
     passwords: PasswordProtection,
     throttle: Throttle,
-    secrets_: ServerSecrets,
+    secrets: ServerSecrets,
     refusal: str,
     via: str | None,
 ) -> None:
@@ -252,7 +246,7 @@ def _check_password(
         account=user,
         counted=not locked,
         throttle=throttle,
-        secrets_=secrets_,
+        secrets=secrets,
         why="locked" if locked else "password",
         via=via,
     )
@@ -303,7 +297,7 @@ def check_sign_in(
     password: str,
     code: str,
     passwords: PasswordProtection,
-    secrets_: ServerSecrets,
+    secrets: ServerSecrets,
 ) -> SignInCheck:
     """Name, password and one-time code, checked without writing anything (see SignInCheck).
 
@@ -331,7 +325,7 @@ def check_sign_in(
         )
     try:
         secret = totp.unprotect_secret(
-            user.totp_secret, key=totp.storage_key(secrets_.pepper), owner=str(user.public_id)
+            user.totp_secret, key=totp.storage_key(secrets.pepper), owner=str(user.public_id)
         )
     except DecryptionFailed as exc:
         raise DataIntegrityError(
@@ -359,7 +353,7 @@ def check_sign_in(
 
 
 def record_sign_in(
-    session: Session, *, check: SignInCheck, throttle: Throttle, secrets_: ServerSecrets
+    session: Session, *, check: SignInCheck, throttle: Throttle, secrets: ServerSecrets
 ) -> UnlockedUser:
     """Decide a checked sign-in under the lock: count and audit a failure, or spend the code.
 
@@ -375,7 +369,7 @@ def record_sign_in(
             account=None,
             counted=False,
             throttle=throttle,
-            secrets_=secrets_,
+            secrets=secrets,
             why="unknown or disabled",
         )
         raise AuthenticationFailed(SIGN_IN_REFUSED)
@@ -394,7 +388,7 @@ def record_sign_in(
             account=user,
             counted=counted,
             throttle=throttle,
-            secrets_=secrets_,
+            secrets=secrets,
             why=failure or "password",
         )
         raise AuthenticationFailed(SIGN_IN_REFUSED)
@@ -409,7 +403,7 @@ def record_sign_in(
     session.flush()
     audit.record(
         session,
-        audit_secret=secrets_.audit,
+        audit_secret=secrets.audit,
         actor=user.name,
         action="login.success",
         subject=user.name,
@@ -425,7 +419,7 @@ def sign_in(
     password: str,
     code: str,
     passwords: PasswordProtection,
-    secrets_: ServerSecrets,
+    secrets: ServerSecrets,
     throttle: Throttle,
 ) -> UnlockedUser:
     """Check name, password and one-time code; open the person's key; audit either way.
@@ -434,6 +428,6 @@ def sign_in(
     so that no lock is held through Argon2; see SignInCheck).
     """
     check = check_sign_in(
-        session, name=name, password=password, code=code, passwords=passwords, secrets_=secrets_
+        session, name=name, password=password, code=code, passwords=passwords, secrets=secrets
     )
-    return record_sign_in(session, check=check, throttle=throttle, secrets_=secrets_)
+    return record_sign_in(session, check=check, throttle=throttle, secrets=secrets)

@@ -6,13 +6,12 @@ coordinators can be vetted later and the administrator's key access revoked.
 """
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hrd_reports.crypto.links import new_link_token, token_hash
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.recovery import encode_recovery_key
 from hrd_reports.crypto.xwing import PrivateKey, fingerprint_of
@@ -22,8 +21,6 @@ from hrd_reports.models import RecoveryKey, Role, SetupLink, User
 from hrd_reports.services import audit, clock, keyring, users
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, NotFound
-
-SETUP_TOKEN_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -94,18 +91,14 @@ def set_up_desk(
     )
 
 
-def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
 def issue_setup_link(session: Session, *, valid_for: dt.timedelta) -> str:
     """A fresh one-time setup token; any earlier link stops working."""
     if is_set_up(session):
         raise Conflict(N_("this desk is already set up"))
-    token = secrets.token_urlsafe(SETUP_TOKEN_BYTES)
+    token = new_link_token()
     session.execute(delete(SetupLink))
     session.add(
-        SetupLink(token_hash=_token_hash(token), expires_at=clock.naive_utc_now() + valid_for)
+        SetupLink(token_hash=token_hash(token), expires_at=clock.naive_utc_now() + valid_for)
     )
     session.flush()
     return token
@@ -117,7 +110,7 @@ def check_setup_link(session: Session, *, token: str, lock: bool = False) -> Non
     ``lock`` holds the link until commit, so that two clicks on "set up" cannot both pass
     the check: the second waits, then finds the link spent.
     """
-    query = select(SetupLink).where(SetupLink.token_hash == _token_hash(token))
+    query = select(SetupLink).where(SetupLink.token_hash == token_hash(token))
     link = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if link is None or link.expires_at <= clock.naive_utc_now() or is_set_up(session):
         raise NotFound(

@@ -103,8 +103,8 @@ def _reseal_rows(
     return changes, damaged
 
 
-def _no_checkpoint(_point: str) -> None:
-    return None
+def _nothing(_: object) -> None:
+    """What happens at a checkpoint, or after a batch, when nobody asked for anything."""
 
 
 def reseal_all(
@@ -115,7 +115,7 @@ def reseal_all(
     batch_size: int,
     secrets: ServerSecrets,
     on_batch: Callable[[BatchResult], None] | None = None,
-    checkpoint: Callable[[str], None] = _no_checkpoint,
+    checkpoint: Callable[[str], None] = _nothing,
 ) -> list[str]:
     """Re-seal every remaining report, one committed transaction per batch; name the damaged.
 
@@ -129,7 +129,7 @@ def reseal_all(
         intake_keys=intake_keys,
         batch_size=batch_size,
         secrets=secrets,
-        on_batch=on_batch or _ignore,
+        on_batch=on_batch or _nothing,
         checkpoint=checkpoint,
     )
 
@@ -137,10 +137,6 @@ def reseal_all(
 def _dialect(sessions: sessionmaker[Session]) -> str:
     bind = sessions.kw["bind"]
     return str(bind.dialect.name)
-
-
-def _ignore(_result: BatchResult) -> None:
-    return None
 
 
 def _reseal_serially(

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from hrd_reports import received
 from hrd_reports.content import is_urgent
+from hrd_reports.crypto.aead import aes_gcm_decrypt, aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
-from hrd_reports.crypto.envelope import decrypt_with_dek, encrypt_with_dek
 from hrd_reports.crypto.xwing import Sealed
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
@@ -127,7 +127,7 @@ def _decrypt_tags(report_id: UUID, tags: bytes | None, dek: bytes | None) -> lis
     if tags is None or dek is None:
         return []
     with keyring.integrity_checked("the tags of report", report_id):
-        plaintext = decrypt_with_dek(dek, tags, aad=_tags_aad(report_id))
+        plaintext = aes_gcm_decrypt(dek, tags, aad=_tags_aad(report_id))
     # Only the desk writes tags; read within the same bounds as a report all the same, so
     # that a row written past the application (a restored or altered database) breaks nothing.
     try:
@@ -434,7 +434,7 @@ def show(
             select(ReportNote).where(ReportNote.report_id == report.id).order_by(ReportNote.id)
         ).scalars():
             with keyring.integrity_checked("a note on report", report.public_id):
-                text = decrypt_with_dek(dek, row.body, aad=_note_aad(report, row.public_id))
+                text = aes_gcm_decrypt(dek, row.body, aad=_note_aad(report, row.public_id))
             # Written by the desk; read as untrusted all the same (see ``_decrypt_tags``).
             notes.append(Note(row.public_id, row.author, row.written_on, received.text_of(text)[0]))
     session.flush()
@@ -539,7 +539,7 @@ def set_tags(
 ) -> None:
     report, dek = reports.writable(session, reader, report_id)
     payload = json.dumps(tags, ensure_ascii=False).encode("utf-8")
-    report.tags = encrypt_with_dek(dek, payload, aad=_tags_aad(report.public_id)) if tags else None
+    report.tags = aes_gcm_encrypt(dek, payload, aad=_tags_aad(report.public_id)) if tags else None
     session.flush()
     # How many, never which: the tags are as sensitive as the report.
     audit.record(
@@ -568,7 +568,7 @@ def add_note(
     note = ReportNote(report_id=report.id, author=reader.name, written_on=utc_today(), body=b"")
     session.add(note)
     session.flush()
-    note.body = encrypt_with_dek(dek, text.encode("utf-8"), aad=_note_aad(report, note.public_id))
+    note.body = aes_gcm_encrypt(dek, text.encode("utf-8"), aad=_note_aad(report, note.public_id))
     session.flush()
     audit.record(
         session,

@@ -134,7 +134,7 @@ def _check_sign_in(
                 password=password,
                 code=code,
                 passwords=runtime.passwords,
-                secrets_=runtime.secrets,
+                secrets=runtime.secrets,
             )
         except AuthenticationFailed as exc:
             return exc
@@ -149,7 +149,7 @@ def _record_sign_in(
     with unit_of_work(runtime.sessions) as session:
         try:
             unlocked = accounts.record_sign_in(
-                session, check=check, throttle=_throttle(runtime), secrets_=runtime.secrets
+                session, check=check, throttle=_throttle(runtime), secrets=runtime.secrets
             )
         except AuthenticationFailed:
             # The failure count and the audit entry are kept: guessing must cost the guesser.
@@ -242,7 +242,7 @@ def _accept_invitation(
                 totp_secret=secret,
                 code=code,
                 passwords=runtime.passwords,
-                secrets_=runtime.secrets,
+                secrets=runtime.secrets,
                 throttle=_throttle(runtime),
             )
         except AuthenticationFailed:

@@ -59,7 +59,7 @@ def user_invite(
         role=chosen,
         actor=me.name,
         valid_for=dt.timedelta(hours=runtime.settings.invitation_hours),
-        secrets_=runtime.secrets,
+        secrets=runtime.secrets,
     )
     session.commit()
     # Shown once, to be passed on by a trusted channel; only its hash is kept. At

@@ -5,7 +5,6 @@ report arrives as ciphertext the server cannot read. Its OpenAPI document is pub
 (``/api/v1/openapi.json``); the dashboard's is not.
 """
 
-import base64
 import datetime as dt
 from typing import Any
 from uuid import UUID
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from hrd_reports import __version__
 from hrd_reports.crypto.errors import MalformedEnvelope
 from hrd_reports.crypto.pow import ALGORITHM
-from hrd_reports.crypto.submission import Submission, decode_b64, parse_wire
+from hrd_reports.crypto.submission import Submission, decode_b64, encode_b64, parse_wire
 from hrd_reports.crypto.xwing import fingerprint_of
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.services import challenges, intake, keyring, messaging
@@ -108,7 +107,7 @@ def get_intake_key(session: ReadSession, runtime: RuntimeDep) -> IntakeKeyPublic
     return IntakeKeyPublic(
         key_id=key.id,
         suite=key.suite,
-        public_key=_b64(public.raw),
+        public_key=encode_b64(public.raw),
         fingerprint=fingerprint_of(public.raw),
     )
 
@@ -274,7 +273,7 @@ def _look_up(runtime: Runtime, proof: ProofOfWorkIn, token: bytes, locale: str) 
                 id=str(message.id),
                 sender=message.sender.value,
                 sent_on=message.sent_on.isoformat(),
-                ciphertext=_b64(message.ciphertext),
+                ciphertext=encode_b64(message.ciphertext),
             )
             for message in inbox.messages
         ],
@@ -344,10 +343,6 @@ def _withdraw(runtime: Runtime, proof: ProofOfWorkIn, token: bytes) -> bool:
         session.commit()
     checkpoint_deleted(runtime.engine)
     return destroyed
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def add_openapi_route(app: FastAPI) -> None:

@@ -28,7 +28,6 @@ The test counts the requests it sent, prints the count and fails below the budge
 generator that broke cannot pass by generating nothing.
 """
 
-import base64
 import copy
 import hashlib
 import math
@@ -60,7 +59,7 @@ from schemathesis.python import asgi
 from hrd_reports.crypto.messages import encrypt_reporter_message
 from hrd_reports.crypto.pow import window_of
 from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys
-from hrd_reports.crypto.submission import new_submission
+from hrd_reports.crypto.submission import encode_b64, new_submission
 from hrd_reports.crypto.xwing import PublicKey
 from hrd_reports.services.clock import utc_now
 from hrd_reports.settings import Settings
@@ -198,10 +197,6 @@ def _put(body: Body, path: str, value: Any) -> None:
         body[name] = value
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 @dataclass(frozen=True)
 class Receipt:
     """A stored report, known to the test as its reporter knows it."""
@@ -211,7 +206,7 @@ class Receipt:
 
     @property
     def lookup_token(self) -> str:
-        return _b64(self.keys.lookup_token)
+        return encode_b64(self.keys.lookup_token)
 
 
 class Fuzzer:
@@ -259,7 +254,7 @@ class Fuzzer:
                 report_id=receipt.submitted.report_id,
                 message_id=message_id,
             )
-            body["message"] = {"id": str(message_id), "ciphertext": _b64(ciphertext)}
+            body["message"] = {"id": str(message_id), "ciphertext": encode_b64(ciphertext)}
         return body
 
     def shape(self, case: Case, plan: Plan) -> str:

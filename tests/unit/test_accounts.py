@@ -78,7 +78,7 @@ def invite(
             role=role,
             actor="admin",
             valid_for=valid_for,
-            secrets_=desk.secrets,
+            secrets=desk.secrets,
         )
         session.commit()
     return token
@@ -95,7 +95,7 @@ def accept(desk: Desk, token: str, *, password: str, secret: bytes, code: str) -
                 totp_secret=secret,
                 code=code,
                 passwords=desk.runtime.passwords,
-                secrets_=desk.secrets,
+                secrets=desk.secrets,
                 throttle=THROTTLE,
             )
         except AuthenticationFailed:
@@ -117,7 +117,7 @@ def sign_in(
                 password=password,
                 code=code,
                 passwords=desk.runtime.passwords,
-                secrets_=desk.secrets,
+                secrets=desk.secrets,
                 throttle=throttle,
             )
         except AuthenticationFailed:
@@ -271,7 +271,7 @@ def test_accept_invitation_wrong_code_raises_invalid_and_creates_nothing(
                 totp_secret=secret,
                 code=wrong_code(secret, fake_clock),
                 passwords=desk.runtime.passwords,
-                secrets_=desk.secrets,
+                secrets=desk.secrets,
                 throttle=THROTTLE,
             )
         # Even a caller that commits after the refusal keeps nothing of it.
@@ -301,7 +301,7 @@ def test_accept_invitation_weak_password_is_refused_and_creates_nothing(
                 totp_secret=secret,
                 code=code_now(secret, fake_clock),
                 passwords=desk.runtime.passwords,
-                secrets_=desk.secrets,
+                secrets=desk.secrets,
                 throttle=THROTTLE,
             )
         session.commit()
@@ -416,7 +416,7 @@ def check(desk: Desk, name: str, password: str, code: str) -> accounts.SignInChe
             password=password,
             code=code,
             passwords=desk.runtime.passwords,
-            secrets_=desk.secrets,
+            secrets=desk.secrets,
         )
 
 
@@ -424,7 +424,7 @@ def record(desk: Desk, checked: accounts.SignInCheck) -> UnlockedUser:
     with desk.session() as session:
         try:
             unlocked = accounts.record_sign_in(
-                session, check=checked, throttle=THROTTLE, secrets_=desk.secrets
+                session, check=checked, throttle=THROTTLE, secrets=desk.secrets
             )
         except AuthenticationFailed:
             session.commit()
@@ -589,7 +589,7 @@ def test_sign_in_refusal_is_kept_by_a_commit_after_the_exception(
                 password="not the password at all",
                 code=code_now(nora, fake_clock),
                 passwords=desk.runtime.passwords,
-                secrets_=desk.secrets,
+                secrets=desk.secrets,
                 throttle=THROTTLE,
             )
         session.commit()

@@ -56,7 +56,7 @@ from hrd_reports import db
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.models import Report, Role
-from hrd_reports.services import keyring, triage, users
+from hrd_reports.services import keyring, listing, users
 from hrd_reports.wiring import Runtime
 
 COORDINATOR = "bench-coordinator"
@@ -112,7 +112,7 @@ def get(client: httpx.Client, path: str, expected_rows: int | None = None) -> fl
 
 
 def list_paths(count: int) -> dict[str, str]:
-    middle = max(1, count // triage.PAGE_SIZE // 2)
+    middle = max(1, count // listing.PAGE_SIZE // 2)
     return {
         "first page": "/dashboard/reports",
         f"page {middle}": f"/dashboard/reports?page={middle}",
@@ -138,15 +138,15 @@ def measure_floor(rt: Runtime, intake_keys: dict[str, PrivateKey]) -> float:
 
 
 def measure_service_search(rt: Runtime) -> float:
-    """``triage.list_page`` with the text filter and its commit, without HTTP; the unlock
+    """``listing.list_page`` with the text filter and its commit, without HTTP; the unlock
     (the password check a sign-in made) is not timed."""
     with db.unit_of_work(rt.sessions) as session:
         reader = users.unlock(session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords)
         started = time.perf_counter()
-        listing = triage.list_page(
+        listing = listing.list_page(
             session,
             reader=reader,
-            filters=triage.ReportFilter(text=SEARCH_TERM),
+            filters=listing.ReportFilter(text=SEARCH_TERM),
             page=1,
             secrets=rt.secrets,
         )
@@ -195,7 +195,7 @@ def run(
             if client.post("/dashboard/login", data=form).status_code != 303:
                 sys.exit("the coordinator could not sign in; no result")
             print(f"{backend}: first listing ...", file=sys.stderr, flush=True)
-            first_s = get(client, "/dashboard/reports", triage.PAGE_SIZE)
+            first_s = get(client, "/dashboard/reports", listing.PAGE_SIZE)
             # The first listing set the urgent flag of every report.
             settle(rt)
             paths = list_paths(count)
@@ -205,7 +205,7 @@ def run(
                 get(client, path)  # warm-up
             for _ in range(requests):
                 for kind, path in paths.items():
-                    latencies[kind].append(get(client, path, triage.PAGE_SIZE))
+                    latencies[kind].append(get(client, path, listing.PAGE_SIZE))
             server_peak = memory_mib(pid, "VmHWM")
             search = None
             if search_repeats:

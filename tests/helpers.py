@@ -23,17 +23,21 @@ from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.models import Role
 from hrd_reports.services import (
+    assignment,
+    casework,
     desk,
     intake,
     keyring,
+    listing,
     messaging,
-    reports,
+    reading,
     reseal,
     rotation,
     users,
 )
+from hrd_reports.services.assignment import AssignOutcome
 from hrd_reports.services.desk import DeskSetup
-from hrd_reports.services.reports import AssignOutcome, ReportView
+from hrd_reports.services.reading import ReportView
 from hrd_reports.services.rotation import RotationEnd, RotationStart
 from hrd_reports.wiring import Runtime
 
@@ -225,30 +229,37 @@ class Desk:
         )
 
     def list_reports(self, person: Person) -> list[ReportView]:
+        """Like ``reports list``: every report the person may read, newest first."""
         with self.session() as session:
-            views = reports.list_reports(
-                session, reader=self._unlock(session, person), secrets=self.secrets
+            listed = listing.list_page(
+                session,
+                reader=self._unlock(session, person),
+                filters=listing.ReportFilter(),
+                page=1,
+                page_size=None,
+                secrets=self.secrets,
             )
             session.commit()
-        return views
+        views = [entry.view for entry in listed.entries]
+        return sorted(views, key=lambda view: view.received_on, reverse=True)
 
     def show(self, person: Person, report_id: UUID) -> ReportView:
         """Like ``reports show``: the attempt is committed to the audit log, then refused."""
         with self.session() as session:
-            view = reports.show_report(
+            detail = casework.show(
                 session,
                 reader=self._unlock(session, person),
                 report_id=report_id,
                 secrets=self.secrets,
             )
             session.commit()
-        if view.refusal is not None:
-            raise view.refusal
-        return view
+        if detail.view.refusal is not None:
+            raise detail.view.refusal
+        return detail.view
 
     def assign(self, report_id: UUID, *, to: str, by: Person) -> AssignOutcome:
         with self.session() as session:
-            outcome = reports.assign_report(
+            outcome = assignment.assign_report(
                 session,
                 keyholder=self._unlock(session, by),
                 report_id=report_id,
@@ -287,7 +298,7 @@ class Desk:
     def thread(self, report_id: UUID, *, by: Person) -> list[messaging.ThreadMessage]:
         """The conversation as the desk reads it, through the reader's own keys."""
         with self.session() as session:
-            report, dek = reports.writable(session, self._unlock(session, by), report_id)
+            report, dek = reading.writable(session, self._unlock(session, by), report_id)
             messages = messaging.thread(session, report, dek)
             session.commit()
         return messages

@@ -181,3 +181,24 @@ def print_json(document: Any) -> None:
     # mean the same characters: the document is unchanged, and nothing in it acts on a terminal.
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
     typer.echo(received.visible(text))
+
+
+@contextmanager
+def acting_as(
+    rt: Runtime,
+    *,
+    name: str,
+    password_stdin: bool,
+    attempted: str,
+    subject: str | None = None,
+) -> Iterator[tuple[Session, users.UnlockedUser]]:
+    """A command's one unit of work, done as ``name``: their password read, their key opened
+    (a failure audited and refused), a refusal by role or assignment audited; committed when
+    the command's work is done, before it shows anything, so that no plaintext is shown
+    without its audit entry."""
+    password = read_password(name=name, from_stdin=password_stdin)
+    with unit_of_work(rt.sessions) as session:
+        actor = unlock(rt, session, name=name, password=password)
+        with refusals_audited(rt, session, actor=actor.name, attempted=attempted, subject=subject):
+            yield session, actor
+        session.commit()

@@ -12,16 +12,14 @@ from hrd_reports.cli.common import (
     AS_OPTION,
     JSON_OUTPUT,
     PASSWORD_STDIN,
+    acting_as,
     cli_command,
     print_json,
-    read_password,
-    refusals_audited,
     runtime,
-    unlock,
 )
 from hrd_reports.db import checkpoint_deleted, unit_of_work
-from hrd_reports.services import messaging, reports
-from hrd_reports.services.reports import ReportView
+from hrd_reports.services import assignment, casework, listing, messaging
+from hrd_reports.services.reading import ReportView
 
 app = typer.Typer(
     help="Reports: list, show, assign, destroy, and purge the withdrawn.", no_args_is_help=True
@@ -55,14 +53,27 @@ def list_(
     as_: str = AS_OPTION, password_stdin: bool = PASSWORD_STDIN, as_json: bool = JSON_OUTPUT
 ) -> None:
     """Every report this person may read, newest first."""
-    with runtime() as rt:
-        password = read_password(name=as_, from_stdin=password_stdin)
-        with unit_of_work(rt.sessions) as session:
-            reader = unlock(rt, session, name=as_, password=password)
-            with refusals_audited(rt, session, actor=reader.name, attempted="reports.list"):
-                views = reports.list_reports(session, reader=reader, secrets=rt.secrets)
-            # Committed before anything is shown: no plaintext without its audit entry.
-            session.commit()
+    with (
+        runtime() as rt,
+        acting_as(rt, name=as_, password_stdin=password_stdin, attempted="reports.list") as (
+            session,
+            reader,
+        ),
+    ):
+        # The dashboard's list, as one page of every report.
+        listed = listing.list_page(
+            session,
+            reader=reader,
+            filters=listing.ReportFilter(),
+            page=1,
+            page_size=None,
+            secrets=rt.secrets,
+        )
+    views = sorted(
+        (entry.view for entry in listed.entries),
+        key=lambda view: view.received_on,
+        reverse=True,
+    )
     if as_json:
         print_json({"reports": [_document(view, with_content=False) for view in views]})
         return
@@ -84,18 +95,19 @@ def show(
     as_json: bool = JSON_OUTPUT,
 ) -> None:
     """One report, decrypted."""
-    with runtime() as rt:
-        password = read_password(name=as_, from_stdin=password_stdin)
-        with unit_of_work(rt.sessions) as session:
-            reader = unlock(rt, session, name=as_, password=password)
-            with refusals_audited(
-                rt, session, actor=reader.name, attempted="reports.show", subject=report_id
-            ):
-                view = reports.show_report(
-                    session, reader=reader, report_id=report_id, secrets=rt.secrets
-                )
-            # The attempt is audited even when the report does not open.
-            session.commit()
+    with (
+        runtime() as rt,
+        acting_as(
+            rt,
+            name=as_,
+            password_stdin=password_stdin,
+            attempted="reports.show",
+            subject=report_id,
+        ) as (session, reader),
+    ):
+        # The dashboard's report page; the attempt is audited even when it does not open.
+        detail = casework.show(session, reader=reader, report_id=report_id, secrets=rt.secrets)
+    view = detail.view
     if view.refusal is not None:
         raise view.refusal
     document = _document(view, with_content=True)
@@ -128,21 +140,23 @@ def assign(
     password_stdin: bool = PASSWORD_STDIN,
 ) -> None:
     """Assign a report; a case worker receives that one report's key."""
-    with runtime() as rt:
-        password = read_password(name=as_, from_stdin=password_stdin)
-        with unit_of_work(rt.sessions) as session:
-            keyholder = unlock(rt, session, name=as_, password=password)
-            with refusals_audited(
-                rt, session, actor=keyholder.name, attempted="reports.assign", subject=report_id
-            ):
-                outcome = reports.assign_report(
-                    session,
-                    keyholder=keyholder,
-                    report_id=report_id,
-                    assignee_name=to,
-                    secrets=rt.secrets,
-                )
-            session.commit()
+    with (
+        runtime() as rt,
+        acting_as(
+            rt,
+            name=as_,
+            password_stdin=password_stdin,
+            attempted="reports.assign",
+            subject=report_id,
+        ) as (session, keyholder),
+    ):
+        outcome = assignment.assign_report(
+            session,
+            keyholder=keyholder,
+            report_id=report_id,
+            assignee_name=to,
+            secrets=rt.secrets,
+        )
     previous = f" (was {outcome.previous})" if outcome.previous else ""
     typer.echo(f"report {outcome.report_id} assigned to {outcome.assignee}{previous}.")
 
@@ -163,20 +177,20 @@ def destroy(
     """Destroy a report now, without its reporter (a key holder only); audited, a tombstone
     is kept, and the reporter's receipt then finds nothing, as after a withdrawal."""
     with runtime() as rt:
-        password = read_password(name=as_, from_stdin=password_stdin)
-        with unit_of_work(rt.sessions) as session:
-            keyholder = unlock(rt, session, name=as_, password=password)
-            with refusals_audited(
-                rt, session, actor=keyholder.name, attempted="reports.destroy", subject=report_id
-            ):
-                destroyed = messaging.destroy_by_desk(
-                    session,
-                    keyholder=keyholder,
-                    report_id=report_id,
-                    reason=reason,
-                    secrets=rt.secrets,
-                )
-            session.commit()
+        with acting_as(
+            rt,
+            name=as_,
+            password_stdin=password_stdin,
+            attempted="reports.destroy",
+            subject=report_id,
+        ) as (session, keyholder):
+            destroyed = messaging.destroy_by_desk(
+                session,
+                keyholder=keyholder,
+                report_id=report_id,
+                reason=reason,
+                secrets=rt.secrets,
+            )
         checkpoint_deleted(rt.engine)
     typer.echo(f"report {destroyed} destroyed.")
 

@@ -43,7 +43,7 @@ from hrd_reports.models import (
     UnauditedWithdrawal,
     WithdrawnReport,
 )
-from hrd_reports.services import audit, keyring, reports
+from hrd_reports.services import audit, keyring, reading
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Invalid, NotFound
 from hrd_reports.services.users import UnlockedUser
@@ -268,7 +268,7 @@ def reply(
         raise Invalid(N_("the reply is empty"))
     if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
         raise Invalid(N_("a reply has at most %(limit)d bytes"), limit=MAX_MESSAGE_BYTES)
-    report, dek = reports.writable(session, reader, report_id)
+    report, dek = reading.writable(session, reader, report_id)
     if report.withdrawn_on is not None:
         raise Conflict(N_("the reporter withdrew this report; nobody would read a reply"))
     _check_room(session, report)
@@ -500,10 +500,10 @@ def destroy_by_desk(
     Nothing is decrypted: the caller's keys prove only who is acting.
     """
     reason = clean_reason(reason)
-    reports.reader_keys(session, keyholder)
+    reading.reader_keys(session, keyholder)
     audit.lock_for_change(session)
     keyring.require_key_holder(session, keyholder.user)
-    report = reports.get_report(session, report_id)
+    report = reading.get_report(session, report_id)
     public_id, withdrawn = report.public_id, report.withdrawn_on is not None
     # A withdrawal waiting for the audit log is written before this entry, which comes after.
     audit.record_withdrawals(session, audit_secret=secrets.audit)

@@ -20,7 +20,7 @@ from hrd_reports.crypto.sessions import SessionToken, csrf_matches
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
-from hrd_reports.services import accounts, messaging, reports, sessions, triage, users
+from hrd_reports.services import accounts, assignment, casework, listing, messaging, sessions, users
 from hrd_reports.services.errors import AuthenticationFailed, Invalid, ServiceError
 from hrd_reports.web.auth import (
     LOGIN_COOKIE_PLAIN,
@@ -41,7 +41,7 @@ from hrd_reports.wiring import Runtime
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
 Text = Annotated[str, Form(max_length=200)]
-LongText = Annotated[str, Form(max_length=triage.MAX_NOTE_LENGTH)]
+LongText = Annotated[str, Form(max_length=casework.MAX_NOTE_LENGTH)]
 Password = Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)]
 
 _FORM_EXPIRED = N_("this form has expired; please try again")
@@ -357,7 +357,7 @@ def report_list(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     try:
-        filters = triage.ReportFilter(
+        filters = listing.ReportFilter(
             status=_optional_enum(ReportStatus, status),
             priority=_optional_enum(Priority, priority),
             assignee=assignee or None,
@@ -377,7 +377,7 @@ def report_list(
             {"message": Notice.of(exc), "me": me},
             status_code=400,
         )
-    listing = triage.list_page(
+    listed = listing.list_page(
         session, reader=me.unlocked, filters=filters, page=page, secrets=runtime.secrets
     )
     session.commit()
@@ -399,7 +399,7 @@ def report_list(
     return pages.render(
         request,
         "dashboard/reports.html",
-        {"me": me, "listing": listing, "params": params, **_choices()},
+        {"me": me, "listing": listed, "params": params, **_choices()},
     )
 
 
@@ -425,14 +425,16 @@ def report_page(
     me: CurrentUser,
 ) -> HTMLResponse:
     # A refusal (not assigned, no key) is audited as access.refused by the app's handler.
-    detail = triage.show(session, reader=me.unlocked, report_id=report_id, secrets=runtime.secrets)
+    detail = casework.show(
+        session, reader=me.unlocked, report_id=report_id, secrets=runtime.secrets
+    )
     session.commit()
     assignable = []
     if me.role in {Role.ADMIN, Role.COORDINATOR}:
         assignable = [
             user.name
             for user in users.list_users(session)
-            if user.vetted and not user.disabled and user.role in reports.ASSIGNABLE_ROLES
+            if user.vetted and not user.disabled and user.role in assignment.ASSIGNABLE_ROLES
         ]
     return pages.render(
         request,
@@ -453,12 +455,12 @@ def report_workflow(
     priority: Annotated[str | None, Form(max_length=8)] = None,
     risk: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    triage.update_workflow(
+    casework.update_workflow(
         session,
         reader=me.unlocked,
         report_id=report_id,
         status=_optional_enum(ReportStatus, status),
-        priority=triage.KEEP if priority is None else _optional_enum(Priority, priority),
+        priority=casework.KEEP if priority is None else _optional_enum(Priority, priority),
         risk=_optional_enum(RiskLevel, risk),
         secrets=runtime.secrets,
     )
@@ -475,7 +477,7 @@ def report_note(
     me: CurrentUser,
     note: LongText,
 ) -> Response:
-    triage.add_note(
+    casework.add_note(
         session, reader=me.unlocked, report_id=report_id, text=note, secrets=runtime.secrets
     )
     session.commit()
@@ -507,11 +509,11 @@ def report_tags(
     me: CurrentUser,
     tags: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    triage.set_tags(
+    casework.set_tags(
         session,
         reader=me.unlocked,
         report_id=report_id,
-        tags=triage.clean_tags(tags),
+        tags=casework.clean_tags(tags),
         secrets=runtime.secrets,
     )
     session.commit()
@@ -527,7 +529,7 @@ def report_link(
     me: CurrentUser,
     other: Annotated[str, Form(max_length=36)],
 ) -> Response:
-    triage.link_reports(
+    casework.link_reports(
         session,
         reader=me.unlocked,
         report_id=report_id,
@@ -547,7 +549,7 @@ def report_assign(
     me: CurrentUser,
     assignee: Text,
 ) -> Response:
-    reports.assign_report(
+    assignment.assign_report(
         session,
         keyholder=me.unlocked,
         report_id=report_id,
@@ -562,7 +564,9 @@ def report_assign(
 def report_unassign(
     report_id: UUID, request: Request, session: DbSession, runtime: RuntimeDep, me: CurrentUser
 ) -> Response:
-    triage.unassign(session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets)
+    assignment.unassign(
+        session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets
+    )
     session.commit()
     return _see_other(request, "dashboard_report", report_id=report_id)
 

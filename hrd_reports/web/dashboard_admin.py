@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
 from hrd_reports.models import AuditEvent, ReporterStage, Role
-from hrd_reports.services import accounts, audit, keyring, messaging, triage, users
+from hrd_reports.services import accounts, audit, keyring, listing, messaging, users
 from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
@@ -167,7 +167,7 @@ def audit_log(
 @router.get("/stats", response_class=HTMLResponse, name="dashboard_stats")
 def stats(request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
     return pages.render(
-        request, "dashboard/stats.html", {"me": me, "counts": triage.counts(session)}
+        request, "dashboard/stats.html", {"me": me, "counts": listing.counts(session)}
     )
 
 

@@ -25,7 +25,7 @@ from hrd_reports.models import (
     ReportStatus,
     WithdrawnReport,
 )
-from hrd_reports.services import messaging, triage, users
+from hrd_reports.services import casework, messaging, users
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import NotFound
 from hrd_reports.settings import Settings
@@ -349,7 +349,7 @@ def test_reporter_message_that_does_not_open_leaves_the_report_and_the_inbox_rea
         reader = users.unlock(
             session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
         )
-        detail = triage.show(
+        detail = casework.show(
             session, reader=reader, report_id=submitted.report_id, secrets=desk.secrets
         )
         session.commit()

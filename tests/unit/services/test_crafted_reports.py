@@ -10,12 +10,12 @@ import pytest
 
 from hrd_reports import received
 from hrd_reports.models import Role
-from hrd_reports.services import reports, triage
-from hrd_reports.services.reports import ReportView
-from hrd_reports.services.triage import ReportFilter
+from hrd_reports.services import listing, reading
+from hrd_reports.services.listing import ReportFilter
+from hrd_reports.services.reading import ReportView
 from tests.helpers import Desk, Person, report_content, sealed_message_bytes
+from tests.unit.services.reading_support import list_page, show
 from tests.unit.services.test_messaging import send
-from tests.unit.test_triage import list_page, show
 
 CRAFTED = {
     "arrays nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
@@ -91,11 +91,11 @@ def test_crafted_report_never_hides_or_breaks_the_reports_around_it(
     for plaintext in CRAFTED.values():
         desk.submit(plaintext)
 
-    listing = list_page(desk, coordinator, page_size=50)
+    listed = list_page(desk, coordinator, page_size=50)
     search = list_page(desk, coordinator, ReportFilter(text="report"), page_size=50)
 
-    assert len(listing.entries) == 3 + len(CRAFTED)
-    assert listing.off_form == len(CRAFTED)
+    assert len(listed.entries) == 3 + len(CRAFTED)
+    assert listed.off_form == len(CRAFTED)
     assert {entry.view.id for entry in search.entries} == set(honest)
     assert all(entry.view.follows_form for entry in search.entries)
 
@@ -111,7 +111,7 @@ def test_list_page_filters_the_reports_that_do_not_follow_the_form(
 
     assert [entry.view.id for entry in off_form.entries] == [crafted]
     with desk.session() as session:
-        counts = triage.counts(session)
+        counts = listing.counts(session)
     assert counts["form"] == {"off_form": 1}
 
 
@@ -124,9 +124,9 @@ def test_list_reports_case_worker_counts_only_their_own_crafted_reports(
     desk.assign(theirs, to="dave", by=coordinator)
     list_page(desk, coordinator)
 
-    listing = list_page(desk, worker, page_size=10)
+    listed = list_page(desk, worker, page_size=10)
 
-    assert ([entry.view.id for entry in listing.entries], listing.off_form) == ([theirs], 1)
+    assert ([entry.view.id for entry in listed.entries], listed.off_form) == ([theirs], 1)
 
 
 def test_show_reporter_message_that_is_not_text_is_shown_as_received(
@@ -147,7 +147,7 @@ def test_show_report_of_a_damaged_report_still_refuses(desk: Desk, coordinator: 
     # What does not open is still a refusal; only what opens is shown, as it is or as received.
     report_id: UUID = desk.submit(report_content("to be damaged")).report_id
     with desk.session() as session:
-        row = reports.get_report(session, report_id)
+        row = reading.get_report(session, report_id)
         row.body = row.body[:-1] + bytes([row.body[-1] ^ 1])
         session.commit()
     view = show(desk, coordinator, report_id).view

@@ -25,7 +25,7 @@ from hrd_reports.models import (
     Role,
     WithdrawnReport,
 )
-from hrd_reports.services import audit, clock, messaging, triage, users
+from hrd_reports.services import audit, casework, clock, messaging, users
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.helpers import Desk, Person, Submitted, report_content
@@ -193,9 +193,9 @@ def _everything_of_a_report(desk: Desk, admin: Person) -> tuple[Submitted, Submi
             session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
         )
         report_id, secrets = submitted.report_id, desk.secrets
-        triage.add_note(session, reader=reader, report_id=report_id, text="n", secrets=secrets)
-        triage.set_tags(session, reader=reader, report_id=report_id, tags=["t"], secrets=secrets)
-        triage.link_reports(
+        casework.add_note(session, reader=reader, report_id=report_id, text="n", secrets=secrets)
+        casework.set_tags(session, reader=reader, report_id=report_id, tags=["t"], secrets=secrets)
+        casework.link_reports(
             session, reader=reader, report_id=report_id, other_id=other.report_id, secrets=secrets
         )
         session.commit()

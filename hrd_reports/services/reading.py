@@ -1,4 +1,6 @@
-"""Reading and assigning reports, each decryption with the reader's own keys and audited.
+"""Reading reports: who may read which, opening them with the reader's own keys, and the audit entry
+of every reading. Every way a report is read (the dashboard's list, search and report page,
+and the command line) goes through here.
 
 Least privilege holds twice: a role check here, and the keys themselves. A coordinator opens
 a report's data key with a desk key they were vetted for; a case worker only with the grant
@@ -11,16 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hrd_reports import received
-from hrd_reports.crypto.envelope import decrypt_report_body, open_dek, seal_dek
+from hrd_reports.content import is_urgent
+from hrd_reports.crypto.aead import aes_gcm_decrypt
+from hrd_reports.crypto.contexts import Purpose, bind
+from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
-from hrd_reports.models import Report, ReportGrant, Role, User
-from hrd_reports.services import audit, keyring, users
+from hrd_reports.models import Report, ReportGrant, Role
+from hrd_reports.services import audit, keyring
 from hrd_reports.services.errors import (
     DataIntegrityError,
     Forbidden,
@@ -29,8 +34,6 @@ from hrd_reports.services.errors import (
     ServiceError,
 )
 from hrd_reports.services.users import UnlockedUser
-
-ASSIGNABLE_ROLES = frozenset({Role.CASE_WORKER, Role.COORDINATOR})
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class ReaderKeys:
     reader: UnlockedUser
     intake_keys: dict[str, PrivateKey]
 
-    def grant_for(self, session: Session, report: Report) -> ReportGrant:
+    def require_grant(self, session: Session, report: Report) -> ReportGrant:
         grant = session.execute(
             select(ReportGrant).where(
                 ReportGrant.report_id == report.id, ReportGrant.user_id == self.reader.user.id
@@ -87,7 +90,7 @@ class ReaderKeys:
     def sealed_dek(self, session: Session, report: Report) -> Sealed:
         """The copy of the report's data key this reader opens: the desk's or their grant."""
         if self.reader.user.role == Role.CASE_WORKER:
-            grant = self.grant_for(session, report)
+            grant = self.require_grant(session, report)
             return Sealed(grant.suite, grant.holder_key_id, grant.sealed_dek)
         return Sealed(report.dek_suite, report.dek_key_id, report.sealed_dek)
 
@@ -151,6 +154,28 @@ def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
     return ReaderKeys(reader=reader, intake_keys=intake_keys)
 
 
+def visible(reader: UnlockedUser) -> Select[Report]:
+    query = select(Report)
+    if reader.user.role == Role.CASE_WORKER:
+        query = query.join(ReportGrant, ReportGrant.report_id == Report.id).where(
+            ReportGrant.user_id == reader.user.id
+        )
+    return query
+
+
+def get_report(session: Session, report_id: str | UUID) -> Report:
+    try:
+        public_id = report_id if isinstance(report_id, UUID) else UUID(report_id)
+    except ValueError as exc:
+        raise Invalid(N_("%(text)r is not a report id"), text=report_id) from exc
+    report = session.execute(
+        select(Report).where(Report.public_id == public_id)
+    ).scalar_one_or_none()
+    if report is None:
+        raise NotFound(N_("there is no report %(report)s"), report=public_id)
+    return report
+
+
 def open_view_with_key(
     session: Session, report: Report, keys: ReaderKeys, decrypted: Decrypted | None = None
 ) -> tuple[ReportView, bytes | None]:
@@ -181,6 +206,15 @@ def open_view_with_key(
 
 def open_view(session: Session, report: Report, keys: ReaderKeys) -> ReportView:
     return open_view_with_key(session, report, keys)[0]
+
+
+def learn(report: Report, view: ReportView) -> None:
+    """Whether the report is urgent and follows the form: learned once, by the first reader
+    who opens it, and kept in clear like priority, so the list is ordered and counted without
+    opening every report."""
+    if view.content is not None and report.follows_form is None:
+        report.urgent = is_urgent(view.content)
+        report.follows_form = view.follows_form
 
 
 def opened_views(views: Iterable[ReportView]) -> dict[UUID, bool]:
@@ -219,137 +253,30 @@ def writable(session: Session, reader: UnlockedUser, report_id: str | UUID) -> t
     audit.lock_for_change(session)
     report = get_report(session, report_id)
     if reader.user.role == Role.CASE_WORKER:
-        keys.grant_for(session, report)
+        keys.require_grant(session, report)
     dek = keys.data_key(session, report)
     return report, dek
 
 
-def list_reports(
-    session: Session, *, reader: UnlockedUser, secrets: ServerSecrets
-) -> list[ReportView]:
-    """Every report the reader may read, newest first, decrypted and audited."""
-    keys = reader_keys(session, reader)
-    query = select(Report).order_by(Report.received_on.desc(), Report.id.desc())
-    if reader.user.role == Role.CASE_WORKER:
-        query = query.join(ReportGrant, ReportGrant.report_id == Report.id).where(
-            ReportGrant.user_id == reader.user.id
-        )
-    views = [open_view(session, report, keys) for report in session.execute(query).scalars()]
-    audit_reading(
-        session, reader=reader.name, opened=opened_views(views), secrets=secrets, subject=None
-    )
-    return views
+def tags_aad(report_id: UUID) -> bytes:
+    return bind(Purpose.REPORT_TAGS, report_id)
 
 
-def get_report(session: Session, report_id: str | UUID) -> Report:
+def decrypt_tags(report_id: UUID, tags: bytes | None, dek: bytes | None) -> list[str]:
+    if tags is None or dek is None:
+        return []
+    with keyring.integrity_checked("the tags of report", report_id):
+        plaintext = aes_gcm_decrypt(dek, tags, aad=tags_aad(report_id))
+    # Only the desk writes tags; read within the same bounds as a report all the same, so
+    # that a row written past the application (a restored or altered database) breaks nothing.
     try:
-        public_id = report_id if isinstance(report_id, UUID) else UUID(report_id)
-    except ValueError as exc:
-        raise Invalid(N_("%(text)r is not a report id"), text=report_id) from exc
-    report = session.execute(
-        select(Report).where(Report.public_id == public_id)
-    ).scalar_one_or_none()
-    if report is None:
-        raise NotFound(N_("there is no report %(report)s"), report=public_id)
-    return report
+        value = received.parse(plaintext, strict=True)
+    except received.Unreadable:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [tag for tag in value if isinstance(tag, str) and received.encodable(tag)]
 
 
-def show_report(
-    session: Session, *, reader: UnlockedUser, report_id: str | UUID, secrets: ServerSecrets
-) -> ReportView:
-    """One report, decrypted and audited.
-
-    A report that fails to open is audited as such and returned with its ``refusal``, not
-    raised: the caller commits the audit entry first, then refuses (``view.refusal``).
-    """
-    keys = reader_keys(session, reader)
-    report = get_report(session, report_id)
-    if reader.user.role == Role.CASE_WORKER:
-        # Checked before anything is opened; an unassigned report is a refusal, not a failure.
-        keys.grant_for(session, report)
-    view = open_view(session, report, keys)
-    audit_reading(
-        session,
-        reader=reader.name,
-        opened=opened_views([view]),
-        secrets=secrets,
-        subject=str(report.public_id),
-    )
-    return view
-
-
-@dataclass(frozen=True)
-class AssignOutcome:
-    report_id: UUID
-    assignee: str
-    previous: str | None
-    report_key_granted: bool
-
-
-def _remove_assignment(session: Session, report: Report) -> str | None:
-    previous = report.assignee
-    if previous is None:
-        return None
-    session.execute(
-        delete(ReportGrant).where(
-            ReportGrant.report_id == report.id, ReportGrant.user_id == previous.id
-        )
-    )
-    report.assignee = None
-    return previous.name
-
-
-def assign_report(
-    session: Session,
-    *,
-    keyholder: UnlockedUser,
-    report_id: str | UUID,
-    assignee_name: str,
-    secrets: ServerSecrets,
-) -> AssignOutcome:
-    """Assign a report; a case worker gets its data key sealed to their own public key."""
-    keys = reader_keys(session, keyholder)
-    audit.lock_for_change(session)
-    keyring.require_key_holder(session, keyholder.user)
-    report = get_report(session, report_id)
-    assignee: User = users.get_user(session, assignee_name)
-    if assignee.disabled or not assignee.vetted or assignee.role not in ASSIGNABLE_ROLES:
-        raise Forbidden(
-            N_("%(name)s cannot take reports: only vetted case workers and coordinators can"),
-            name=assignee_name,
-        )
-    previous = _remove_assignment(session, report)
-    granted = False
-    if assignee.role == Role.CASE_WORKER:
-        dek = keys.data_key(session, report)
-        sealed = seal_dek(
-            dek,
-            report_id=report.public_id,
-            recipient=keyring.user_public_key(assignee, secrets=secrets),
-        )
-        session.add(
-            ReportGrant(
-                report_id=report.id,
-                user_id=assignee.id,
-                holder_key_id=sealed.key_id,
-                suite=sealed.suite,
-                sealed_dek=sealed.ciphertext,
-            )
-        )
-        granted = True
-    report.assignee = assignee
-    session.flush()
-    audit.record(
-        session,
-        audit_secret=secrets.audit,
-        actor=keyholder.name,
-        action="report.assign",
-        subject=str(report.public_id),
-        detail={"to": assignee.name, "from": previous, "report_key_granted": granted},
-    )
-    return AssignOutcome(
-        report_id=report.public_id,
-        assignee=assignee.name,
-        previous=previous,
-        report_key_granted=granted,
-    )
+def report_tags(report: Report, dek: bytes | None) -> list[str]:
+    return decrypt_tags(report.public_id, report.tags, dek)

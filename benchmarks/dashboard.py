@@ -143,7 +143,7 @@ def measure_service_search(rt: Runtime) -> float:
     with db.unit_of_work(rt.sessions) as session:
         reader = users.unlock(session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords)
         started = time.perf_counter()
-        listing = listing.list_page(
+        listed = listing.list_page(
             session,
             reader=reader,
             filters=listing.ReportFilter(text=SEARCH_TERM),
@@ -152,8 +152,8 @@ def measure_service_search(rt: Runtime) -> float:
         )
         session.commit()
         elapsed = time.perf_counter() - started
-    if len(listing.entries) != SEARCH_HITS:
-        sys.exit(f"the search found {len(listing.entries)} of {SEARCH_HITS} reports; no result")
+    if len(listed.entries) != SEARCH_HITS:
+        sys.exit(f"the search found {len(listed.entries)} of {SEARCH_HITS} reports; no result")
     return elapsed
 
 

@@ -25,15 +25,16 @@ from hrd_reports.models import Role
 from hrd_reports.services import (
     assignment,
     casework,
+    conversation,
     desk,
     intake,
     keyring,
     listing,
-    messaging,
     reading,
     reseal,
     rotation,
     users,
+    withdrawal,
 )
 from hrd_reports.services.assignment import AssignOutcome
 from hrd_reports.services.desk import DeskSetup
@@ -271,7 +272,7 @@ class Desk:
 
     def reply(self, report_id: UUID, text: str, *, by: Person) -> UUID:
         with self.session() as session:
-            message_id = messaging.reply(
+            message_id = conversation.reply(
                 session,
                 reader=self._unlock(session, by),
                 report_id=report_id,
@@ -284,7 +285,7 @@ class Desk:
     def destroy(self, report_id: UUID, *, reason: str, by: Person) -> UUID:
         """Like ``reports destroy``: a key holder destroys a report, then the WAL is emptied."""
         with self.session() as session:
-            destroyed = messaging.destroy_by_desk(
+            destroyed = withdrawal.destroy_by_desk(
                 session,
                 keyholder=self._unlock(session, by),
                 report_id=report_id,
@@ -295,11 +296,11 @@ class Desk:
         checkpoint_deleted(self.runtime.engine)
         return destroyed
 
-    def thread(self, report_id: UUID, *, by: Person) -> list[messaging.ThreadMessage]:
+    def thread(self, report_id: UUID, *, by: Person) -> list[conversation.ThreadMessage]:
         """The conversation as the desk reads it, through the reader's own keys."""
         with self.session() as session:
             report, dek = reading.writable(session, self._unlock(session, by), report_id)
-            messages = messaging.thread(session, report, dek)
+            messages = conversation.thread(session, report, dek)
             session.commit()
         return messages
 

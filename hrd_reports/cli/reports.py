@@ -18,7 +18,7 @@ from hrd_reports.cli.common import (
     runtime,
 )
 from hrd_reports.db import checkpoint_deleted, unit_of_work
-from hrd_reports.services import assignment, casework, listing, messaging
+from hrd_reports.services import assignment, casework, listing, withdrawal
 from hrd_reports.services.reading import ReportView
 
 app = typer.Typer(
@@ -184,7 +184,7 @@ def destroy(
             attempted="reports.destroy",
             subject=report_id,
         ) as (session, keyholder):
-            destroyed = messaging.destroy_by_desk(
+            destroyed = withdrawal.destroy_by_desk(
                 session,
                 keyholder=keyholder,
                 report_id=report_id,
@@ -204,7 +204,7 @@ def purge_withdrawn(as_json: bool = JSON_OUTPUT) -> None:
     """
     with runtime() as rt:
         with unit_of_work(rt.sessions) as session:
-            destroyed = messaging.purge_withdrawn(
+            destroyed = withdrawal.purge_withdrawn(
                 session,
                 grace=dt.timedelta(days=rt.settings.withdrawal_grace_days),
                 actor="cli",

@@ -26,7 +26,7 @@ from hrd_reports.models import (
     RiskLevel,
     Role,
 )
-from hrd_reports.services import audit, keyring, messaging, reading
+from hrd_reports.services import audit, conversation, keyring, reading
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid
 from hrd_reports.services.reading import ReportView
@@ -57,7 +57,7 @@ class ReportDetail:
     # learn): they are only counted.
     links: list[UUID]
     hidden_links: int
-    messages: list[messaging.ThreadMessage] = field(default_factory=list)
+    messages: list[conversation.ThreadMessage] = field(default_factory=list)
     # False once the reporter withdrew the report: nobody would read a reply.
     can_reply: bool = False
     withdrawn_on: dt.date | None = None
@@ -105,9 +105,9 @@ def show(
     view, dek = reading.open_view_with_key(session, report, keys)
     notes: list[Note] = []
     tags: list[str] = []
-    messages: list[messaging.ThreadMessage] = []
+    messages: list[conversation.ThreadMessage] = []
     if dek is not None:
-        messages = messaging.thread(session, report, dek)
+        messages = conversation.thread(session, report, dek)
         reading.learn(report, view)
         tags = reading.report_tags(report, dek)
         for row in session.execute(

@@ -29,7 +29,7 @@ from hrd_reports.models import (
     User,
     WithdrawnReport,
 )
-from hrd_reports.services import messaging, reading
+from hrd_reports.services import conversation, reading
 from hrd_reports.services.errors import Invalid
 from hrd_reports.services.reading import ReaderKeys, ReportView
 from hrd_reports.services.users import UnlockedUser
@@ -305,7 +305,7 @@ def list_page(
         has_next=has_next,
         decrypted=len(opener.opened),
         off_form=off_form,
-        unread=messaging.unread_counts(session, [entry.view.id for entry in entries]),
+        unread=conversation.unread_counts(session, [entry.view.id for entry in entries]),
     )
 
 

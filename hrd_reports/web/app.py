@@ -26,7 +26,7 @@ from hrd_reports import __version__
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import audit, messaging
+from hrd_reports.services import audit, withdrawal
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -164,7 +164,7 @@ PURGE_INTERVAL_SECONDS = 3600
 
 def _purge_withdrawn(runtime: Runtime) -> None:
     with unit_of_work(runtime.sessions) as session:
-        messaging.purge_withdrawn(
+        withdrawal.purge_withdrawn(
             session,
             grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
             actor="server",

@@ -20,7 +20,16 @@ from hrd_reports.crypto.sessions import SessionToken, csrf_matches
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
-from hrd_reports.services import accounts, assignment, casework, listing, messaging, sessions, users
+from hrd_reports.services import (
+    accounts,
+    assignment,
+    casework,
+    conversation,
+    listing,
+    sessions,
+    users,
+    withdrawal,
+)
 from hrd_reports.services.errors import AuthenticationFailed, Invalid, ServiceError
 from hrd_reports.web.auth import (
     LOGIN_COOKIE_PLAIN,
@@ -493,7 +502,7 @@ def report_reply(
     me: CurrentUser,
     reply: Annotated[str, Form(max_length=MAX_MESSAGE_BYTES)],
 ) -> Response:
-    messaging.reply(
+    conversation.reply(
         session, reader=me.unlocked, report_id=report_id, text=reply, secrets=runtime.secrets
     )
     session.commit()
@@ -579,12 +588,12 @@ def report_destroy(
     runtime: RuntimeDep,
     me: CurrentUser,
     # Optional here, so that a form without them gets the service's page, not a 422.
-    reason: Annotated[str, Form(max_length=4 * messaging.MAX_DESTRUCTION_REASON_LENGTH)] = "",
+    reason: Annotated[str, Form(max_length=4 * withdrawal.MAX_DESTRUCTION_REASON_LENGTH)] = "",
     confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     if confirm != "yes":
         raise Invalid(N_("tick the box to confirm that the report is to be destroyed"))
-    messaging.destroy_by_desk(
+    withdrawal.destroy_by_desk(
         session, keyholder=me.unlocked, report_id=report_id, reason=reason, secrets=runtime.secrets
     )
     session.commit()

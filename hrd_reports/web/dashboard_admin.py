@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
 from hrd_reports.models import AuditEvent, ReporterStage, Role
-from hrd_reports.services import accounts, audit, keyring, listing, messaging, users
+from hrd_reports.services import accounts, audit, keyring, listing, stages, users
 from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
@@ -180,8 +180,7 @@ def _stage_rows(session: Session) -> list[dict[str, Any]]:
             "stage": stage.value,
             "default": STAGE_TEXTS[stage.value],
             "texts": {
-                code: messaging.stage_message(session, stage, code) or ""
-                for code in SUPPORTED_LOCALES
+                code: stages.stage_message(session, stage, code) or "" for code in SUPPORTED_LOCALES
             },
         }
         for stage in ReporterStage
@@ -208,11 +207,11 @@ def stage_message_save(
     me: CurrentUser,
     stage: Annotated[str, Form(max_length=32)],
     locale: Annotated[str, Form(max_length=16)],
-    text: Annotated[str, Form(max_length=messaging.MAX_STAGE_MESSAGE_LENGTH * 2)] = "",
+    text: Annotated[str, Form(max_length=stages.MAX_STAGE_MESSAGE_LENGTH * 2)] = "",
 ) -> Response:
     if stage not in {s.value for s in ReporterStage} or locale not in SUPPORTED_LOCALES:
         raise Invalid(N_("unknown stage or language"))
-    messaging.set_stage_message(
+    stages.set_stage_message(
         session,
         stage=ReporterStage(stage),
         locale=locale,

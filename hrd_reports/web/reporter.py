@@ -25,7 +25,7 @@ from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
-from hrd_reports.services import challenges, intake, keyring, messaging
+from hrd_reports.services import challenges, conversation, intake, keyring, withdrawal
 from hrd_reports.services.errors import NotFound, ServiceError
 from hrd_reports.web.deps import PagesDep, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
@@ -270,7 +270,7 @@ def _act_on_inbox(
     """What a posted inbox form asks, in one unit of work; the page's context."""
     with unit_of_work(runtime.sessions) as session:
         if action == "withdraw":
-            destroyed = messaging.withdraw(
+            destroyed = withdrawal.withdraw(
                 session,
                 lookup_token=keys.lookup_token,
                 grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
@@ -280,16 +280,16 @@ def _act_on_inbox(
             checkpoint_deleted(runtime.engine)
             return {"withdrawn": True, "destroyed": destroyed}
         if action == "send":
-            messaging.post_message_in_memory(
+            conversation.post_message_in_memory(
                 session, keys=keys, text=message, secrets=runtime.secrets
             )
             session.commit()
-        inbox = messaging.open_inbox(
+        inbox = conversation.open_inbox(
             session, lookup_token=keys.lookup_token, secrets=runtime.secrets, locale=locale
         )
         return {
             "inbox": inbox,
-            "opened": messaging.open_in_memory(inbox, keys),
+            "opened": conversation.open_in_memory(inbox, keys),
             "sent": action == "send",
         }
 

@@ -22,7 +22,7 @@ from hrd_reports.crypto.pow import ALGORITHM
 from hrd_reports.crypto.submission import Submission, decode_b64, encode_b64, parse_wire
 from hrd_reports.crypto.xwing import fingerprint_of
 from hrd_reports.db import checkpoint_deleted, unit_of_work
-from hrd_reports.services import challenges, intake, keyring, messaging
+from hrd_reports.services import challenges, conversation, intake, keyring, withdrawal
 from hrd_reports.services.errors import Invalid, NotFound
 from hrd_reports.web.deps import ReadSession, RuntimeDep
 from hrd_reports.web.pages import choose_locale
@@ -212,7 +212,7 @@ class Withdrawn(BaseModel):
 def _nothing_found() -> InboxOut:
     return InboxOut(
         found=False,
-        notice=messaging.NOTHING_FOUND,
+        notice=conversation.NOTHING_FOUND,
         report_id=None,
         stage=None,
         stage_message=None,
@@ -256,7 +256,7 @@ def _look_up(runtime: Runtime, proof: ProofOfWorkIn, token: bytes, locale: str) 
     _spend(runtime, proof)
     with unit_of_work(runtime.sessions) as session:
         try:
-            inbox = messaging.open_inbox(
+            inbox = conversation.open_inbox(
                 session, lookup_token=token, secrets=runtime.secrets, locale=locale
             )
         except NotFound:
@@ -311,7 +311,7 @@ def _store_message(
 ) -> str:
     _spend(runtime, proof)
     with unit_of_work(runtime.sessions) as session:
-        message = messaging.post_reporter_message(
+        message = conversation.post_reporter_message(
             session,
             lookup_token=token,
             message_id=message_id,
@@ -334,7 +334,7 @@ async def post_withdraw(query: InboxQuery, runtime: RuntimeDep) -> Withdrawn:
 def _withdraw(runtime: Runtime, proof: ProofOfWorkIn, token: bytes) -> bool:
     _spend(runtime, proof)
     with unit_of_work(runtime.sessions) as session:
-        destroyed = messaging.withdraw(
+        destroyed = withdrawal.withdraw(
             session,
             lookup_token=token,
             grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),

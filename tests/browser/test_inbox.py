@@ -23,7 +23,7 @@ from hrd_reports.crypto.messages import message_sizes
 from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt, normalise_receipt
 from hrd_reports.i18n import locale
 from hrd_reports.models import MessageSender, Report, ReporterStage, WithdrawnReport
-from hrd_reports.services import messaging
+from hrd_reports.services import conversation, stages
 from hrd_reports.web.labels import STAGE_TEXTS
 from hrd_reports.wiring import Runtime
 from tests.browser.conftest import LiveServer
@@ -105,12 +105,12 @@ def withdrawn_ids(desk: Desk) -> list[UUID]:
 
 
 def nothing_found(lang: str) -> str:
-    return locale(lang).translations.gettext(messaging.NOTHING_FOUND)
+    return locale(lang).translations.gettext(conversation.NOTHING_FOUND)
 
 
 def set_stage_message(desk: Desk, admin: Person, lang: str, text: str) -> None:
     with desk.session() as session:
-        messaging.set_stage_message(
+        stages.set_stage_message(
             session,
             stage=ReporterStage.RECEIVED,
             locale=lang,
@@ -247,7 +247,7 @@ def test_inbox_unknown_receipt_gets_the_one_generic_answer_in_the_page_language(
 
     assert shown_error(page) == nothing_found(lang)
     if lang != "en":
-        assert nothing_found(lang) != messaging.NOTHING_FOUND  # it was translated
+        assert nothing_found(lang) != conversation.NOTHING_FOUND  # it was translated
     assert page.locator("[data-testid=inbox-view]").is_hidden()
     assert posted_to(recorder, live_server.origin) == ["/api/v1/inbox"]
 

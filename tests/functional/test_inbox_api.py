@@ -25,7 +25,7 @@ from hrd_reports.models import (
     ReportStatus,
     WithdrawnReport,
 )
-from hrd_reports.services import casework, messaging, users
+from hrd_reports.services import casework, conversation, users, withdrawal
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import NotFound
 from hrd_reports.settings import Settings
@@ -116,7 +116,7 @@ def test_inbox_wrong_receipt_gets_the_generic_answer_with_the_same_fields(
     assert set(wrong.json()) == set(right)
     assert wrong.json() == {
         "found": False,
-        "notice": messaging.NOTHING_FOUND,
+        "notice": conversation.NOTHING_FOUND,
         "report_id": None,
         "stage": None,
         "stage_message": None,
@@ -135,7 +135,7 @@ def test_message_or_withdrawal_for_a_wrong_receipt_is_a_404_the_public_document_
     withdrawal = client.post("/api/v1/inbox/withdraw", json=query_body(client, wrong))
 
     assert (message.status_code, withdrawal.status_code) == (404, 404)
-    assert message.json() == withdrawal.json() == {"detail": messaging.NOTHING_FOUND}
+    assert message.json() == withdrawal.json() == {"detail": conversation.NOTHING_FOUND}
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     for path in ("/api/v1/inbox/messages", "/api/v1/inbox/withdraw"):
         assert "404" in paths[path]["post"]["responses"]
@@ -271,20 +271,20 @@ def test_withdrawal_with_a_grace_period_hides_the_report_until_it_is_purged(
     submitted = desk.submit(report_content("CANARY-grace"))
     token = derive_receipt_keys(submitted.receipt).lookup_token
     with desk.session() as session:
-        messaging.withdraw(
+        withdrawal.withdraw(
             session, lookup_token=token, grace=dt.timedelta(days=7), secrets=desk.secrets
         )
         session.commit()
     with desk.session() as session:
         with pytest.raises(NotFound, match="No report matches"):
-            messaging.open_inbox(session, lookup_token=token, secrets=desk.secrets, locale="en")
+            conversation.open_inbox(session, lookup_token=token, secrets=desk.secrets, locale="en")
         assert (
-            messaging.purge_withdrawn(
+            withdrawal.purge_withdrawn(
                 session, grace=dt.timedelta(days=7), actor="test", secrets=desk.secrets
             )
             == []
         )
-        assert messaging.purge_withdrawn(
+        assert withdrawal.purge_withdrawn(
             session, grace=dt.timedelta(days=0), actor="test", secrets=desk.secrets
         ) == [str(submitted.report_id)]
         session.commit()

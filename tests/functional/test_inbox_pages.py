@@ -15,7 +15,7 @@ from sqlalchemy import select
 from hrd_reports.crypto.receipts import normalise_receipt
 from hrd_reports.i18n import locale
 from hrd_reports.models import Report, WithdrawnReport
-from hrd_reports.services import messaging
+from hrd_reports.services import conversation
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.web.headers import CONTENT_SECURITY_POLICY
@@ -101,7 +101,7 @@ def test_inbox_page_nothing_found_text_is_the_services_sentence_translated(
     shown = re.search(r'data-msg-nothing-found="([^"]*)"', html)
 
     assert shown is not None
-    assert unescape(shown.group(1)) == locale(lang).translations.gettext(messaging.NOTHING_FOUND)
+    assert unescape(shown.group(1)) == locale(lang).translations.gettext(conversation.NOTHING_FOUND)
 
 
 def test_inbox_form_mistyped_receipt_gets_400_with_the_message_and_nothing_else(

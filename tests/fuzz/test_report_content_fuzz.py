@@ -51,7 +51,7 @@ from hrd_reports.wiring import Runtime
 from tests.cli import invoke
 from tests.dashboard_support import Clock, StaffBrowser, enrol, install_clock
 from tests.helpers import Desk, Person, Submitted, report_content, sealed_message_bytes
-from tests.unit.services.test_messaging import send
+from tests.unit.services.conversation_support import send
 
 FUZZ_CASES = int(os.environ.get("HRD_FUZZ_CONTENT_CASES", "100"))
 MAX_PLAINTEXT = MAX_REPORT_BUCKET - LENGTH_PREFIX_SIZE

@@ -1,5 +1,4 @@
-"""The follow-up conversation: the reporter's inbox, replies, the reporter's messages and
-withdrawal.
+"""The follow-up conversation: the reporter's inbox, replies, the reporter's messages.
 
 A reporter is known only by the receipt, and the server sees only the lookup token derived
 from it (or, on the no-JavaScript path, the receipt for the one request). Everything the
@@ -13,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hrd_reports import received
@@ -33,17 +32,12 @@ from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, ReceiptKeys, lookup_h
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
-    Destroyer,
     MessageSender,
     Report,
     ReporterStage,
     ReportMessage,
-    ReportStatus,
-    StageMessage,
-    UnauditedWithdrawal,
-    WithdrawnReport,
 )
-from hrd_reports.services import audit, keyring, reading
+from hrd_reports.services import audit, reading, stages
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Invalid, NotFound
 from hrd_reports.services.users import UnlockedUser
@@ -55,23 +49,11 @@ NOTHING_FOUND = N_(
     "No report matches this receipt. Check each digit; a report that was withdrawn cannot be "
     "found either."
 )
+
+
 # A long conversation is a case for a meeting, not for an anonymous inbox; the bound keeps one
 # receipt holder from filling the database.
 MAX_MESSAGES_PER_REPORT = 200
-
-STAGE_OF_STATUS = {
-    ReportStatus.RECEIVED: ReporterStage.RECEIVED,
-    ReportStatus.ACKNOWLEDGED: ReporterStage.REVIEWING,
-    ReportStatus.TRIAGE: ReporterStage.REVIEWING,
-    ReportStatus.OPEN: ReporterStage.REVIEWING,
-    ReportStatus.ACTION: ReporterStage.ACTION,
-    ReportStatus.MONITORING: ReporterStage.ACTION,
-    ReportStatus.CLOSED: ReporterStage.CLOSED,
-    ReportStatus.DUPLICATE: ReporterStage.CLOSED,
-    ReportStatus.OUT_OF_MANDATE: ReporterStage.CLOSED,
-}
-MAX_STAGE_MESSAGE_LENGTH = 500
-MAX_DESTRUCTION_REASON_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -96,7 +78,7 @@ class Inbox:
     can_write: bool
 
 
-def _report_of(session: Session, lookup_token: bytes, secrets: ServerSecrets) -> Report:
+def report_of_receipt(session: Session, lookup_token: bytes, secrets: ServerSecrets) -> Report:
     if len(lookup_token) != LOOKUP_TOKEN_SIZE:
         raise NotFound(NOTHING_FOUND)
     token_hash = lookup_hash(lookup_token, lookup_secret=secrets.lookup)
@@ -108,18 +90,12 @@ def _report_of(session: Session, lookup_token: bytes, secrets: ServerSecrets) ->
     return report
 
 
-def stage_message(session: Session, stage: ReporterStage, locale: str) -> str | None:
-    return session.execute(
-        select(StageMessage.text).where(StageMessage.stage == stage, StageMessage.locale == locale)
-    ).scalar_one_or_none()
-
-
 def open_inbox(
     session: Session, *, lookup_token: bytes, secrets: ServerSecrets, locale: str
 ) -> Inbox:
     """The report's stage and every message, as ciphertext for the reporter to open."""
-    report = _report_of(session, lookup_token, secrets)
-    stage = STAGE_OF_STATUS[report.status]
+    report = report_of_receipt(session, lookup_token, secrets)
+    stage = stages.STAGE_OF_STATUS[report.status]
     rows = session.execute(
         select(ReportMessage).where(ReportMessage.report_id == report.id).order_by(ReportMessage.id)
     ).scalars()
@@ -137,7 +113,7 @@ def open_inbox(
     return Inbox(
         report_id=report.public_id,
         stage=stage,
-        stage_message=stage_message(session, stage, locale),
+        stage_message=stages.stage_message(session, stage, locale),
         messages=messages,
         can_write=report.message_key is not None,
     )
@@ -178,7 +154,7 @@ def post_message_in_memory(
         raise Invalid(N_("the message is empty"))
     if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
         raise Invalid(N_("a message has at most %(limit)d bytes"), limit=MAX_MESSAGE_BYTES)
-    report = _report_of(session, keys.lookup_token, secrets)
+    report = report_of_receipt(session, keys.lookup_token, secrets)
     message_id = uuid.uuid4()
     ciphertext = encrypt_reporter_message(
         keys.message_key, text, report_id=report.public_id, message_id=message_id
@@ -222,7 +198,7 @@ def post_reporter_message(
     if len(ciphertext) not in message_sizes():
         raise Invalid(N_("the message is not padded to a known size"))
     audit.lock_for_change(session)
-    report = _report_of(session, lookup_token, secrets)
+    report = report_of_receipt(session, lookup_token, secrets)
     if report.message_key is None:
         raise Conflict(N_("this report was received before messages existed; send a new report"))
     stored = session.execute(
@@ -384,173 +360,3 @@ def unread_counts(session: Session, report_ids: list[UUID]) -> dict[UUID, int]:
         .group_by(Report.public_id)
     ).all()
     return {report_id: int(count) for report_id, count in rows}
-
-
-# ---- withdrawal ---------------------------------------------------------------------------
-
-
-def _destroy(
-    session: Session,
-    report: Report,
-    *,
-    withdrawn_on: dt.date,
-    by: Destroyer = Destroyer.REPORTER,
-) -> None:
-    """Delete the report and everything that holds its content; keep a tombstone.
-
-    Messages, notes, grants and links go with the row (ON DELETE CASCADE). On SQLite the
-    freed pages are overwritten (``secure_delete``), so the ciphertext does not linger there;
-    the caller then empties the write-ahead log (``db.checkpoint_deleted``) once committed.
-    """
-    session.add(
-        WithdrawnReport(
-            public_id=report.public_id,
-            received_on=report.received_on,
-            withdrawn_on=withdrawn_on,
-            destroyed_by=by,
-            status=report.status,
-            priority=report.priority,
-            risk=report.risk,
-            urgent=report.urgent,
-            server_sealed=report.server_sealed,
-        )
-    )
-    session.execute(delete(Report).where(Report.id == report.id))
-    session.flush()
-
-
-def withdraw(
-    session: Session, *, lookup_token: bytes, grace: dt.timedelta, secrets: ServerSecrets
-) -> bool:
-    """The reporter takes the report back: destroyed now, or after the desk's grace period.
-
-    During a grace period the receipt already leads nowhere and the desk sees the report as
-    withdrawn; ``purge_withdrawn`` destroys it when the period ends. True when destroyed now.
-    """
-    report = _report_of(session, lookup_token, secrets)
-    today = utc_today()
-    destroyed = grace <= dt.timedelta(0)
-    # Audited at the desk's next action (audit.record_withdrawals), never timed to the second now.
-    session.add(
-        UnauditedWithdrawal(public_id=report.public_id, withdrawn_on=today, destroyed=destroyed)
-    )
-    if destroyed:
-        _destroy(session, report, withdrawn_on=today)
-    else:
-        report.withdrawn_on = today
-        session.flush()
-    return destroyed
-
-
-def purge_withdrawn(
-    session: Session, *, grace: dt.timedelta, actor: str, secrets: ServerSecrets
-) -> list[str]:
-    """Destroy every withdrawn report whose grace period has ended; audited."""
-    audit.lock_for_change(session)
-    audit.record_withdrawals(session, audit_secret=secrets.audit)
-    due = utc_today() - grace
-    destroyed = []
-    for report in session.execute(select(Report).where(Report.withdrawn_on <= due)).scalars():
-        withdrawn_on = report.withdrawn_on or due
-        destroyed.append(str(report.public_id))
-        _destroy(session, report, withdrawn_on=withdrawn_on)
-    if destroyed:
-        audit.record(
-            session,
-            audit_secret=secrets.audit,
-            actor=actor,
-            action="report.destroy",
-            subject=None,
-            detail={"reports": destroyed},
-        )
-    return destroyed
-
-
-def clean_reason(text: str) -> str:
-    """A reason for destroying a report: required, one line, plain text, bounded."""
-    reason = " ".join(text.split())
-    if not reason:
-        raise Invalid(N_("say why the report is destroyed"))
-    if len(reason) > MAX_DESTRUCTION_REASON_LENGTH:
-        raise Invalid(
-            N_("a reason has at most %(limit)d characters"), limit=MAX_DESTRUCTION_REASON_LENGTH
-        )
-    if received.visible(reason) != reason:
-        raise Invalid(N_("a reason is plain text, without control characters"))
-    return reason
-
-
-def destroy_by_desk(
-    session: Session,
-    *,
-    keyholder: UnlockedUser,
-    report_id: str | UUID,
-    reason: str,
-    secrets: ServerSecrets,
-) -> UUID:
-    """A key holder destroys a report without its reporter: one that is abusive, or crafted
-    to break the desk's pages. Audited with the reason; a tombstone is kept.
-
-    The very destruction of a withdrawal (``_destroy``), and then the same answer to the
-    receipt as for a withdrawn report. The tombstone says that the desk destroyed it, and the
-    day. The reason goes to the audit log, and only there, in clear: the people who read the
-    log are those who oversee the key holders (auditors hold no report key). Sealed to the
-    desk's key, it would be readable only by the very people whose destruction it explains.
-    The form and the command therefore ask why the report is destroyed, not what it says.
-    Nothing is decrypted: the caller's keys prove only who is acting.
-    """
-    reason = clean_reason(reason)
-    reading.reader_keys(session, keyholder)
-    audit.lock_for_change(session)
-    keyring.require_key_holder(session, keyholder.user)
-    report = reading.get_report(session, report_id)
-    public_id, withdrawn = report.public_id, report.withdrawn_on is not None
-    # A withdrawal waiting for the audit log is written before this entry, which comes after.
-    audit.record_withdrawals(session, audit_secret=secrets.audit)
-    _destroy(session, report, withdrawn_on=utc_today(), by=Destroyer.DESK)
-    audit.record(
-        session,
-        audit_secret=secrets.audit,
-        actor=keyholder.name,
-        action="report.destroy",
-        subject=str(public_id),
-        detail={"by": Destroyer.DESK.value, "reason": reason, "was_withdrawn": withdrawn},
-    )
-    return public_id
-
-
-# ---- what reporters are told of each stage ------------------------------------------------
-
-
-def set_stage_message(
-    session: Session,
-    *,
-    stage: ReporterStage,
-    locale: str,
-    text: str,
-    actor: str,
-    secrets: ServerSecrets,
-) -> None:
-    """The desk's own words for a stage in one language; empty text restores the default."""
-    text = " ".join(text.split())
-    if not text.isprintable():
-        raise Invalid(N_("a stage message is plain text, without control characters"))
-    if len(text) > MAX_STAGE_MESSAGE_LENGTH:
-        raise Invalid(
-            N_("a stage message has at most %(limit)d characters"), limit=MAX_STAGE_MESSAGE_LENGTH
-        )
-    audit.lock_for_change(session)
-    session.execute(
-        delete(StageMessage).where(StageMessage.stage == stage, StageMessage.locale == locale)
-    )
-    if text:
-        session.add(StageMessage(stage=stage, locale=locale, text=text))
-    session.flush()
-    audit.record(
-        session,
-        audit_secret=secrets.audit,
-        actor=actor,
-        action="settings.stage_message",
-        subject=f"{stage.value}/{locale}",
-        detail={"default": not text},
-    )

@@ -1,6 +1,5 @@
-"""The conversation's rules in the service: who may reply, what is refused, and what is kept."""
+"""Destroying reports: withdrawal by the reporter, destruction by a key holder, the tombstones."""
 
-import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -11,170 +10,21 @@ import pytest
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from hrd_reports.crypto.envelope import encrypt_reporter_key, new_dek
-from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES, encrypt_reporter_message
-from hrd_reports.crypto.receipts import derive_receipt_keys, generate_receipt
-from hrd_reports.crypto.submission import build_submission
+from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.models import (
     AuditEvent,
     Base,
     Destroyer,
     Report,
     ReportGrant,
-    ReportMessage,
     Role,
     WithdrawnReport,
 )
-from hrd_reports.services import audit, casework, clock, messaging, users
+from hrd_reports.services import audit, casework, clock, conversation, users, withdrawal
 from hrd_reports.services.clock import utc_today
-from hrd_reports.services.errors import Conflict, Forbidden, Invalid, NotFound
+from hrd_reports.services.errors import Forbidden, Invalid, NotFound
 from tests.helpers import Desk, Person, Submitted, report_content
-
-
-def message_count(desk: Desk) -> int:
-    with desk.session() as session:
-        return session.execute(select(func.count()).select_from(ReportMessage)).scalar_one()
-
-
-def sealed(
-    submitted: Submitted, text: str, message_id: uuid.UUID | None = None
-) -> tuple[uuid.UUID, bytes]:
-    """A message as the reporter's browser seals it: its id and its ciphertext."""
-    message_id = message_id or uuid.uuid4()
-    keys = derive_receipt_keys(submitted.receipt)
-    blob = encrypt_reporter_message(
-        keys.message_key, text, report_id=submitted.report_id, message_id=message_id
-    )
-    return message_id, blob
-
-
-def send(desk: Desk, submitted: Submitted, message_id: uuid.UUID, blob: bytes) -> uuid.UUID:
-    with desk.session() as session:
-        message = messaging.post_reporter_message(
-            session,
-            lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
-            message_id=message_id,
-            ciphertext=blob,
-            secrets=desk.secrets,
-        )
-        session.commit()
-        return message.public_id
-
-
-def post(desk: Desk, submitted: Submitted, text: str) -> None:
-    send(desk, submitted, *sealed(submitted, text))
-
-
-def test_reply_by_a_case_worker_to_a_report_not_assigned_to_them_is_refused(
-    desk: Desk, admin: Person
-) -> None:
-    worker = desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
-    submitted = desk.submit(report_content("CANARY-not-hers"))
-    with pytest.raises(Forbidden):
-        desk.reply(submitted.report_id, "hello", by=worker)
-    assert message_count(desk) == 0
-
-
-def test_reply_by_the_assigned_case_worker_is_kept_for_the_desk(desk: Desk, admin: Person) -> None:
-    worker = desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
-    submitted = desk.submit(report_content("CANARY-hers"))
-    desk.assign(submitted.report_id, to="wafa", by=admin)
-    desk.reply(submitted.report_id, "we are here", by=worker)
-    # The coordinator reads the case worker's reply through the desk's copy.
-    (reply,) = desk.thread(submitted.report_id, by=admin)
-    assert (reply.author, reply.text) == ("wafa", "we are here")
-
-
-@pytest.mark.parametrize("text", ["   ", "x" * (MAX_MESSAGE_BYTES + 1)], ids=["blank", "too-long"])
-def test_reply_empty_or_too_long_is_refused(desk: Desk, admin: Person, text: str) -> None:
-    submitted = desk.submit(report_content("CANARY-reply-size"))
-    with pytest.raises(Invalid):
-        desk.reply(submitted.report_id, text, by=admin)
-    assert message_count(desk) == 0
-
-
-def test_reply_to_a_withdrawn_report_is_refused(desk: Desk, admin: Person) -> None:
-    submitted = desk.submit(report_content("CANARY-withdrawn"))
-    with desk.session() as session:
-        messaging.withdraw(
-            session,
-            lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
-            grace=dt.timedelta(days=3),
-            secrets=desk.secrets,
-        )
-        session.commit()
-    with pytest.raises(Conflict):
-        desk.reply(submitted.report_id, "hello?", by=admin)
-
-
-def test_reporter_message_to_a_report_without_a_message_key_is_refused(desk: Desk) -> None:
-    submitted = desk.submit(report_content("CANARY-old-report"))
-    with desk.session() as session:
-        session.execute(select(Report)).scalar_one().message_key = None
-        session.commit()
-    with pytest.raises(Conflict):
-        post(desk, submitted, "anyone there?")
-    assert message_count(desk) == 0
-
-
-def test_conversation_stops_at_its_bound(
-    desk: Desk, admin: Person, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(messaging, "MAX_MESSAGES_PER_REPORT", 2)
-    submitted = desk.submit(report_content("CANARY-bound"))
-    post(desk, submitted, "one")
-    desk.reply(submitted.report_id, "two", by=admin)
-    with pytest.raises(Conflict):
-        post(desk, submitted, "three")
-    with pytest.raises(Conflict):
-        desk.reply(submitted.report_id, "four", by=admin)
-    assert message_count(desk) == 2
-
-
-def test_reporter_message_sent_again_unchanged_is_stored_once(desk: Desk) -> None:
-    # The answer to a send lost on a bad connection: the browser sends the same message again.
-    submitted = desk.submit(report_content("CANARY-resend"))
-    message_id, blob = sealed(submitted, "are you there?")
-    assert send(desk, submitted, message_id, blob) == message_id
-    assert send(desk, submitted, message_id, blob) == message_id
-    assert message_count(desk) == 1
-
-
-def test_reporter_message_id_reused_for_other_words_or_another_report_is_refused(
-    desk: Desk,
-) -> None:
-    submitted = desk.submit(report_content("CANARY-reuse"))
-    other = desk.submit(report_content("CANARY-reuse-other"))
-    message_id, blob = sealed(submitted, "first words")
-    send(desk, submitted, message_id, blob)
-    with pytest.raises(Conflict):
-        send(desk, submitted, *sealed(submitted, "other words", message_id))
-    with pytest.raises(Conflict):
-        send(desk, other, message_id, blob)  # the very same message, with another receipt
-    assert message_count(desk) == 1
-
-
-def test_reply_to_a_reporter_key_that_cannot_be_sealed_to_is_refused_and_stores_nothing(
-    desk: Desk, admin: Person
-) -> None:
-    # The reporter's client chose the key, and the server first sees it when the desk replies:
-    # one whose X25519 half is a low-order point parses, but nothing can be sealed to it.
-    receipt = generate_receipt()
-    dek = new_dek()
-    submission = build_submission(
-        report_content("CANARY-weak-key"), intake_key=desk.intake_key(), receipt=receipt, dek=dek
-    )
-    weak = derive_receipt_keys(receipt).reporter_key.public.raw[:-32] + bytes(32)
-    desk.store(
-        dataclasses.replace(
-            submission,
-            reporter_key=encrypt_reporter_key(dek, weak, report_id=submission.report_id),
-        )
-    )
-    with pytest.raises(Conflict, match="reporter cannot be reached"):
-        desk.reply(submission.report_id, "we read your report", by=admin)
-    assert message_count(desk) == 0
-
+from tests.unit.services.conversation_support import message_count, post
 
 # ---- withdrawal ---------------------------------------------------------------------------
 
@@ -253,7 +103,7 @@ def test_withdrawn_report_is_destroyed_with_all_it_holds_and_leaves_a_tombstone(
     assert len(secrets_held) == 11
 
     with desk.session() as session:
-        destroyed = messaging.withdraw(
+        destroyed = withdrawal.withdraw(
             session,
             lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
             grace=grace,
@@ -265,14 +115,14 @@ def test_withdrawn_report_is_destroyed_with_all_it_holds_and_leaves_a_tombstone(
         # Kept for its grace period (the receipt already leads nowhere), then purged.
         with desk.session() as session:
             assert (
-                messaging.purge_withdrawn(session, grace=grace, actor="test", secrets=desk.secrets)
+                withdrawal.purge_withdrawn(session, grace=grace, actor="test", secrets=desk.secrets)
                 == []
             )
             session.commit()
         later = clock.utc_now() + grace
         monkeypatch.setattr(clock, "utc_now", lambda: later)
         with desk.session() as session:
-            assert messaging.purge_withdrawn(
+            assert withdrawal.purge_withdrawn(
                 session, grace=grace, actor="test", secrets=desk.secrets
             ) == [str(submitted.report_id)]
             session.commit()
@@ -303,9 +153,9 @@ def _tombstones(desk: Desk) -> list[tuple[uuid.UUID, Destroyer, dt.date]]:
     return [tuple(row) for row in rows]
 
 
-def _inbox(desk: Desk, submitted: Submitted) -> messaging.Inbox:
+def _inbox(desk: Desk, submitted: Submitted) -> conversation.Inbox:
     with desk.session() as session:
-        return messaging.open_inbox(
+        return conversation.open_inbox(
             session,
             lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
             secrets=desk.secrets,
@@ -359,7 +209,7 @@ def test_destroy_by_desk_leaves_the_receipt_leading_nowhere_as_a_withdrawal_does
     desk.destroy(submitted.report_id, reason="abusive", by=admin)
     with pytest.raises(NotFound) as refused:
         _inbox(desk, submitted)
-    assert refused.value.template == messaging.NOTHING_FOUND
+    assert refused.value.template == conversation.NOTHING_FOUND
 
 
 def test_destroy_by_desk_of_a_report_withdrawn_in_its_grace_period_audits_the_withdrawal_first(
@@ -367,7 +217,7 @@ def test_destroy_by_desk_of_a_report_withdrawn_in_its_grace_period_audits_the_wi
 ) -> None:
     submitted = desk.submit(report_content("CANARY-withdrawn-then-destroyed"))
     with desk.session() as session:
-        messaging.withdraw(
+        withdrawal.withdraw(
             session,
             lookup_token=derive_receipt_keys(submitted.receipt).lookup_token,
             grace=dt.timedelta(days=3),
@@ -387,7 +237,13 @@ def test_destroy_by_desk_of_a_report_withdrawn_in_its_grace_period_audits_the_wi
 
 @pytest.mark.parametrize(
     "reason",
-    ["", "   \n ", "x" * (messaging.MAX_DESTRUCTION_REASON_LENGTH + 1), "why\x1b[2J", "\u202eevil"],
+    [
+        "",
+        "   \n ",
+        "x" * (withdrawal.MAX_DESTRUCTION_REASON_LENGTH + 1),
+        "why\x1b[2J",
+        "\u202eevil",
+    ],
     ids=["empty", "blank", "too long", "escape sequence", "bidi override"],
 )
 def test_destroy_by_desk_without_a_plain_reason_is_refused_and_changes_nothing(
@@ -401,7 +257,7 @@ def test_destroy_by_desk_without_a_plain_reason_is_refused_and_changes_nothing(
 
 
 def test_destroy_by_desk_reason_is_kept_on_one_line() -> None:
-    assert messaging.clean_reason("  spam,\n sent\ttwice ") == "spam, sent twice"
+    assert withdrawal.clean_reason("  spam,\n sent\ttwice ") == "spam, sent twice"
 
 
 @pytest.mark.parametrize("role", [Role.CASE_WORKER, Role.AUDITOR], ids=["case worker", "auditor"])

@@ -14,8 +14,8 @@ from hrd_reports.services import listing, reading
 from hrd_reports.services.listing import ReportFilter
 from hrd_reports.services.reading import ReportView
 from tests.helpers import Desk, Person, report_content, sealed_message_bytes
-from tests.unit.services.reading_support import list_page, show
 from tests.unit.services.conversation_support import send
+from tests.unit.services.reading_support import list_page, show
 
 CRAFTED = {
     "arrays nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,

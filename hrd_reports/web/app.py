@@ -37,7 +37,14 @@ from hrd_reports.services.errors import (
     ServiceError,
 )
 from hrd_reports.settings import Settings
-from hrd_reports.web import dashboard, dashboard_admin, reporter, reporter_api, setup
+from hrd_reports.web import (
+    dashboard_admin,
+    dashboard_reports,
+    dashboard_signin,
+    reporter,
+    reporter_api,
+    setup,
+)
 from hrd_reports.web.auth import (
     ACCESS,
     ANONYMOUS,
@@ -126,7 +133,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(reporter_api.router)
     reporter_api.add_openapi_route(app)
     app.include_router(setup.router)
-    app.include_router(dashboard.router)
+    app.include_router(dashboard_signin.router)
+    app.include_router(dashboard_reports.router)
     app.include_router(dashboard_admin.router)
     _add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
@@ -142,7 +150,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             cookie_names=SESSION_COOKIE_NAMES,
             open_paths=[
                 route.path_regex
-                for route in [*dashboard.router.routes, *dashboard_admin.router.routes]
+                for route in dashboard_signin.router.routes
                 if isinstance(route, APIRoute) and ACCESS.get(route.name) is ANONYMOUS
             ],
             sign_in_path=app.url_path_for("dashboard_login_form"),

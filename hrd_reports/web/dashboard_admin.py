@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,15 +16,12 @@ from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
+from hrd_reports.web.pages import see_other
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
 Name = Annotated[str, Form(max_length=64)]
 AUDIT_PAGE = 100
-
-
-def _back_to_users(request: Request) -> RedirectResponse:
-    return RedirectResponse(request.url_for("dashboard_users").path, status_code=303)
 
 
 @router.get("/users", response_class=HTMLResponse, name="dashboard_users")
@@ -90,7 +87,7 @@ def user_vet(
         secrets=runtime.secrets,
     )
     session.commit()
-    return _back_to_users(request)
+    return see_other(request, "dashboard_users")
 
 
 @router.post("/users/{name}/revoke", name="dashboard_user_revoke")
@@ -99,7 +96,7 @@ def user_revoke(
 ) -> Response:
     users.revoke_user(session, name=name, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return _back_to_users(request)
+    return see_other(request, "dashboard_users")
 
 
 @router.post("/users/{name}/role", name="dashboard_user_role")
@@ -113,7 +110,7 @@ def user_role(
 ) -> Response:
     users.change_role(session, name=name, role=role, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return _back_to_users(request)
+    return see_other(request, "dashboard_users")
 
 
 @router.post("/users/{name}/disable", name="dashboard_user_disable")
@@ -129,7 +126,7 @@ def user_disable(
         session, name=name, disabled=disabled, actor=me.name, secrets=runtime.secrets
     )
     session.commit()
-    return _back_to_users(request)
+    return see_other(request, "dashboard_users")
 
 
 @router.get("/audit", response_class=HTMLResponse, name="dashboard_audit")
@@ -220,4 +217,4 @@ def stage_message_save(
         secrets=runtime.secrets,
     )
     session.commit()
-    return RedirectResponse(request.url_for("dashboard_stages").path, status_code=303)
+    return see_other(request, "dashboard_stages")

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED_LOCALES, locale
 from hrd_reports.resources import resource_dir
@@ -113,3 +113,8 @@ class Pages:
             .render({"request": request, "path_for": path_for, **(context or {})})
         )
         return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+
+
+def see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
+    """303 to a route's path (post/redirect/get: a reload never repeats an action)."""
+    return RedirectResponse(request.url_for(route, **params).path, status_code=303)

@@ -1,0 +1,308 @@
+"""The dashboard's ways in and out: signing in with password and code, signing out, and the
+invitation links where a person chooses a password and enrols a second factor.
+
+Thin: each route parses its form, calls a service in a worker thread, commits once and
+renders or redirects.
+"""
+
+import datetime as dt
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from hrd_reports.crypto import totp
+from hrd_reports.crypto.sessions import SessionToken, csrf_matches
+from hrd_reports.db import unit_of_work
+from hrd_reports.i18n import N_
+from hrd_reports.services import (
+    accounts,
+    sessions,
+    users,
+)
+from hrd_reports.services.errors import AuthenticationFailed, ServiceError
+from hrd_reports.web.auth import (
+    LOGIN_COOKIE_PLAIN,
+    SESSION_COOKIE_PLAIN,
+    CurrentUser,
+    authorise,
+    delete_cookie,
+    login_cookie_name,
+    login_token_for,
+    new_login_nonce,
+    session_limits,
+    set_cookie,
+)
+from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
+from hrd_reports.web.pages import Notice, see_other
+from hrd_reports.wiring import Runtime
+
+router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
+
+
+Text = Annotated[str, Form(max_length=200)]
+
+
+Password = Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)]
+
+
+_FORM_EXPIRED = N_("this form has expired; please try again")
+
+
+_BUSY = N_("many people are signing in at once; please try again in a moment")
+
+
+_ENROLLED = N_("your account is ready; a coordinator will vet it before you can read reports")
+
+
+_PASSWORDS_DIFFER = N_("the two passwords differ")
+
+
+def _throttle(runtime: Runtime) -> accounts.Throttle:
+    return accounts.Throttle(
+        max_failures=runtime.settings.login_max_failures,
+        lockout=dt.timedelta(minutes=runtime.settings.login_lockout_minutes),
+    )
+
+
+def _login_page(
+    request: Request,
+    pages: PagesDep,
+    *,
+    name: str = "",
+    problem: Notice | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    nonce = new_login_nonce()
+    response = pages.render(
+        request,
+        "dashboard/login.html",
+        {"name": name, "problem": problem, "form_token": login_token_for(request, nonce)},
+        status_code=status,
+    )
+    set_cookie(response, request, LOGIN_COOKIE_PLAIN, nonce, max_age=1800)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse, name="dashboard_login_form")
+def login_form(request: Request, pages: PagesDep) -> HTMLResponse:
+    return _login_page(request, pages)
+
+
+@router.post("/login", response_class=HTMLResponse, name="dashboard_login")
+async def login(
+    request: Request,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    name: Text,
+    password: Password,
+    code: Annotated[str, Form(max_length=12)],
+    form_token: Annotated[str, Form(max_length=64)],
+) -> Response:
+    # Sign-in forgery: the form token must match the cookie set with this very form.
+    nonce = request.cookies.get(login_cookie_name(request), "")
+    if not nonce or not csrf_matches(login_token_for(request, nonce), form_token):
+        return _login_page(request, pages, name=name, problem=Notice(_FORM_EXPIRED), status=403)
+    # Waiting for an Argon2 slot holds no thread; the check itself (Argon2) runs in one, in a
+    # read-only unit of work, and the slot is free again before the write that decides.
+    async with request.app.state.argon2_slots.held() as slot:
+        if not slot:
+            return _login_page(request, pages, name=name, problem=Notice(_BUSY), status=429)
+        check = await run_in_threadpool(_check_sign_in, runtime, name.strip(), password, code)
+    try:
+        token = await run_in_threadpool(_record_sign_in, runtime, check)
+    except AuthenticationFailed as exc:
+        return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
+    response = see_other(request, "dashboard_home")
+    set_cookie(
+        response,
+        request,
+        SESSION_COOKIE_PLAIN,
+        token.cookie_value(secret=runtime.secrets.session),
+    )
+    delete_cookie(response, request, LOGIN_COOKIE_PLAIN)
+    return response
+
+
+def _check_sign_in(
+    runtime: Runtime, name: str, password: str, code: str
+) -> accounts.SignInCheck | AuthenticationFailed:
+    with unit_of_work(runtime.read_sessions) as session:
+        try:
+            return accounts.check_sign_in(
+                session,
+                name=name,
+                password=password,
+                code=code,
+                passwords=runtime.passwords,
+                secrets=runtime.secrets,
+            )
+        except AuthenticationFailed as exc:
+            return exc
+
+
+def _record_sign_in(
+    runtime: Runtime, check: accounts.SignInCheck | AuthenticationFailed
+) -> SessionToken:
+    """The sign-in decided and, if it succeeds, a session opened: one unit of work."""
+    if isinstance(check, AuthenticationFailed):
+        raise check
+    with unit_of_work(runtime.sessions) as session:
+        try:
+            unlocked = accounts.record_sign_in(
+                session, check=check, throttle=_throttle(runtime), secrets=runtime.secrets
+            )
+        except AuthenticationFailed:
+            # The failure count and the audit entry are kept: guessing must cost the guesser.
+            session.commit()
+            raise
+        token = sessions.open_session(
+            session, unlocked=unlocked, limits=session_limits(runtime.settings)
+        )
+        session.commit()
+    return token
+
+
+@router.post("/logout", name="dashboard_logout")
+def logout(request: Request, session: DbSession, me: CurrentUser) -> Response:
+    sessions.close(session, token=me.token)
+    session.commit()
+    request.app.state.ended_sessions.add(me.token)
+    response = see_other(request, "dashboard_login_form")
+    delete_cookie(response, request, SESSION_COOKIE_PLAIN)
+    # The browser forgets this origin's cookies, storage and cached pages.
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+def _invitation_page(
+    request: Request,
+    pages: PagesDep,
+    *,
+    token: str,
+    invitation: Any,
+    secret: bytes,
+    problem: Notice | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    uri = totp.provisioning_uri(secret, account=invitation.name, issuer=accounts.ISSUER)
+    return pages.render(
+        request,
+        "dashboard/invitation.html",
+        {
+            "token": token,
+            "invitation": invitation,
+            "new_account": invitation.user_id is None,
+            "secret_text": totp.secret_text(secret),
+            # Drawn on the server as an image: the secret never goes to a QR code service.
+            "qr_data_uri": segno.make(uri, error="m").svg_data_uri(scale=4),
+            "problem": problem,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_form")
+def invitation_form(
+    token: str, request: Request, session: ReadSession, pages: PagesDep
+) -> HTMLResponse:
+    try:
+        invitation = accounts.pending_invitation(session, token=token)
+    except ServiceError as exc:
+        return _invitation_invalid(request, pages, exc)
+    return _invitation_page(
+        request, pages, token=token, invitation=invitation, secret=totp.new_secret()
+    )
+
+
+def _invitation_invalid(request: Request, pages: PagesDep, exc: ServiceError) -> HTMLResponse:
+    return pages.render(
+        request, "dashboard/message.html", {"message": Notice.of(exc)}, status_code=404
+    )
+
+
+def _pending_invitation(runtime: Runtime, token: str) -> Any:
+    # Read-only: a made-up link is refused without waiting for the writer lock.
+    with unit_of_work(runtime.read_sessions) as session:
+        return accounts.pending_invitation(session, token=token)
+
+
+def _accept_invitation(
+    runtime: Runtime, token: str, password: str, secret: bytes, code: str
+) -> Any:
+    """The account enrolled (and created, for a new person), or the refusal; one unit of work."""
+    with unit_of_work(runtime.sessions) as session:
+        try:
+            user = accounts.accept_invitation(
+                session,
+                token=token,
+                password=password,
+                totp_secret=secret,
+                code=code,
+                passwords=runtime.passwords,
+                secrets=runtime.secrets,
+                throttle=_throttle(runtime),
+            )
+        except AuthenticationFailed:
+            # The failure count and the audit entry are kept, as at sign-in.
+            session.commit()
+            raise
+        session.commit()
+        return user
+
+
+@router.post("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_accept")
+async def invitation_accept(
+    token: str,
+    request: Request,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    password: Password,
+    totp_secret: Annotated[str, Form(max_length=64)],
+    code: Annotated[str, Form(max_length=12)],
+    # Only a new person chooses a password (and types it twice); an existing account's form
+    # asks for its current password once.
+    password_again: Password = "",
+) -> Response:
+    try:
+        invitation = await run_in_threadpool(_pending_invitation, runtime, token)
+    except ServiceError as exc:
+        return _invitation_invalid(request, pages, exc)
+    secret = totp.parse_secret_text(totp_secret)
+    if secret is None:
+        return pages.render(
+            request, "dashboard/message.html", {"message": Notice(_FORM_EXPIRED)}, status_code=400
+        )
+    problem: Notice | None = None
+    if invitation.user_id is None and password != password_again:
+        problem = Notice(_PASSWORDS_DIFFER)
+    else:
+        async with request.app.state.argon2_slots.held() as slot:
+            if not slot:
+                problem = Notice(_BUSY)
+            else:
+                try:
+                    await run_in_threadpool(
+                        _accept_invitation, runtime, token, password, secret, code
+                    )
+                except ServiceError as exc:
+                    problem = Notice.of(exc)
+    if problem is not None:
+        try:
+            invitation = await run_in_threadpool(_pending_invitation, runtime, token)
+        except ServiceError as exc:
+            return _invitation_invalid(request, pages, exc)
+        return _invitation_page(
+            request,
+            pages,
+            token=token,
+            invitation=invitation,
+            secret=secret,
+            problem=problem,
+            status=400,
+        )
+    return pages.render(
+        request, "dashboard/message.html", {"message": Notice(_ENROLLED), "sign_in": True}
+    )

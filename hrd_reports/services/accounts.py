@@ -304,16 +304,19 @@ def check_sign_in(
     Every way through costs the same Argon2 work: an unknown name and a locked account are
     checked against a dummy hash, so the time of the answer does not tell them apart.
     """
-    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-    if user is None or user.disabled:
-        passwords.verify_dummy(password)
-        return SignInCheck(name=name, user_id=None, failure="unknown or disabled")
+    checked = users.verify_credentials(
+        session, name=name, password=password, passwords=passwords, locked=_is_locked
+    )
+    user = checked.user
+    if user is None:
+        return SignInCheck(name=name, user_id=None, failure=checked.failure)
     seen = _seen(user)
-    if _is_locked(user):
-        passwords.verify_dummy(password)
-        return SignInCheck(name=name, user_id=user.id, failure="locked", seen=seen)
-    if not passwords.verify_password(user.password_hash, password):
-        return SignInCheck(name=name, user_id=user.id, failure="password", counted=True, seen=seen)
+    if checked.failure is not None:
+        # A wrong password counts towards a lock-out; trying a locked account does not.
+        counted = checked.failure == "password"
+        return SignInCheck(
+            name=name, user_id=user.id, failure=checked.failure, counted=counted, seen=seen
+        )
     if user.totp_secret is None:
         # The password was right, so saying this reveals nothing a guesser did not have.
         raise AuthenticationFailed(

@@ -191,3 +191,22 @@ def record_withdrawals(session: Session, *, audit_secret: bytes) -> int:
     )
     session.flush()
     return len(waiting)
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[AuditEvent]
+    has_next: bool
+
+
+def page(session: Session, *, page: int, page_size: int) -> Page:
+    """One page of the log, newest first (pages numbered from 1)."""
+    rows = list(
+        session.execute(
+            select(AuditEvent)
+            .order_by(AuditEvent.seq.desc())
+            .limit(page_size + 1)
+            .offset((page - 1) * page_size)
+        ).scalars()
+    )
+    return Page(events=rows[:page_size], has_next=len(rows) > page_size)

@@ -5,9 +5,13 @@ encrypted under the report's key). It checks the envelope's shape (sizes, key, s
 a keyed hash of the lookup token instead of the token, and records the day only.
 """
 
+from dataclasses import dataclass, field
+from uuid import UUID
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hrd_reports.content import ReportContent
 from hrd_reports.crypto.envelope import (
     MESSAGE_KEY_BOX_SIZE,
     REPORTER_KEY_BOX_SIZE,
@@ -15,11 +19,11 @@ from hrd_reports.crypto.envelope import (
     body_sizes,
 )
 from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, lookup_hash
-from hrd_reports.crypto.submission import Submission
+from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import SUITE
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import IntakeKey, Report, ReportStatus
-from hrd_reports.services import keyring
+from hrd_reports.services import challenges, keyring
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Invalid
 
@@ -81,3 +85,28 @@ def submit_report(
         # Unique report id and lookup hash: a replayed or copied submission cannot be stored.
         raise Conflict("this report was already received") from exc
     return report
+
+
+@dataclass(frozen=True)
+class SealedOnServer:
+    # Shown once, on the answer page; never stored.
+    receipt: str = field(repr=False)
+    report_id: UUID
+
+
+def submit_server_sealed(
+    session: Session, *, report: ReportContent, form_token: str, secrets: ServerSecrets
+) -> SealedOnServer | None:
+    """A report from a browser without JavaScript: the browser's work, done in memory.
+
+    The plaintext exists only in this call's frames: it is sealed to the active intake key
+    at once, in the same envelope the browser builds, and stored marked as server-sealed.
+    None when this very form was already sent (Back, then Reload): nothing is stored again.
+    """
+    if not challenges.spend_form_token(session, token=form_token, secrets=secrets):
+        return None
+    active = keyring.active_intake_key(session)
+    intake_key = keyring.intake_public_key(active, secrets=secrets)
+    receipt, submission = new_submission(report.to_json_bytes(), intake_key=intake_key)
+    stored = submit_report(session, submission=submission, secrets=secrets, server_sealed=True)
+    return SealedOnServer(receipt=receipt, report_id=stored.public_id)

@@ -7,6 +7,7 @@ desk key, only the keys of the reports later assigned to them; an auditor gets n
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import CursorResult, Delete, Update, delete, select, update
@@ -124,17 +125,52 @@ def create_user(
     return user
 
 
+@dataclass(frozen=True)
+class CredentialCheck:
+    """The one check of a person's name and password, for every way in (the dashboard's
+    sign-in, the command line's ``--as``)."""
+
+    # None: no such account, or a disabled one.
+    user: User | None
+    # Why it is refused ("unknown or disabled", "locked", "password"); None: the password is
+    # right and the account may use it.
+    failure: str | None
+
+
+def verify_credentials(
+    session: Session,
+    *,
+    name: str,
+    password: str,
+    passwords: PasswordProtection,
+    locked: Callable[[User], bool] = lambda _user: False,
+) -> CredentialCheck:
+    """Whether ``password`` is ``name``'s; writes nothing.
+
+    Every way through costs one Argon2 verification: an unknown name, a disabled account and
+    a ``locked`` one are checked against a dummy hash, so the time of the answer does not tell
+    a guesser which names exist, or which are locked.
+    """
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None or user.disabled:
+        passwords.verify_dummy(password)
+        return CredentialCheck(None, "unknown or disabled")
+    if locked(user):
+        passwords.verify_dummy(password)
+        return CredentialCheck(user, "locked")
+    if not passwords.verify_password(user.password_hash, password):
+        return CredentialCheck(user, "password")
+    return CredentialCheck(user, None)
+
+
 def unlock(
     session: Session, *, name: str, password: str, passwords: PasswordProtection
 ) -> UnlockedUser:
     """Check the password and open the user's private key; refresh both if costs were raised."""
-    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-    if user is None or user.disabled:
-        passwords.verify_dummy(password)
+    checked = verify_credentials(session, name=name, password=password, passwords=passwords)
+    if checked.user is None or checked.failure is not None:
         raise AuthenticationFailed(LOGIN_REFUSED)
-    if not passwords.verify_password(user.password_hash, password):
-        raise AuthenticationFailed(LOGIN_REFUSED)
-    return open_key(user, password=password, passwords=passwords)
+    return open_key(checked.user, password=password, passwords=passwords)
 
 
 def open_key(user: User, *, password: str, passwords: PasswordProtection) -> UnlockedUser:

@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hrd_reports.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
-from hrd_reports.models import AuditEvent, ReporterStage, Role
+from hrd_reports.models import ReporterStage, Role
 from hrd_reports.services import accounts, audit, keyring, listing, stages, users
 from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
@@ -138,24 +137,16 @@ def audit_log(
     me: CurrentUser,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
-    total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-    events = list(
-        session.execute(
-            select(AuditEvent)
-            .order_by(AuditEvent.seq.desc())
-            .limit(AUDIT_PAGE)
-            .offset((page - 1) * AUDIT_PAGE)
-        ).scalars()
-    )
+    entries = audit.page(session, page=page, page_size=AUDIT_PAGE)
     verdict = audit.verify(session, audit_secret=runtime.secrets.audit)
     return pages.render(
         request,
         "dashboard/audit.html",
         {
             "me": me,
-            "events": events,
+            "events": entries.events,
             "page": page,
-            "has_next": page * AUDIT_PAGE < total,
+            "has_next": entries.has_next,
             "verdict": verdict,
         },
     )

@@ -10,7 +10,6 @@ said beforehand that this path trusts the server more.
 import datetime as dt
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,10 +21,9 @@ from hrd_reports.content import ContentError, content_from_form
 from hrd_reports.crypto.errors import InvalidReceipt
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys
-from hrd_reports.crypto.submission import new_submission
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
-from hrd_reports.services import challenges, conversation, intake, keyring, withdrawal
+from hrd_reports.services import challenges, conversation, intake, withdrawal
 from hrd_reports.services.errors import NotFound, ServiceError
 from hrd_reports.web.deps import PagesDep, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
@@ -96,30 +94,15 @@ class ServerSealedLimit:
             return True
 
 
-@dataclass(frozen=True)
-class _Sealed:
-    receipt: str
-    report_id: str
-
-
 def _seal_on_server(
     runtime: Runtime, report: content.ReportContent, form_token: str
-) -> _Sealed | None:
-    """The browser's work, done in memory: the plaintext exists only in this call's frames.
-
-    None when this very form was already sent (Back, then Reload): nothing is stored again.
-    """
+) -> intake.SealedOnServer | None:
     with unit_of_work(runtime.sessions) as session:
-        if not challenges.spend_form_token(session, token=form_token, secrets=runtime.secrets):
-            return None
-        active = keyring.active_intake_key(session)
-        intake_key = keyring.intake_public_key(active, secrets=runtime.secrets)
-        receipt, submission = new_submission(report.to_json_bytes(), intake_key=intake_key)
-        stored = intake.submit_report(
-            session, submission=submission, secrets=runtime.secrets, server_sealed=True
+        sealed = intake.submit_server_sealed(
+            session, report=report, form_token=form_token, secrets=runtime.secrets
         )
         session.commit()
-        return _Sealed(receipt=receipt, report_id=str(stored.public_id))
+        return sealed
 
 
 def _form_context(

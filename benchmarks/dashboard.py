@@ -56,7 +56,7 @@ from hrd_reports import db
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.models import Report, Role
-from hrd_reports.services import keyring, listing, users
+from hrd_reports.services import credentials, keyring, listing
 from hrd_reports.wiring import Runtime
 
 COORDINATOR = "bench-coordinator"
@@ -141,7 +141,9 @@ def measure_service_search(rt: Runtime) -> float:
     """``listing.list_page`` with the text filter and its commit, without HTTP; the unlock
     (the password check a sign-in made) is not timed."""
     with db.unit_of_work(rt.sessions) as session:
-        reader = users.unlock(session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords)
+        reader = credentials.unlock(
+            session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords
+        )
         started = time.perf_counter()
         listed = listing.list_page(
             session,
@@ -161,7 +163,9 @@ def measure_search(rt: Runtime, client: httpx.Client, count: int, repeats: int) 
     """Floor, search in this process and search over HTTP in turn, ``repeats`` times, so that
     a disturbance touches all three; the medians."""
     with db.unit_of_work(rt.sessions) as session:
-        reader = users.unlock(session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords)
+        reader = credentials.unlock(
+            session, name=COORDINATOR, password=PASSWORD, passwords=rt.passwords
+        )
         intake_keys = keyring.unlock_intake_keys(
             session, user=reader.user, private_key=reader.private_key
         )

@@ -14,11 +14,11 @@ from hrd_reports.crypto import totp
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.crypto.xwing import PublicKey
 from hrd_reports.models import ReportStatus, Role
-from hrd_reports.services import accounts, keyring, users
+from hrd_reports.services import accounts, credentials, keyring, signin, users
 from hrd_reports.services.clock import utc_today
 from hrd_reports.wiring import Runtime
 
-THROTTLE = accounts.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15))
+THROTTLE = signin.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15))
 # Reports are built and inserted in chunks, so that 100,000 are never all in memory.
 CHUNK = 1_000
 # In fewer reports than fill a page, so that a search for it reads every report.
@@ -106,7 +106,7 @@ def enrol(rt: Runtime, *, name: str, role: Role) -> bytes:
 def vet(rt: Runtime, name: str) -> None:
     """The administrator vets ``name``; a coordinator receives the desk's intake keys."""
     with db.unit_of_work(rt.sessions) as session:
-        admin = users.unlock(session, name=ADMIN, password=PASSWORD, passwords=rt.passwords)
+        admin = credentials.unlock(session, name=ADMIN, password=PASSWORD, passwords=rt.passwords)
         users.vet_user(
             session,
             name=name,

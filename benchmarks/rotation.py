@@ -36,7 +36,7 @@ from hrd_reports.crypto.envelope import open_dek, seal_dek
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.models import Report, User
-from hrd_reports.services import keyring, reseal, rotation, users
+from hrd_reports.services import credentials, keyring, reseal, rotation
 from hrd_reports.services.clock import utc_today
 from hrd_reports.wiring import Runtime
 
@@ -83,7 +83,7 @@ def store_reports(rt: Runtime, count: int) -> None:
 
 def unlock(rt: Runtime, session: Session) -> tuple[User, dict[str, PrivateKey]]:
     """The key holder and the intake keys they open, as ``keys rotate`` unlocks them."""
-    holder = users.unlock(session, name=ADMIN, password=PASSWORD, passwords=rt.passwords)
+    holder = credentials.unlock(session, name=ADMIN, password=PASSWORD, passwords=rt.passwords)
     intake_keys = keyring.unlock_intake_keys(
         session, user=holder.user, private_key=holder.private_key
     )

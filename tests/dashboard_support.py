@@ -15,7 +15,7 @@ from httpx import Response
 
 from hrd_reports.crypto import totp
 from hrd_reports.models import Role
-from hrd_reports.services import accounts, clock
+from hrd_reports.services import accounts, clock, signin
 from hrd_reports.web.auth import SESSION_COOKIE_PLAIN
 from tests.helpers import Desk, Person, hidden_value
 
@@ -73,7 +73,7 @@ def enrol(desk: Desk, person: Person, role: Role) -> Staff:
             code=totp.code_for(secret, totp.step_at(clock.utc_now().timestamp())),
             passwords=desk.runtime.passwords,
             secrets=desk.secrets,
-            throttle=accounts.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15)),
+            throttle=signin.Throttle(max_failures=5, lockout=dt.timedelta(minutes=15)),
         )
         session.commit()
     return Staff(person, secret)

@@ -26,6 +26,7 @@ from hrd_reports.services import (
     assignment,
     casework,
     conversation,
+    credentials,
     desk,
     intake,
     keyring,
@@ -224,8 +225,8 @@ class Desk:
             intake.submit_report(session, submission=submission, secrets=self.secrets)
             session.commit()
 
-    def _unlock(self, session: Any, person: Person) -> users.UnlockedUser:
-        return users.unlock(
+    def _unlock(self, session: Any, person: Person) -> credentials.UnlockedUser:
+        return credentials.unlock(
             session, name=person.name, password=person.password, passwords=self.runtime.passwords
         )
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hrd_reports import received
 from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.db import DatabaseBusy, unit_of_work
-from hrd_reports.services import audit, users
+from hrd_reports.services import audit, credentials, users
 from hrd_reports.services.errors import AuthenticationFailed, Forbidden, ServiceError
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime, StartupError, build_runtime
@@ -128,10 +128,10 @@ def read_password(*, name: str, from_stdin: bool, confirm: bool = False) -> str:
     return password
 
 
-def unlock(rt: Runtime, session: Session, *, name: str, password: str) -> users.UnlockedUser:
+def unlock(rt: Runtime, session: Session, *, name: str, password: str) -> credentials.UnlockedUser:
     """Open a user's key; a failed attempt is audited (in its own transaction) and refused."""
     try:
-        return users.unlock(session, name=name, password=password, passwords=rt.passwords)
+        return credentials.unlock(session, name=name, password=password, passwords=rt.passwords)
     except AuthenticationFailed as exc:
         known = users.exists(session, name)
         # Release this command's transaction first: SQLite allows one writer at a time.
@@ -191,7 +191,7 @@ def acting_as(
     password_stdin: bool,
     attempted: str,
     subject: str | None = None,
-) -> Iterator[tuple[Session, users.UnlockedUser]]:
+) -> Iterator[tuple[Session, credentials.UnlockedUser]]:
     """A command's one unit of work, done as ``name``: their password read, their key opened
     (a failure audited and refused), a refusal by role or assignment audited; committed when
     the command's work is done, before it shows anything, so that no plaintext is shown

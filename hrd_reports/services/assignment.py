@@ -13,8 +13,8 @@ from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring, reading, users
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Conflict, Forbidden
-from hrd_reports.services.users import UnlockedUser
 
 ASSIGNABLE_ROLES = frozenset({Role.CASE_WORKER, Role.COORDINATOR})
 

@@ -28,9 +28,9 @@ from hrd_reports.models import (
 )
 from hrd_reports.services import audit, conversation, keyring, reading
 from hrd_reports.services.clock import utc_today
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid
 from hrd_reports.services.reading import ReportView
-from hrd_reports.services.users import UnlockedUser
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40

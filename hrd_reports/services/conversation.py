@@ -39,8 +39,8 @@ from hrd_reports.models import (
 )
 from hrd_reports.services import audit, reading, stages
 from hrd_reports.services.clock import utc_today
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Conflict, Invalid, NotFound
-from hrd_reports.services.users import UnlockedUser
 
 # One sentence for every receipt that leads nowhere: never sent, mistyped past its check
 # digit, withdrawn or destroyed. Telling them apart would tell someone holding a seized

@@ -30,9 +30,9 @@ from hrd_reports.models import (
     WithdrawnReport,
 )
 from hrd_reports.services import conversation, reading
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Invalid
 from hrd_reports.services.reading import ReaderKeys, ReportView
-from hrd_reports.services.users import UnlockedUser
 
 PAGE_SIZE = 50
 # Reports opened per database round trip while new reports are classified, and read per

@@ -26,6 +26,7 @@ from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Report, ReportGrant, Role
 from hrd_reports.services import audit, keyring
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import (
     DataIntegrityError,
     Forbidden,
@@ -33,7 +34,6 @@ from hrd_reports.services.errors import (
     NotFound,
     ServiceError,
 )
-from hrd_reports.services.users import UnlockedUser
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from hrd_reports.crypto.sessions import SessionToken
 from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.models import DashboardSession, User
 from hrd_reports.services import clock
-from hrd_reports.services.users import UnlockedUser
+from hrd_reports.services.credentials import UnlockedUser
 
 # last_seen_at is written at most this often: not a database write on every page.
 TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -113,3 +113,9 @@ def sessions_of(session: Session, user: User) -> list[DashboardSession]:
             select(DashboardSession).where(DashboardSession.user_id == user.id)
         ).scalars()
     )
+
+
+def end_all(session: Session, user: User) -> int:
+    """Sign a person out everywhere (revoked, disabled, role changed); how many sessions."""
+    result = session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)

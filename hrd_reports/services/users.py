@@ -1,4 +1,4 @@
-"""People: adding them, unlocking their keys with their password, vetting and revoking.
+"""People: adding them, vetting, revoking, roles and disabling.
 
 Vetting is where least privilege becomes cryptographic: vetting a coordinator (or an
 administrator) seals the desk's intake keys to their personal key; a case worker gets no
@@ -7,8 +7,7 @@ desk key, only the keys of the reports later assigned to them; an auditor gets n
 
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import CursorResult, Delete, Update, delete, select, update
 from sqlalchemy.orm import Session
@@ -17,11 +16,10 @@ from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
-from hrd_reports.models import DashboardSession, IntakeKeyGrant, Report, ReportGrant, Role, User
-from hrd_reports.services import audit, keyring
+from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
+from hrd_reports.services import audit, keyring, sessions
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import (
-    AuthenticationFailed,
     Conflict,
     Forbidden,
     Invalid,
@@ -29,22 +27,12 @@ from hrd_reports.services.errors import (
 )
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+
+
 MIN_PASSWORD_LENGTH = 12
+
+
 MAX_PASSWORD_LENGTH = 1024
-# Said the same way for an unknown name and a wrong password, so neither reveals who exists.
-LOGIN_REFUSED = N_("unknown user or wrong password")
-
-
-@dataclass(frozen=True)
-class UnlockedUser:
-    """A user whose private key is open in memory for the length of one command or request."""
-
-    user: User
-    private_key: PrivateKey = field(repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.user.name
 
 
 def check_name(name: str) -> None:
@@ -126,106 +114,6 @@ def create_user(
 
 
 @dataclass(frozen=True)
-class CredentialCheck:
-    """The one check of a person's name and password, for every way in (the dashboard's
-    sign-in, the command line's ``--as``)."""
-
-    # None: no such account, or a disabled one.
-    user: User | None
-    # Why it is refused ("unknown or disabled", "locked", "password"); None: the password is
-    # right and the account may use it.
-    failure: str | None
-
-
-def verify_credentials(
-    session: Session,
-    *,
-    name: str,
-    password: str,
-    passwords: PasswordProtection,
-    locked: Callable[[User], bool] = lambda _user: False,
-) -> CredentialCheck:
-    """Whether ``password`` is ``name``'s; writes nothing.
-
-    Every way through costs one Argon2 verification: an unknown name, a disabled account and
-    a ``locked`` one are checked against a dummy hash, so the time of the answer does not tell
-    a guesser which names exist, or which are locked.
-    """
-    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-    if user is None or user.disabled:
-        passwords.verify_dummy(password)
-        return CredentialCheck(None, "unknown or disabled")
-    if locked(user):
-        passwords.verify_dummy(password)
-        return CredentialCheck(user, "locked")
-    if not passwords.verify_password(user.password_hash, password):
-        return CredentialCheck(user, "password")
-    return CredentialCheck(user, None)
-
-
-def unlock(
-    session: Session, *, name: str, password: str, passwords: PasswordProtection
-) -> UnlockedUser:
-    """Check the password and open the user's private key; refresh both if costs were raised."""
-    checked = verify_credentials(session, name=name, password=password, passwords=passwords)
-    if checked.user is None or checked.failure is not None:
-        raise AuthenticationFailed(LOGIN_REFUSED)
-    return open_key(checked.user, password=password, passwords=passwords)
-
-
-def open_key(user: User, *, password: str, passwords: PasswordProtection) -> UnlockedUser:
-    """Open the private key of ``user``, whose password the caller has just checked, and
-    re-protect both under raised Argon2 costs.
-
-    Apart from ``unlock`` so that a sign-in, which checks the password itself (to count and
-    audit a failure), does not pay for a second Argon2 verification.
-    """
-    private = opened_private_key(user, password=password, passwords=passwords)
-    refreshed_hash, refreshed_key = refreshed_protection(
-        user, private, password=password, passwords=passwords
-    )
-    if refreshed_hash is not None:
-        user.password_hash = refreshed_hash
-    if refreshed_key is not None:
-        user.protected_private_key = refreshed_key
-    return UnlockedUser(user=user, private_key=private)
-
-
-def opened_private_key(user: User, *, password: str, passwords: PasswordProtection) -> PrivateKey:
-    """The private key of ``user`` opened with ``password``; the user row is not changed."""
-    name = user.name
-    with keyring.integrity_checked(f"the private key of {name!r}"):
-        private = PrivateKey(
-            passwords.unprotect_seed(
-                user.protected_private_key, password=password, owner=user.public_id
-            )
-        )
-    if private.public.raw != user.public_key:
-        raise AuthenticationFailed(
-            N_("the private key of %(name)r does not match its public key"), name=name
-        )
-    return private
-
-
-def refreshed_protection(
-    user: User, private: PrivateKey, *, password: str, passwords: PasswordProtection
-) -> tuple[str | None, bytes | None]:
-    """The password hash and the protected key anew where Argon2's costs were raised since
-    they were made (None where they are current)."""
-    refreshed_hash = (
-        passwords.hash_password(password)
-        if passwords.password_hash_outdated(user.password_hash)
-        else None
-    )
-    refreshed_key = (
-        passwords.protect_seed(private.seed(), password=password, owner=user.public_id)
-        if passwords.protection_outdated(user.protected_private_key)
-        else None
-    )
-    return refreshed_hash, refreshed_key
-
-
-@dataclass(frozen=True)
 class VetOutcome:
     name: str
     role: Role
@@ -300,15 +188,10 @@ class RevokeOutcome:
         return self.desk_keys_removed > 0 or self.report_keys_removed > 0
 
 
-def _count(session: Session, statement: Delete | Update) -> int:
+def count_rows(session: Session, statement: Delete | Update) -> int:
     """Rows changed by a bulk DELETE or UPDATE."""
     result = session.execute(statement)
     return result.rowcount if isinstance(result, CursorResult) else 0
-
-
-def end_sessions_of(session: Session, user: User) -> int:
-    """Sign a person out everywhere (revoked, disabled, role changed)."""
-    return _count(session, delete(DashboardSession).where(DashboardSession.user_id == user.id))
 
 
 def revoke_user(
@@ -327,15 +210,15 @@ def revoke_user(
                 ),
                 name=name,
             )
-    desk_keys = _count(session, delete(IntakeKeyGrant).where(IntakeKeyGrant.user_id == user.id))
-    report_keys = _count(session, delete(ReportGrant).where(ReportGrant.user_id == user.id))
-    unassigned = _count(
+    desk_keys = count_rows(session, delete(IntakeKeyGrant).where(IntakeKeyGrant.user_id == user.id))
+    report_keys = count_rows(session, delete(ReportGrant).where(ReportGrant.user_id == user.id))
+    unassigned = count_rows(
         session, update(Report).where(Report.assignee_id == user.id).values(assignee_id=None)
     )
     user.vetted = False
     # A signed-in session holds the person's key; with their grants gone it opens nothing,
     # but they should not stay signed in to a desk that no longer trusts them.
-    end_sessions_of(session, user)
+    sessions.end_all(session, user)
     outcome = RevokeOutcome(
         name=name,
         desk_keys_removed=desk_keys,

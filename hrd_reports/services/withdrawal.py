@@ -20,8 +20,8 @@ from hrd_reports.models import (
 from hrd_reports.services import audit, keyring, reading
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.conversation import report_of_receipt
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Invalid
-from hrd_reports.services.users import UnlockedUser
 
 MAX_DESTRUCTION_REASON_LENGTH = 500
 

@@ -22,7 +22,7 @@ from hrd_reports.crypto.sessions import SessionToken, csrf_matches, login_form_t
 from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.models import Role
 from hrd_reports.services import sessions
-from hrd_reports.services.users import UnlockedUser
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.settings import Settings
 from hrd_reports.web.middleware import EndedSessions
 from hrd_reports.wiring import Runtime

@@ -17,14 +17,7 @@ from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.db import checkpoint_deleted
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
-from hrd_reports.services import (
-    assignment,
-    casework,
-    conversation,
-    listing,
-    users,
-    withdrawal,
-)
+from hrd_reports.services import assignment, casework, conversation, listing, users, withdrawal
 from hrd_reports.services.errors import Invalid, ServiceError
 from hrd_reports.web.auth import (
     CurrentUser,

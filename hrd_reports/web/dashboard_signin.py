@@ -17,11 +17,7 @@ from hrd_reports.crypto import totp
 from hrd_reports.crypto.sessions import SessionToken, csrf_matches
 from hrd_reports.db import unit_of_work
 from hrd_reports.i18n import N_
-from hrd_reports.services import (
-    accounts,
-    sessions,
-    users,
-)
+from hrd_reports.services import accounts, sessions, signin, users
 from hrd_reports.services.errors import AuthenticationFailed, ServiceError
 from hrd_reports.web.auth import (
     LOGIN_COOKIE_PLAIN,
@@ -60,8 +56,8 @@ _ENROLLED = N_("your account is ready; a coordinator will vet it before you can 
 _PASSWORDS_DIFFER = N_("the two passwords differ")
 
 
-def _throttle(runtime: Runtime) -> accounts.Throttle:
-    return accounts.Throttle(
+def _throttle(runtime: Runtime) -> signin.Throttle:
+    return signin.Throttle(
         max_failures=runtime.settings.login_max_failures,
         lockout=dt.timedelta(minutes=runtime.settings.login_lockout_minutes),
     )
@@ -128,10 +124,10 @@ async def login(
 
 def _check_sign_in(
     runtime: Runtime, name: str, password: str, code: str
-) -> accounts.SignInCheck | AuthenticationFailed:
+) -> signin.SignInCheck | AuthenticationFailed:
     with unit_of_work(runtime.read_sessions) as session:
         try:
-            return accounts.check_sign_in(
+            return signin.check_sign_in(
                 session,
                 name=name,
                 password=password,
@@ -144,14 +140,14 @@ def _check_sign_in(
 
 
 def _record_sign_in(
-    runtime: Runtime, check: accounts.SignInCheck | AuthenticationFailed
+    runtime: Runtime, check: signin.SignInCheck | AuthenticationFailed
 ) -> SessionToken:
     """The sign-in decided and, if it succeeds, a session opened: one unit of work."""
     if isinstance(check, AuthenticationFailed):
         raise check
     with unit_of_work(runtime.sessions) as session:
         try:
-            unlocked = accounts.record_sign_in(
+            unlocked = signin.record_sign_in(
                 session, check=check, throttle=_throttle(runtime), secrets=runtime.secrets
             )
         except AuthenticationFailed:

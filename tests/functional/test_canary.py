@@ -36,7 +36,7 @@ from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.crypto.sessions import SessionToken
 from hrd_reports.crypto.xwing import Sealed
 from hrd_reports.models import Report, ReportGrant, Role, User
-from hrd_reports.services import keyring, users
+from hrd_reports.services import credentials, keyring
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
@@ -88,7 +88,7 @@ def _keys_of_the_desk(desk: Desk, people: list[Person]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     with desk.session() as session:
         for person in people:
-            unlocked = users.unlock(
+            unlocked = credentials.unlock(
                 session,
                 name=person.name,
                 password=person.password,

@@ -25,7 +25,7 @@ from hrd_reports.models import (
     ReportStatus,
     WithdrawnReport,
 )
-from hrd_reports.services import casework, conversation, users, withdrawal
+from hrd_reports.services import casework, conversation, credentials, withdrawal
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import NotFound
 from hrd_reports.settings import Settings
@@ -346,7 +346,7 @@ def test_reporter_message_that_does_not_open_leaves_the_report_and_the_inbox_rea
     post_reporter_message(client, submitted.receipt, submitted.report_id, "CANARY-readable one")
 
     with desk.session() as session:
-        reader = users.unlock(
+        reader = credentials.unlock(
             session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
         )
         detail = casework.show(

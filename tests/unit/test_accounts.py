@@ -14,13 +14,13 @@ from sqlalchemy import select
 from hrd_reports.crypto import totp
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import AuditEvent, DashboardSession, Role, User
-from hrd_reports.services import accounts, clock, sessions, users
+from hrd_reports.services import accounts, clock, credentials, sessions, signin, users
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import AuthenticationFailed, Conflict, Invalid, NotFound
-from hrd_reports.services.users import UnlockedUser
 from tests.cli import table_snapshot
 from tests.helpers import Desk, Person
 
-THROTTLE = accounts.Throttle(max_failures=3, lockout=dt.timedelta(minutes=15))
+THROTTLE = signin.Throttle(max_failures=3, lockout=dt.timedelta(minutes=15))
 NORA = Person("nora", "correct horse battery staple 42")
 
 
@@ -106,12 +106,12 @@ def accept(desk: Desk, token: str, *, password: str, secret: bytes, code: str) -
 
 
 def sign_in(
-    desk: Desk, name: str, password: str, code: str, *, throttle: accounts.Throttle = THROTTLE
+    desk: Desk, name: str, password: str, code: str, *, throttle: signin.Throttle = THROTTLE
 ) -> UnlockedUser:
     """As the sign-in page does it: committed whether it succeeds or is refused."""
     with desk.session() as session:
         try:
-            unlocked = accounts.sign_in(
+            unlocked = signin.sign_in(
                 session,
                 name=name,
                 password=password,
@@ -189,7 +189,7 @@ def test_invite_new_person_creates_account_and_key_pair_only_when_accepted(
     assert user.totp_secret is not None
     assert secret not in user.totp_secret
     with desk.session() as session:
-        unlocked = users.unlock(
+        unlocked = credentials.unlock(
             session, name=NORA.name, password=NORA.password, passwords=desk.runtime.passwords
         )
     assert unlocked.private_key.public.raw == user.public_key
@@ -407,10 +407,10 @@ def test_sign_in_right_password_and_fresh_code_opens_the_key(
     assert [entry["actor"] for entry in audit_entries(desk, "login.success")] == [NORA.name]
 
 
-def check(desk: Desk, name: str, password: str, code: str) -> accounts.SignInCheck:
+def check(desk: Desk, name: str, password: str, code: str) -> signin.SignInCheck:
     """The first half of a sign-in, as the dashboard runs it: in a read-only unit of work."""
     with unit_of_work(desk.runtime.read_sessions) as session:
-        return accounts.check_sign_in(
+        return signin.check_sign_in(
             session,
             name=name,
             password=password,
@@ -420,10 +420,10 @@ def check(desk: Desk, name: str, password: str, code: str) -> accounts.SignInChe
         )
 
 
-def record(desk: Desk, checked: accounts.SignInCheck) -> UnlockedUser:
+def record(desk: Desk, checked: signin.SignInCheck) -> UnlockedUser:
     with desk.session() as session:
         try:
-            unlocked = accounts.record_sign_in(
+            unlocked = signin.record_sign_in(
                 session, check=checked, throttle=THROTTLE, secrets=desk.secrets
             )
         except AuthenticationFailed:
@@ -478,10 +478,10 @@ def test_sign_in_same_code_twice_is_refused(desk: Desk, fake_clock: Clock, nora:
     code = code_now(nora, fake_clock)
     sign_in(desk, NORA.name, NORA.password, code)
 
-    assert refusal_message(desk, NORA.name, NORA.password, code) == accounts.SIGN_IN_REFUSED
+    assert refusal_message(desk, NORA.name, NORA.password, code) == signin.SIGN_IN_REFUSED
     fake_clock.advance(ONE_STEP)
     # Still within the drift window a step later, and still spent.
-    assert refusal_message(desk, NORA.name, NORA.password, code) == accounts.SIGN_IN_REFUSED
+    assert refusal_message(desk, NORA.name, NORA.password, code) == signin.SIGN_IN_REFUSED
 
 
 @pytest.mark.parametrize(("drift", "accepted"), [(-2, False), (-1, True), (1, True), (2, False)])
@@ -512,7 +512,7 @@ def test_sign_in_every_refusal_says_the_same_sentence(
         sign_in(desk, NORA.name, "not the password at all", code_now(nora, fake_clock))
     # That was the third failure of the account: it is locked now.
     messages["locked"] = refusal_message(desk, NORA.name, NORA.password, code_now(nora, fake_clock))
-    assert set(messages.values()) == {accounts.SIGN_IN_REFUSED}
+    assert set(messages.values()) == {signin.SIGN_IN_REFUSED}
     assert [entry["detail"]["reason"] for entry in audit_entries(desk, "login.failure")] == [
         "unknown or disabled",
         "password",
@@ -531,7 +531,7 @@ def test_sign_in_disabled_account_is_refused_with_the_same_sentence(
         )
         session.commit()
     message = refusal_message(desk, NORA.name, NORA.password, code_now(nora, fake_clock))
-    assert message == accounts.SIGN_IN_REFUSED
+    assert message == signin.SIGN_IN_REFUSED
 
 
 def test_sign_in_after_max_failures_locks_account_until_lockout_passes(
@@ -583,7 +583,7 @@ def test_sign_in_refusal_is_kept_by_a_commit_after_the_exception(
 ) -> None:
     with desk.session() as session:
         with pytest.raises(AuthenticationFailed):
-            accounts.sign_in(
+            signin.sign_in(
                 session,
                 name=NORA.name,
                 password="not the password at all",
@@ -613,8 +613,8 @@ def test_sign_in_account_without_totp_is_told_so_only_with_the_right_password(
     wrong = refusal_message(desk, "dave", "not the password at all", "123456")
     right = refusal_message(desk, "dave", dave.password, "123456")
 
-    assert wrong == accounts.SIGN_IN_REFUSED
-    assert right != accounts.SIGN_IN_REFUSED
+    assert wrong == signin.SIGN_IN_REFUSED
+    assert right != signin.SIGN_IN_REFUSED
     assert "second factor" in right
     assert "hrd-reports user invite dave" in right
 
@@ -627,7 +627,7 @@ def test_end_sessions_of_signs_out_only_that_person(
 ) -> None:
     unlocked_nora = sign_in(desk, NORA.name, NORA.password, code_now(nora, fake_clock))
     with desk.session() as session:
-        unlocked_admin = users.unlock(
+        unlocked_admin = credentials.unlock(
             session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
         )
         for unlocked in (unlocked_nora, unlocked_nora, unlocked_admin):
@@ -641,7 +641,7 @@ def test_end_sessions_of_signs_out_only_that_person(
         session.commit()
 
     with desk.session() as session:
-        ended = users.end_sessions_of(session, unlocked_nora.user)
+        ended = sessions.end_all(session, unlocked_nora.user)
         session.commit()
 
     assert ended == 2

@@ -10,8 +10,8 @@ from sqlalchemy import select, text, update
 from hrd_reports.crypto.sessions import SessionToken
 from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.models import DashboardSession, Role, User
-from hrd_reports.services import clock, sessions, users
-from hrd_reports.services.users import UnlockedUser
+from hrd_reports.services import clock, credentials, sessions, users
+from hrd_reports.services.credentials import UnlockedUser
 from tests.helpers import Desk, Person
 
 LIMITS = sessions.SessionLimits(idle=dt.timedelta(minutes=30), absolute=dt.timedelta(hours=1))
@@ -44,7 +44,7 @@ def carol(desk: Desk, admin: Person) -> Person:
 
 def unlock(desk: Desk, person: Person) -> UnlockedUser:
     with desk.session() as session:
-        return users.unlock(
+        return credentials.unlock(
             session, name=person.name, password=person.password, passwords=desk.runtime.passwords
         )
 

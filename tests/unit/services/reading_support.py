@@ -10,10 +10,10 @@ from sqlalchemy import select, text
 
 from hrd_reports.content import ReportContent
 from hrd_reports.models import AuditEvent, Priority, ReportStatus, RiskLevel
-from hrd_reports.services import casework, listing, users
+from hrd_reports.services import casework, credentials, listing
 from hrd_reports.services.casework import ReportDetail
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.listing import ListPage, ReportFilter
-from hrd_reports.services.users import UnlockedUser
 from tests.helpers import Desk, Person
 
 
@@ -39,7 +39,7 @@ def content(
 
 
 def _unlock(desk: Desk, session: Any, person: Person) -> UnlockedUser:
-    return users.unlock(
+    return credentials.unlock(
         session, name=person.name, password=person.password, passwords=desk.runtime.passwords
     )
 

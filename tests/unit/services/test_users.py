@@ -5,7 +5,7 @@ from hrd_reports.crypto.passwords import Argon2Params, PasswordProtection
 from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.models import IntakeKeyGrant, Role, User
-from hrd_reports.services import keyring, users
+from hrd_reports.services import credentials, keyring, users
 from hrd_reports.services.errors import AuthenticationFailed, Conflict, Forbidden, Invalid
 from hrd_reports.wiring import Runtime
 from tests.helpers import Desk, Person, report_content
@@ -51,9 +51,11 @@ def test_unknown_user_and_wrong_password_are_refused_alike(desk: Desk, admin: Pe
     messages = []
     for name, password in (("nobody", admin.password), (admin.name, "not the password at all")):
         with desk.session() as session, pytest.raises(AuthenticationFailed) as refusal:
-            users.unlock(session, name=name, password=password, passwords=desk.runtime.passwords)
+            credentials.unlock(
+                session, name=name, password=password, passwords=desk.runtime.passwords
+            )
         messages.append(refusal.value.message)
-    assert messages[0] == messages[1] == users.LOGIN_REFUSED
+    assert messages[0] == messages[1] == credentials.LOGIN_REFUSED
 
 
 def test_unknown_user_costs_a_password_verification_too(
@@ -64,7 +66,7 @@ def test_unknown_user_costs_a_password_verification_too(
     spent: list[str] = []
     monkeypatch.setattr(desk.runtime.passwords, "verify_dummy", spent.append)
     with desk.session() as session, pytest.raises(AuthenticationFailed):
-        users.unlock(
+        credentials.unlock(
             session, name="nobody", password="a guess of twelve", passwords=desk.runtime.passwords
         )
     assert spent == ["a guess of twelve"]
@@ -75,7 +77,7 @@ def test_disabled_user_cannot_unlock(desk: Desk, admin: Person) -> None:
         users.get_user(session, admin.name).disabled = True
         session.commit()
     with desk.session() as session, pytest.raises(AuthenticationFailed):
-        users.unlock(
+        credentials.unlock(
             session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
         )
 
@@ -87,7 +89,7 @@ def test_raised_argon2_costs_rewrap_the_key_at_the_next_unlock(desk: Desk, admin
     with desk.session() as session:
         before = users.get_user(session, admin.name)
         old_hash, old_blob = before.password_hash, before.protected_private_key
-        unlocked = users.unlock(
+        unlocked = credentials.unlock(
             session, name=admin.name, password=admin.password, passwords=stronger
         )
         session.commit()

@@ -20,7 +20,14 @@ from hrd_reports.models import (
     Role,
     WithdrawnReport,
 )
-from hrd_reports.services import audit, casework, clock, conversation, users, withdrawal
+from hrd_reports.services import (
+    audit,
+    casework,
+    clock,
+    conversation,
+    credentials,
+    withdrawal,
+)
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Forbidden, Invalid, NotFound
 from tests.helpers import Desk, Person, Submitted, report_content
@@ -39,7 +46,7 @@ def _everything_of_a_report(desk: Desk, admin: Person) -> tuple[Submitted, Submi
     desk.reply(submitted.report_id, "CANARY-desk-reply", by=admin)
     post(desk, submitted, "CANARY-reporter-message")
     with desk.session() as session:
-        reader = users.unlock(
+        reader = credentials.unlock(
             session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
         )
         report_id, secrets = submitted.report_id, desk.secrets

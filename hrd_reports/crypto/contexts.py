@@ -30,6 +30,11 @@ class Purpose(StrEnum):
     REPORTER_MESSAGE = "reporter-message"
     REPLY = "reply"
     REPLY_DESK_COPY = "reply-desk-copy"
+    # Evidence files: each file's own key (from the report's DEK or the message key), its
+    # chunks and its record (crypto.attachments).
+    ATTACHMENT_KEY = "attachment-key"
+    ATTACHMENT_CHUNK = "attachment-chunk"
+    ATTACHMENT_RECORD = "attachment-record"
 
 
 SEPARATOR = "/"

@@ -10,6 +10,7 @@ import uuid
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Enum,
     ForeignKey,
@@ -294,6 +295,54 @@ class ReportMessage(Base):
     for_reporter: Mapped[bytes | None]
     # A reporter's message nobody at the desk has read yet.
     unread: Mapped[bool] = mapped_column(default=False)
+
+
+class Attachment(Base):
+    """An evidence file: an upload while its chunks arrive, then one of a report's files.
+
+    Everything here is ciphertext or its shape (see ``crypto.attachments``). An upload names
+    the report and message its chunks are bound to before either exists (the browser picks
+    their ids); only a submission proven by its proof of work or receipt attaches it.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    # What the chunks are bound to: the report's and message's public ids (message None for
+    # a file sent with the report itself).
+    bound_report: Mapped[uuid.UUID] = mapped_column(index=True)
+    bound_message: Mapped[uuid.UUID | None]
+    chunks: Mapped[int]
+    stored_size: Mapped[int] = mapped_column(BigInteger)
+    # Set when attached: the report (and message) it belongs to, its number among the
+    # report's files, and its record (name, type, size, hashes), encrypted.
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("report_messages.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int | None]
+    record: Mapped[bytes | None]
+    # When an upload never attached is deleted, to the hour; cleared once attached, so a
+    # report's files keep no time finer than the report's day.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+    report: Mapped[Report | None] = relationship()
+
+
+class AttachmentChunk(Base):
+    """One encrypted chunk of an attachment, stored in the database: one backup holds every
+    file, a crash leaves no orphan files, and a report's removal removes its files."""
+
+    __tablename__ = "attachment_chunks"
+
+    attachment_id: Mapped[int] = mapped_column(
+        ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[bytes]
 
 
 class ReporterStage(StrEnum):

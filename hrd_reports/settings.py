@@ -112,6 +112,31 @@ class Settings(BaseSettings):
         description="Days a withdrawn report is kept before it is destroyed; 0 destroys it "
         "at once. The server purges due reports at start and every hour.",
     )
+    attachment_max_mb: int = Field(
+        default=100,
+        ge=1,
+        le=2048,
+        description="The largest evidence file a reporter may attach, in MiB.",
+    )
+    attachments_per_report: int = Field(
+        default=20,
+        ge=0,
+        le=200,
+        description="How many files a report may have, with its messages' files; 0 turns "
+        "attachments off.",
+    )
+    attachment_storage_gb: float = Field(
+        default=50,
+        ge=0,
+        description="The storage budget of every evidence file together, in GiB: past it, new "
+        "uploads are refused (reports without files still arrive) before the disk fills.",
+    )
+    upload_expiry_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 14,
+        description="Hours after which an upload never attached to a report is deleted.",
+    )
     setup_link_hours: int = Field(default=24, ge=1, le=24 * 7)
     invitation_hours: int = Field(
         default=72, ge=1, le=24 * 14, description="How long an invitation link stays valid."
@@ -180,6 +205,14 @@ class Settings(BaseSettings):
     @property
     def public_url_is_https(self) -> bool:
         return self.public_url is not None and self.public_url.startswith("https://")
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return self.attachment_max_mb * 1024 * 1024
+
+    @property
+    def attachment_storage_bytes(self) -> int:
+        return int(self.attachment_storage_gb * 1024**3)
 
     def public_link(self, path: str) -> str | None:
         """``path`` (from ``/``) at HRD_PUBLIC_URL, or None when it is unset."""

@@ -1,5 +1,6 @@
 """Builds what the CLI and the web share, from one ``Settings``, once at start-up."""
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hrd_reports import db, keystore
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.services import desk
+from hrd_reports.services.attachments import AttachmentLimits
 from hrd_reports.settings import Settings
 
 
@@ -27,6 +29,15 @@ class Runtime:
     secrets: keystore.ServerSecrets
     passwords: PasswordProtection
     waiting_writers: db.WaitingWriters = field(default_factory=db.WaitingWriters)
+
+    @property
+    def attachment_limits(self) -> AttachmentLimits:
+        return AttachmentLimits(
+            max_file_bytes=self.settings.attachment_max_bytes,
+            per_report=self.settings.attachments_per_report,
+            storage_bytes=self.settings.attachment_storage_bytes,
+            upload_expiry=dt.timedelta(hours=self.settings.upload_expiry_hours),
+        )
 
     def close(self) -> None:
         # Requests still queued for the database's writer lock give up (503) instead of

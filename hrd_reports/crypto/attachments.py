@@ -27,6 +27,7 @@ info="hrd-reports/1/attachment-key/<report>/<owner>/<attachment>")``. The record
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -406,3 +407,58 @@ def decrypt_file(
             yield content
     if index != layout.chunks - 1:
         raise DecryptionFailed("the attachment has fewer chunks than its record says")
+
+
+@dataclass(frozen=True)
+class EncryptedFile:
+    """A whole file as the reporter's browser sends it: its chunks and its record."""
+
+    attachment_id: UUID
+    chunks: list[bytes] = field(repr=False)
+    record: bytes = field(repr=False)
+
+    @property
+    def stored_size(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+
+def encrypt_file(
+    source_key: bytes,
+    content: bytes,
+    *,
+    name: str,
+    media_type: str,
+    report_id: UUID,
+    message_id: UUID | None = None,
+    attachment_id: UUID | None = None,
+    metadata: MetadataChoice = MetadataChoice.NOT_CHECKED,
+    original_sha256: str | None = None,
+) -> EncryptedFile:
+    """The reference client's file: what ``static/js/attachments.js`` builds in a browser.
+
+    ``original_sha256`` is the hash of the file before its metadata was removed (by default,
+    ``content``'s own).
+    """
+    attachment_id = attachment_id or uuid.uuid4()
+    key = attachment_key(
+        source_key, report_id=report_id, message_id=message_id, attachment_id=attachment_id
+    )
+    layout = Layout.of_file(len(content))
+    chunks = [
+        encrypt_chunk(
+            key,
+            plaintext,
+            report_id=report_id,
+            message_id=message_id,
+            attachment_id=attachment_id,
+            index=index,
+            last=index == layout.chunks - 1,
+        )
+        for index, plaintext in enumerate(padded_chunks([content], size=len(content)))
+    ]
+    sent = hashlib.sha256(content).hexdigest()
+    record = Record(name, media_type, len(content), original_sha256 or sent, sent, metadata)
+    sealed_record = encrypt_record(
+        key, record, report_id=report_id, message_id=message_id, attachment_id=attachment_id
+    )
+    return EncryptedFile(attachment_id, chunks, sealed_record)

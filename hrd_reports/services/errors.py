@@ -12,9 +12,17 @@ from typing import Any
 class ServiceError(Exception):
     """Base of every refusal; the CLI prints it on one line and the web maps it to a 4xx."""
 
-    def __init__(self, template: str | None = None, /, **params: Any) -> None:
+    # A stable name for the refusal, for a client that shows its own words (the reporter's
+    # browser, in the reader's language): sent beside the message on the JSON API.
+    code: str | None = None
+
+    def __init__(
+        self, template: str | None = None, /, *, code: str | None = None, **params: Any
+    ) -> None:
         self.template = template if template is not None else self.__class__.__name__
         self.params = params
+        if code is not None:
+            self.code = code
         super().__init__(self.template % params if params else self.template)
 
     @property
@@ -41,6 +49,10 @@ class Invalid(ServiceError):
 
 class AuthenticationFailed(ServiceError):
     pass
+
+
+class TooLarge(ServiceError):
+    """More than the desk takes: a file over the size limit, or past the storage budget."""
 
 
 class DataIntegrityError(ServiceError):

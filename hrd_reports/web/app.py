@@ -23,6 +23,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Scope
 
 from hrd_reports import __version__
+from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
@@ -35,6 +36,7 @@ from hrd_reports.services.errors import (
     Invalid,
     NotFound,
     ServiceError,
+    TooLarge,
 )
 from hrd_reports.settings import Settings
 from hrd_reports.web import (
@@ -43,6 +45,7 @@ from hrd_reports.web import (
     dashboard_signin,
     reporter,
     reporter_api,
+    reporter_uploads,
     setup,
 )
 from hrd_reports.web.auth import (
@@ -122,7 +125,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.ended_sessions = EndedSessions()
     # The last added is the outermost, and ``outermost`` (below) comes before all of them: the
     # log sees every request but the dashboard's without a session (see SessionGate).
-    app.add_middleware(BodySizeLimit, page=functools.partial(_too_large_page, app.state.pages))
+    app.add_middleware(
+        BodySizeLimit,
+        page=functools.partial(_too_large_page, app.state.pages),
+        larger=[(reporter_uploads.CHUNK_PATH, MAX_CHUNK_BYTES)],
+    )
     app.add_middleware(AccessLog)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
     # slow or metered connections). Pages are not: one that shows a receipt, or hands a
@@ -131,6 +138,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.mount("/static", GZipMiddleware(static_files, minimum_size=512), name="static")
     app.include_router(reporter.router)
     app.include_router(reporter_api.router)
+    app.include_router(reporter_uploads.router)
     reporter_api.add_openapi_route(app)
     app.include_router(setup.router)
     app.include_router(dashboard_signin.router)
@@ -201,6 +209,7 @@ _REFUSAL_STATUS: dict[type[ServiceError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
     # Stored data failed its check: not the client's doing, and nothing to retry.
     DataIntegrityError: 500,
 }
@@ -346,7 +355,10 @@ def _add_refusal_handlers(app: FastAPI) -> None:
             raise exc
         if isinstance(exc, Forbidden) and request.url.path.startswith("/dashboard"):
             await audited(request, exc.message)
-        return refusal(request, Notice.of(exc), _status_of(exc), json_detail=exc.message)
+        detail: Any = exc.message
+        if exc.code is not None:
+            detail = {"code": exc.code, "message": exc.message}
+        return refusal(request, Notice.of(exc), _status_of(exc), json_detail=detail)
 
     app.add_exception_handler(StarletteHTTPException, http_refusal)
     app.add_exception_handler(DatabaseBusy, busy)

@@ -40,9 +40,12 @@ class BodySizeLimit:
         max_bytes: int = MAX_REQUEST_BYTES,
         *,
         page: Callable[[Scope], ASGIApp | None] | None = None,
+        larger: Iterable[tuple[str, int]] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths (regular expressions) whose bodies may be larger: an upload's chunk.
+        self._larger = [(re.compile(path), bound) for path, bound in larger]
         # The refusal as a page, for a request that a person's browser made (None: JSON).
         self._page = page
 
@@ -50,13 +53,17 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = next(
+            (bound for path, bound in self._larger if path.fullmatch(scope["path"])),
+            self.max_bytes,
+        )
         declared = dict(scope["headers"]).get(b"content-length")
         # Digits, and not more of them than the bound has: int() of a header of thousands of
         # digits would raise instead of refusing.
         if declared is not None and (
             not declared.isdigit()
-            or len(declared) > len(str(self.max_bytes))
-            or int(declared) > self.max_bytes
+            or len(declared) > len(str(max_bytes))
+            or int(declared) > max_bytes
         ):
             await self._refuse(scope, receive, send)
             return
@@ -66,7 +73,7 @@ class BodySizeLimit:
             if message["type"] == "http.disconnect":
                 return  # gone before the request was whole: nothing to run, nobody to answer
             body += message.get("body", b"")
-            if len(body) > self.max_bytes:
+            if len(body) > max_bytes:
                 await self._refuse(scope, receive, send)
                 return
             if not message.get("more_body", False):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from hrd_reports import __version__
@@ -22,16 +22,31 @@ from hrd_reports.crypto.pow import ALGORITHM
 from hrd_reports.crypto.submission import Submission, decode_b64, encode_b64, parse_wire
 from hrd_reports.crypto.xwing import fingerprint_of
 from hrd_reports.db import checkpoint_deleted, unit_of_work
-from hrd_reports.services import challenges, conversation, intake, keyring, withdrawal
+from hrd_reports.services import (
+    attachments,
+    challenges,
+    conversation,
+    intake,
+    keyring,
+    withdrawal,
+)
+from hrd_reports.services.attachments import FileNamed
 from hrd_reports.services.errors import Invalid, NotFound
+from hrd_reports.web import reporter_uploads
 from hrd_reports.web.deps import ReadSession, RuntimeDep
 from hrd_reports.web.pages import choose_locale
+from hrd_reports.web.reporter_schemas import (
+    B64,
+    EXACTLY_AS_DOCUMENTED,
+    RECEIPT_REFUSALS,
+    REFUSALS,
+    ProofOfWorkIn,
+)
+from hrd_reports.web.reporter_uploads import FileIn, files_named
 from hrd_reports.wiring import Runtime
 
 PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX, tags=["reporter"])
-
-_B64 = r"^[A-Za-z0-9+/]*={0,2}$"
 
 
 class IntakeKeyPublic(BaseModel):
@@ -47,56 +62,36 @@ class ChallengePublic(BaseModel):
     algorithm: str
 
 
-# What a request may hold is exactly what the public document says: no field it does not name,
-# and no value of another type read as if it were one ("1" or true taken for the integer 1),
-# which is how a version the envelope parser refuses got past it.
-_EXACTLY_AS_DOCUMENTED = ConfigDict(extra="forbid", strict=True)
-
-
-class ProofOfWorkIn(BaseModel):
-    model_config = _EXACTLY_AS_DOCUMENTED
-
-    challenge: str = Field(max_length=200)
-    counter: int = Field(ge=0, le=2**64 - 1)
-
-
 class EnvelopeIn(BaseModel):
     """The version 1 envelope, exactly as the reference client and the browser build it."""
 
-    model_config = _EXACTLY_AS_DOCUMENTED
+    model_config = EXACTLY_AS_DOCUMENTED
 
     version: int
     report_id: str = Field(max_length=36)
     suite: str = Field(max_length=64)
     intake_key_id: str = Field(max_length=64)
-    sealed_dek: str = Field(max_length=2_000, pattern=_B64)
-    body: str = Field(max_length=360_000, pattern=_B64)
-    reporter_key: str = Field(max_length=2_000, pattern=_B64)
-    message_key: str = Field(max_length=200, pattern=_B64)
-    lookup_token: str = Field(max_length=64, pattern=_B64)
+    sealed_dek: str = Field(max_length=2_000, pattern=B64)
+    body: str = Field(max_length=360_000, pattern=B64)
+    reporter_key: str = Field(max_length=2_000, pattern=B64)
+    message_key: str = Field(max_length=200, pattern=B64)
+    lookup_token: str = Field(max_length=64, pattern=B64)
 
 
 class ReportCreate(BaseModel):
-    model_config = _EXACTLY_AS_DOCUMENTED
+    model_config = EXACTLY_AS_DOCUMENTED
 
     proof_of_work: ProofOfWorkIn
     envelope: EnvelopeIn
+    attachments: list[FileIn] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Evidence files, each a complete upload for this report (see /uploads).",
+    )
 
 
 class ReportCreated(BaseModel):
     report_id: str
-
-
-class Refusal(BaseModel):
-    detail: Any
-
-
-_REFUSALS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Refusal} for status in (400, 409, 413, 422, 429, 503)
-}
-# A message or a withdrawal for a receipt that leads nowhere (never sent, withdrawn, destroyed)
-# is refused with one 404 for all of them; the look-up itself answers "nothing found" instead.
-_RECEIPT_REFUSALS = _REFUSALS | {404: {"model": Refusal}}
 
 
 @router.get("/intake-key", response_model=IntakeKeyPublic)
@@ -124,7 +119,7 @@ async def get_challenge(runtime: RuntimeDep) -> ChallengePublic:
     )
 
 
-@router.post("/reports", status_code=201, response_model=ReportCreated, responses=_REFUSALS)
+@router.post("/reports", status_code=201, response_model=ReportCreated, responses=REFUSALS)
 async def post_report(report_in: ReportCreate, runtime: RuntimeDep) -> JSONResponse:
     """Store an encrypted report. Nothing is stored when any check refuses it."""
     try:
@@ -133,7 +128,8 @@ async def post_report(report_in: ReportCreate, runtime: RuntimeDep) -> JSONRespo
         raise Invalid(str(exc)) from exc
     # The whole unit of work in one worker thread: submissions queue for the database's
     # write lock, and a request should hold it no longer than its own statements take.
-    report_id = await run_in_threadpool(_store, runtime, report_in.proof_of_work, submission)
+    files = files_named(report_in.attachments)
+    report_id = await run_in_threadpool(_store, runtime, report_in.proof_of_work, submission, files)
     return JSONResponse(ReportCreated(report_id=report_id).model_dump(), status_code=201)
 
 
@@ -147,10 +143,15 @@ def _spend_in(session: Session, runtime: Runtime, proof: ProofOfWorkIn) -> None:
     )
 
 
-def _store(runtime: Runtime, proof: ProofOfWorkIn, submission: Submission) -> str:
+def _store(
+    runtime: Runtime, proof: ProofOfWorkIn, submission: Submission, files: list[FileNamed]
+) -> str:
     with unit_of_work(runtime.sessions) as session:
         _spend_in(session, runtime, proof)
         report = intake.submit_report(session, submission=submission, secrets=runtime.secrets)
+        attachments.attach(
+            session, report=report, message=None, files=files, limits=runtime.attachment_limits
+        )
         session.commit()
         return str(report.public_id)
 
@@ -159,17 +160,22 @@ def _store(runtime: Runtime, proof: ProofOfWorkIn, submission: Submission) -> st
 
 
 class InboxQuery(BaseModel):
-    model_config = _EXACTLY_AS_DOCUMENTED
+    model_config = EXACTLY_AS_DOCUMENTED
 
     proof_of_work: ProofOfWorkIn
-    lookup_token: str = Field(max_length=64, pattern=_B64)
+    lookup_token: str = Field(max_length=64, pattern=B64)
 
 
 class MessageIn(BaseModel):
-    model_config = _EXACTLY_AS_DOCUMENTED
+    model_config = EXACTLY_AS_DOCUMENTED
 
     id: str = Field(max_length=36)
-    ciphertext: str = Field(max_length=24_000, pattern=_B64)
+    ciphertext: str = Field(max_length=24_000, pattern=B64)
+    attachments: list[FileIn] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Evidence files, each a complete upload for this message (see /uploads).",
+    )
 
 
 class MessageCreate(InboxQuery):
@@ -239,7 +245,7 @@ def _spend(runtime: Runtime, proof: ProofOfWorkIn) -> None:
         session.commit()
 
 
-@router.post("/inbox", response_model=InboxOut, responses=_REFUSALS)
+@router.post("/inbox", response_model=InboxOut, responses=REFUSALS)
 async def post_inbox(query: InboxQuery, request: Request, runtime: RuntimeDep) -> InboxOut:
     """The report's stage and its messages, as ciphertext only the receipt opens.
 
@@ -284,7 +290,7 @@ def _look_up(runtime: Runtime, proof: ProofOfWorkIn, token: bytes, locale: str) 
     "/inbox/messages",
     status_code=201,
     response_model=MessageCreated,
-    responses=_RECEIPT_REFUSALS,
+    responses=RECEIPT_REFUSALS,
 )
 async def post_inbox_message(query: MessageCreate, runtime: RuntimeDep) -> JSONResponse:
     """A message from the reporter, encrypted in their browser; nothing is stored on a refusal."""
@@ -300,14 +306,20 @@ async def post_inbox_message(query: MessageCreate, runtime: RuntimeDep) -> JSONR
     # is the same string on both sides.
     if str(message_id) != query.message.id:
         raise Invalid("the message id is not a UUID in its canonical form")
+    files = files_named(query.message.attachments)
     created = await run_in_threadpool(
-        _store_message, runtime, query.proof_of_work, token, message_id, ciphertext
+        _store_message, runtime, query.proof_of_work, token, message_id, ciphertext, files
     )
     return JSONResponse(MessageCreated(id=created).model_dump(), status_code=201)
 
 
 def _store_message(
-    runtime: Runtime, proof: ProofOfWorkIn, token: bytes, message_id: UUID, ciphertext: bytes
+    runtime: Runtime,
+    proof: ProofOfWorkIn,
+    token: bytes,
+    message_id: UUID,
+    ciphertext: bytes,
+    files: list[FileNamed],
 ) -> str:
     _spend(runtime, proof)
     with unit_of_work(runtime.sessions) as session:
@@ -318,11 +330,14 @@ def _store_message(
             ciphertext=ciphertext,
             secrets=runtime.secrets,
         )
+        attachments.attach_to_message(
+            session, message=message, files=files, limits=runtime.attachment_limits
+        )
         session.commit()
         return str(message.public_id)
 
 
-@router.post("/inbox/withdraw", response_model=Withdrawn, responses=_RECEIPT_REFUSALS)
+@router.post("/inbox/withdraw", response_model=Withdrawn, responses=RECEIPT_REFUSALS)
 async def post_withdraw(query: InboxQuery, runtime: RuntimeDep) -> Withdrawn:
     """Withdraw the report: its content and messages are destroyed (after the desk's grace
     period, if it set one); only workflow fields remain, for statistics."""
@@ -351,7 +366,7 @@ def add_openapi_route(app: FastAPI) -> None:
         title="hrd-reports reporter API",
         version=__version__,
         description="Anonymous, end-to-end encrypted incident reports.",
-        routes=router.routes,
+        routes=[*router.routes, *reporter_uploads.router.routes],
     )
 
     @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)

@@ -295,6 +295,9 @@ def test_only_the_reporter_api_is_described_publicly(client: TestClient) -> None
         "/api/v1/inbox",
         "/api/v1/inbox/messages",
         "/api/v1/inbox/withdraw",
+        "/api/v1/uploads",
+        "/api/v1/uploads/{attachment_id}",
+        "/api/v1/uploads/{attachment_id}/chunks/{index}",
     }
     for path in ("/openapi.json", "/docs", "/api/v1/docs"):
         assert client.get(path).status_code == 404

@@ -1,8 +1,12 @@
-"""``reports list``, ``reports show`` and ``reports assign``: each decryption is audited;
+"""``reports list``, ``reports show``, ``reports attachment`` and ``reports assign``: each
+decryption is audited;
 ``reports purge-withdrawn`` destroys what reporters withdrew once the grace period is over, and
 ``reports destroy`` what a key holder decides to destroy (an abusive or crafted report)."""
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -18,7 +22,8 @@ from hrd_reports.cli.common import (
     runtime,
 )
 from hrd_reports.db import checkpoint_deleted, unit_of_work
-from hrd_reports.services import assignment, casework, listing, withdrawal
+from hrd_reports.services import assignment, casework, evidence, listing, withdrawal
+from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.reading import ReportView
 
 app = typer.Typer(
@@ -111,11 +116,17 @@ def show(
     if view.refusal is not None:
         raise view.refusal
     document = _document(view, with_content=True)
+    document["files"] = [_file_document(file) for file in detail.files]
     if as_json:
         print_json({"report": document})
         return
     for key in ("id", "received_on", "status", "priority", "assignee", "server_sealed"):
         typer.echo(f"{key}: {document[key]}")
+    for file in document["files"]:
+        typer.echo(
+            f"file {file['number']}: {file['name'] or '[does not open]'}  {file['type']}  "
+            f"{file['size']} bytes  metadata {file['metadata']}  sha256 {file['sha256']}"
+        )
     content = view.content or {}
     if view.follows_form:
         typer.echo("content:")
@@ -129,6 +140,69 @@ def show(
     omitted = content.get(received.AS_RECEIVED_OMITTED, 0)
     if omitted:
         typer.echo(f"[{omitted} more characters not shown]")
+
+
+def _file_document(file: evidence.FileView) -> dict[str, Any]:
+    record = file.record
+    return {
+        "number": file.position,
+        "message": str(file.message_id) if file.message_id else None,
+        # Escaped (``received.visible``): the name is the reporter's client's.
+        "name": file.name if record else None,
+        "type": file.media_type,
+        "type_as_sent": received.visible(record.media_type) if record else None,
+        "size": record.size if record else None,
+        "sha256": record.sha256_original if record else None,
+        "sha256_sent": record.sha256_sent if record else None,
+        "metadata": record.metadata.value if record else None,
+    }
+
+
+def _write_new_file(out: Path, content: Iterator[bytes]) -> int:
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise ServiceError(f"cannot create {out}: {exc.strerror}") from exc
+    written = 0
+    try:
+        with os.fdopen(descriptor, "wb") as target:
+            for piece in content:
+                target.write(piece)
+                written += len(piece)
+    except BaseException:
+        # A file that failed to decrypt part way is not left behind looking whole.
+        out.unlink(missing_ok=True)
+        raise
+    return written
+
+
+@app.command("attachment")
+@cli_command
+def attachment(
+    report_id: str = typer.Argument(..., metavar="ID"),
+    number: int = typer.Argument(..., metavar="N", min=1, help="The file's number (reports show)."),
+    out: Path = typer.Option(..., "--out", help="Where to write it; must not exist yet."),
+    as_: str = AS_OPTION,
+    password_stdin: bool = PASSWORD_STDIN,
+) -> None:
+    """Write one file of a report, decrypted, to a new file readable by you only (audited)."""
+    # Refused before anything is decrypted: never overwrite, never follow a link planted there.
+    if out.exists() or out.is_symlink():
+        raise ServiceError(f"{out} already exists; name a new file")
+    with runtime() as rt:
+        with acting_as(
+            rt,
+            name=as_,
+            password_stdin=password_stdin,
+            attempted="reports.attachment",
+            subject=report_id,
+        ) as (session, reader):
+            opened = evidence.open_file(
+                session, reader=reader, report_id=report_id, position=number, secrets=rt.secrets
+            )
+        # The audit entry is committed: now the file is decrypted, chunk by chunk.
+        written = _write_new_file(out, opened.content(rt.read_sessions))
+    typer.echo(f"wrote {written} bytes to {out} (sha256 {opened.record.sha256_sent})", err=True)
 
 
 @app.command("assign")

@@ -369,6 +369,14 @@ def chunk_data(session: Session, attachment: Attachment, index: int) -> bytes:
     ).scalar_one()
 
 
+def chunk_data_by_id(session: Session, attachment_pk: int, index: int) -> bytes:
+    return session.execute(
+        select(AttachmentChunk.data).where(
+            AttachmentChunk.attachment_id == attachment_pk, AttachmentChunk.index == index
+        )
+    ).scalar_one()
+
+
 def chunks_of(session: Session, attachment: Attachment) -> Iterable[bytes]:
     """The stored chunks one at a time, each read when needed: constant memory for any size."""
     for index in range(attachment.chunks):

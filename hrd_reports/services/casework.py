@@ -26,7 +26,7 @@ from hrd_reports.models import (
     RiskLevel,
     Role,
 )
-from hrd_reports.services import audit, conversation, keyring, reading
+from hrd_reports.services import audit, conversation, evidence, keyring, reading
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid
@@ -58,6 +58,8 @@ class ReportDetail:
     links: list[UUID]
     hidden_links: int
     messages: list[conversation.ThreadMessage] = field(default_factory=list)
+    # Evidence files, the report's own and its messages'.
+    files: list[evidence.FileView] = field(default_factory=list)
     # False once the reporter withdrew the report: nobody would read a reply.
     can_reply: bool = False
     withdrawn_on: dt.date | None = None
@@ -106,8 +108,10 @@ def show(
     notes: list[Note] = []
     tags: list[str] = []
     messages: list[conversation.ThreadMessage] = []
+    files: list[evidence.FileView] = []
     if dek is not None:
         messages = conversation.thread(session, report, dek)
+        files = evidence.list_files(session, report, dek)
         reading.learn(report, view)
         tags = reading.report_tags(report, dek)
         for row in session.execute(
@@ -139,6 +143,7 @@ def show(
         links=links,
         hidden_links=hidden_links,
         messages=messages,
+        files=files,
         can_reply=report.withdrawn_on is None,
         withdrawn_on=report.withdrawn_on,
     )

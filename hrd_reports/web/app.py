@@ -27,7 +27,7 @@ from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import audit, withdrawal
+from hrd_reports.services import attachments, audit, withdrawal
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -41,6 +41,7 @@ from hrd_reports.services.errors import (
 from hrd_reports.settings import Settings
 from hrd_reports.web import (
     dashboard_admin,
+    dashboard_files,
     dashboard_reports,
     dashboard_signin,
     reporter,
@@ -94,17 +95,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        purging = None
-        if settings.withdrawal_grace_days > 0:
-            # A report kept for its grace period must not outlive it because nobody ran the
-            # purge command: the server purges too, at start and every hour.
-            await _purge_withdrawn_now(runtime)
-            purging = asyncio.create_task(_purge_withdrawn_hourly(runtime))
+        # A report kept for its grace period must not outlive it because nobody ran the purge
+        # command, nor an upload never attached its expiry: the server cleans up too, at
+        # start and every hour.
+        await _clean_up_now(runtime)
+        cleaning = asyncio.create_task(_clean_up_hourly(runtime))
         yield
-        if purging is not None:
-            purging.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purging
+        cleaning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cleaning
         # Off the event loop (on PostgreSQL it sends cancel requests), and not in the worker
         # threads' pool, which requests still waiting for the database may hold.
         await asyncio.to_thread(runtime.close)
@@ -143,6 +142,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(setup.router)
     app.include_router(dashboard_signin.router)
     app.include_router(dashboard_reports.router)
+    app.include_router(dashboard_files.router)
     app.include_router(dashboard_admin.router)
     _add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
@@ -178,29 +178,33 @@ logger = logging.getLogger("hrd_reports.web")
 PURGE_INTERVAL_SECONDS = 3600
 
 
-def _purge_withdrawn(runtime: Runtime) -> None:
+def _clean_up(runtime: Runtime) -> None:
     with unit_of_work(runtime.sessions) as session:
-        withdrawal.purge_withdrawn(
-            session,
-            grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
-            actor="server",
-            secrets=runtime.secrets,
-        )
+        if runtime.settings.withdrawal_grace_days > 0:
+            withdrawal.purge_withdrawn(
+                session,
+                grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
+                actor="server",
+                secrets=runtime.secrets,
+            )
+        attachments.delete_expired_uploads(session)
         session.commit()
     checkpoint_deleted(runtime.engine)
 
 
-async def _purge_withdrawn_now(runtime: Runtime) -> None:
+async def _clean_up_now(runtime: Runtime) -> None:
     try:
-        await run_in_threadpool(_purge_withdrawn, runtime)
+        await run_in_threadpool(_clean_up, runtime)
     except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
-        logger.warning("purging withdrawn reports failed; trying again in an hour")
+        logger.warning(
+            "purging withdrawn reports and expired uploads failed; trying again in an hour"
+        )
 
 
-async def _purge_withdrawn_hourly(runtime: Runtime) -> None:
+async def _clean_up_hourly(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
-        await _purge_withdrawn_now(runtime)
+        await _clean_up_now(runtime)
 
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {

@@ -58,6 +58,8 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_reports": READERS,
     "dashboard_report": READERS,
     "dashboard_report_workflow": READERS,
+    "dashboard_report_file": READERS,
+    "dashboard_report_file_preview": READERS,
     "dashboard_report_note": READERS,
     "dashboard_report_tags": READERS,
     "dashboard_report_reply": READERS,

@@ -37,6 +37,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
 )
 
 
+_POLICY = b"content-security-policy"
+
+
 class SecurityHeadersMiddleware:
     def __init__(
         self, app: ASGIApp, *, onion_location: str | None = None, public_https: bool = False
@@ -57,8 +60,18 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in SECURITY_HEADERS}
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                headers.extend(SECURITY_HEADERS)
+                own = message.get("headers", [])
+                headers = [(k, v) for k, v in own if k.lower() not in names]
+                # A response with its own, stricter policy keeps it: a decrypted evidence file
+                # is served sandboxed (web.dashboard_files), never under the pages' policy.
+                sandboxed = [(k, v) for k, v in own if k.lower() == _POLICY]
+                if sandboxed and b"sandbox" in sandboxed[0][1]:
+                    headers.extend(sandboxed)
+                    headers.extend(
+                        h for h in SECURITY_HEADERS if h[0] != b"content-security-policy"
+                    )
+                else:
+                    headers.extend(SECURITY_HEADERS)
                 if https:
                     headers.append((b"strict-transport-security", b"max-age=63072000"))
                 if self.onion_location is not None:

@@ -15,7 +15,8 @@ everything else goes, including what nobody has named yet:
   APP0 "JFIF" (its optional thumbnail cut off: it can show what a crop removed), APP2
   "ICC_PROFILE" (colour) and APP14 "Adobe" (tells a decoder whether the data is RGB, YCbCr or
   CMYK). Dropped: every other APPn (APP1 EXIF, XMP and extended XMP; APP2 MPF and FlashPix;
-  APP13 Photoshop/IPTC; makers' segments), COM, and everything after the first image's EOI
+  APP13 Photoshop/IPTC; makers' segments) and COM, wherever they stand (the format allows them
+  between the scans of a progressive JPEG), and everything after the first image's EOI
   (phones append a second JPEG for "multi-picture" previews, depth or gain maps, or a motion
   photo's video, each with its own metadata).
 - PNG: kept are the critical chunks (IHDR, PLTE, IDAT, IEND) and the chunks of colour,
@@ -23,14 +24,16 @@ everything else goes, including what nobody has named yet:
   bKGD, acTL, fcTL, fdAT). Dropped: tEXt, zTXt, iTXt, eXIf, tIME and every other ancillary
   chunk, and anything after IEND. Every chunk's CRC is checked and kept as it is.
 - WebP: kept are VP8X (its EXIF and XMP flags cleared), ICCP, ANIM, ANMF, ALPH, VP8 and VP8L;
-  EXIF, XMP and unknown chunks are dropped, and the RIFF size is rewritten.
+  EXIF, XMP and unknown chunks are dropped, and the RIFF size is rewritten. An animation's
+  frames (ANMF) are kept whole, as the frame's own image chunks are inside them.
 
 The EXIF orientation tag goes with the rest of EXIF, so a phone photo whose pixels are stored
 sideways may now show sideways. That is the safer choice: keeping one tag means rewriting
 EXIF, a format with offsets and makers' notes in which a parser's mistake leaks what it missed.
 
-An ICC profile is kept for the colours; it names the colour space ("Display P3") and at most
-the maker of a device, never the person, place or time.
+An ICC profile is kept for the colours. A standard one names a colour space ("Display P3",
+"sRGB") and the date the profile itself was made; a custom one may name a device's maker or
+model. That is the price of correct colour; it is not the photo's time or place.
 
 HEIC/HEIF (iPhones' default) is not handled: ``sniff`` answers None, nothing is removed, and
 the page warns the reporter. Input that says it is a JPEG, PNG or WebP but does not hold
@@ -90,6 +93,8 @@ _RST = range(0xD0, 0xD8)
 
 
 def _jpeg_keep(code: int, payload: bytes) -> bool:
+    # APP1 goes whole, EXIF orientation included: the photo may then show sideways, which is
+    # safer than rewriting EXIF to keep one tag (see the module docstring).
     if code == _APP2:
         return payload.startswith(b"ICC_PROFILE\x00")
     if code == _APP14:

@@ -9,6 +9,7 @@ browser's twin, which must give the same bytes).
 
 import functools
 import io
+import random
 import struct
 import zlib
 from dataclasses import dataclass
@@ -368,6 +369,79 @@ def all_samples() -> tuple[Sample, ...]:
     return (*jpeg_samples(), *png_samples(), *webp_samples())
 
 
+# --- Broken files: each says it is a photo, and each must be refused ----------------------
+
+
+def jpeg_of(*segments: bytes, scan: bytes = b"\x00\x00") -> bytes:
+    """SOI, the segments, then what stands for the scan (and its end)."""
+    return b"\xff\xd8" + b"".join(segments) + scan
+
+
+SOS = segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
+PNG = b"\x89PNG\r\n\x1a\n"
+IHDR = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+IEND = png_chunk(b"IEND", b"")
+VP8L = b"VP8L" + struct.pack("<I", 2) + b"\x2f\x00"
+
+
+def webp_of(*chunks: bytes, size: int | None = None) -> bytes:
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body) if size is None else size) + body
+
+
+MALFORMED = {
+    "jpeg-no-scan": jpeg_of(segment(0xE1, b"Exif\x00\x00"), scan=b"\xff\xd9"),
+    "jpeg-no-eoi": jpeg_of(SOS, scan=b"\x12\x34\xff\x00"),
+    "jpeg-ends-in-marker": jpeg_of(SOS, scan=b"\x12\xff"),
+    "jpeg-length-too-short": jpeg_of(b"\xff\xe1\x00\x01", SOS, scan=b"\xff\xd9"),
+    "jpeg-length-too-long": jpeg_of(b"\xff\xe1\x7f\xff" + b"Exif", scan=b""),
+    "jpeg-second-soi": jpeg_of(b"\xff\xd8", SOS, scan=b"\xff\xd9"),
+    "jpeg-data-not-marker": jpeg_of(segment(0xFE, b"x"), b"\x00\x01", SOS, scan=b"\xff\xd9"),
+    "jpeg-only-soi": b"\xff\xd8\xff",
+    "png-bad-crc": PNG + IHDR[:-1] + bytes([IHDR[-1] ^ 1]) + IEND,
+    "png-type-not-letters": PNG + IHDR + png_chunk(b"te#t", b"x") + IEND,
+    "png-no-ihdr": PNG + png_chunk(b"tEXt", b"a\x00b") + IHDR + IEND,
+    "png-no-iend": PNG + IHDR,
+    "png-length-over-2gib": PNG + IHDR + b"\x80\x00\x00\x00IDAT" + bytes(8),
+    "webp-riff-too-big": webp_of(VP8L, size=1000),
+    "webp-riff-too-small": webp_of(VP8L, size=2),
+    "webp-no-chunks": webp_of(),
+    "webp-chunk-overruns": webp_of(b"VP8L" + struct.pack("<I", 40) + b"\x2f\x00"),
+    "webp-half-chunk-header": webp_of(VP8L, b"EXIF"),
+    "webp-first-not-image": webp_of(b"EXIF" + struct.pack("<I", 2) + b"ab", VP8L),
+    "webp-vp8x-too-short": webp_of(b"VP8X" + struct.pack("<I", 4) + bytes(4), VP8L),
+    "webp-odd-chunk-unpadded": webp_of(b"VP8L" + struct.pack("<I", 1) + b"\x2f"),
+}
+
+
 def heic_header() -> bytes:
     """The start of an iPhone's HEIC: an ISO-BMFF "ftyp" box with the "heic" brand."""
     return struct.pack(">I", 24) + b"ftypheic" + b"\x00\x00\x00\x00" + b"mif1heic" + bytes(64)
+
+
+def mutations(sample: Sample, count: int) -> list[bytes]:
+    """``count`` damaged copies of a sample (bytes changed, inserted, lost, a length forged,
+    the end cut off), the same on every run, for comparing two implementations on them."""
+    pick = random.Random(sample.name)  # noqa: S311 - shares out test cases, not a secret
+    damaged = []
+    for _ in range(count):
+        data = bytearray(sample.data)
+        for _ in range(pick.randint(1, 4)):
+            at = pick.randrange(len(data) - 4)
+            how = pick.randrange(5)
+            if how == 0:
+                data[at] = pick.randrange(256)
+            elif how == 1:
+                data.insert(at, pick.randrange(256))
+            elif how == 2:
+                del data[at]
+            elif how == 3:
+                data[at : at + 2] = pick.randrange(2**16).to_bytes(2, "big")
+            else:
+                data[at : at + 4] = pick.randrange(2**32).to_bytes(
+                    4, pick.choice(["big", "little"])
+                )
+        if pick.random() < 0.3:
+            del data[pick.randrange(12, len(data)) :]
+        damaged.append(bytes(data))
+    return damaged

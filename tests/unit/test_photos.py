@@ -17,7 +17,18 @@ from hypothesis import strategies as st
 from PIL import Image, ImageSequence
 
 from hrd_reports.photos import PhotoKind, PhotoMalformed, Stripped, sniff, strip_metadata
-from tests.photo_samples import Sample, all_samples, heic_header, png_chunk, segment
+from tests.photo_samples import (
+    IEND,
+    IHDR,
+    MALFORMED,
+    PNG,
+    Sample,
+    all_samples,
+    heic_header,
+    jpeg_of,
+    png_chunk,
+    segment,
+)
 
 SAMPLES = all_samples()
 WITH_METADATA = [sample for sample in SAMPLES if sample.has_metadata]
@@ -244,47 +255,6 @@ def test_strip_metadata_truncated_photo_refused(sample: Sample) -> None:
             strip_metadata(whole[:cut])
 
 
-def _jpeg(*segments: bytes, scan: bytes = b"\x00\x00") -> bytes:
-    return b"\xff\xd8" + b"".join(segments) + scan
-
-
-SOS = segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
-PNG = b"\x89PNG\r\n\x1a\n"
-IHDR = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-IEND = png_chunk(b"IEND", b"")
-VP8L = b"VP8L" + struct.pack("<I", 2) + b"\x2f\x00"
-
-
-def _webp(*chunks: bytes, size: int | None = None) -> bytes:
-    body = b"WEBP" + b"".join(chunks)
-    return b"RIFF" + struct.pack("<I", len(body) if size is None else size) + body
-
-
-MALFORMED = {
-    "jpeg-no-scan": _jpeg(segment(0xE1, b"Exif\x00\x00"), scan=b"\xff\xd9"),
-    "jpeg-no-eoi": _jpeg(SOS, scan=b"\x12\x34\xff\x00"),
-    "jpeg-ends-in-marker": _jpeg(SOS, scan=b"\x12\xff"),
-    "jpeg-length-too-short": _jpeg(b"\xff\xe1\x00\x01", SOS, scan=b"\xff\xd9"),
-    "jpeg-length-too-long": _jpeg(b"\xff\xe1\x7f\xff" + b"Exif", scan=b""),
-    "jpeg-second-soi": _jpeg(b"\xff\xd8", SOS, scan=b"\xff\xd9"),
-    "jpeg-data-not-marker": _jpeg(segment(0xFE, b"x"), b"\x00\x01", SOS, scan=b"\xff\xd9"),
-    "jpeg-only-soi": b"\xff\xd8\xff",
-    "png-bad-crc": PNG + IHDR[:-1] + bytes([IHDR[-1] ^ 1]) + IEND,
-    "png-type-not-letters": PNG + IHDR + png_chunk(b"te#t", b"x") + IEND,
-    "png-no-ihdr": PNG + png_chunk(b"tEXt", b"a\x00b") + IHDR + IEND,
-    "png-no-iend": PNG + IHDR,
-    "png-length-over-2gib": PNG + IHDR + b"\x80\x00\x00\x00IDAT" + bytes(8),
-    "webp-riff-too-big": _webp(VP8L, size=1000),
-    "webp-riff-too-small": _webp(VP8L, size=2),
-    "webp-no-chunks": _webp(),
-    "webp-chunk-overruns": _webp(b"VP8L" + struct.pack("<I", 40) + b"\x2f\x00"),
-    "webp-half-chunk-header": _webp(VP8L, b"EXIF"),
-    "webp-first-not-image": _webp(b"EXIF" + struct.pack("<I", 2) + b"ab", VP8L),
-    "webp-vp8x-too-short": _webp(b"VP8X" + struct.pack("<I", 4) + bytes(4), VP8L),
-    "webp-odd-chunk-unpadded": _webp(b"VP8L" + struct.pack("<I", 1) + b"\x2f"),
-}
-
-
 @pytest.mark.parametrize("data", MALFORMED.values(), ids=MALFORMED.keys())
 def test_strip_metadata_malformed_photo_refused(data: bytes) -> None:
     assert sniff(data) is not None
@@ -295,7 +265,7 @@ def test_strip_metadata_malformed_photo_refused(data: bytes) -> None:
 def test_strip_metadata_refusal_quotes_nothing_of_the_file() -> None:
     # A broken file's bytes (here a canary in a comment) never reach a log through the message.
     secret = b"CANARY-in-a-broken-file"
-    data = _jpeg(segment(0xFE, secret), b"\xff\xe1\x7f\xff" + secret, scan=b"")
+    data = jpeg_of(segment(0xFE, secret), b"\xff\xe1\x7f\xff" + secret, scan=b"")
     with pytest.raises(PhotoMalformed) as refused:
         strip_metadata(data)
     assert "CANARY" not in str(refused.value)

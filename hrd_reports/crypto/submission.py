@@ -172,7 +172,20 @@ def build_submission(
     )
 
 
-def new_submission(content: bytes, *, intake_key: PublicKey) -> tuple[str, Submission]:
-    """A fresh receipt and the submission built with it: what a reporter's browser does."""
+def new_submission(
+    content: bytes,
+    *,
+    intake_key: PublicKey,
+    report_id: UUID | None = None,
+    dek: bytes | None = None,
+) -> tuple[str, Submission]:
+    """A fresh receipt and the submission built with it: what a reporter's browser does.
+
+    ``report_id`` and ``dek`` drawn beforehand are for a report whose files were encrypted
+    under its key before its words were.
+    """
     receipt = generate_receipt()
-    return receipt, build_submission(content, intake_key=intake_key, receipt=receipt)
+    submission = build_submission(
+        content, intake_key=intake_key, receipt=receipt, report_id=report_id, dek=dek
+    )
+    return receipt, submission

@@ -23,7 +23,7 @@ from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import SUITE
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import IntakeKey, Report, ReportStatus
-from hrd_reports.services import challenges, keyring
+from hrd_reports.services import attachments, challenges, keyring
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.errors import Conflict, Invalid
 
@@ -94,8 +94,24 @@ class SealedOnServer:
     report_id: UUID
 
 
+@dataclass(frozen=True)
+class SealedFiles:
+    """Files a browser without JavaScript sent, already encrypted under ``dek`` for
+    ``report_id`` (``services.sealed_files``)."""
+
+    report_id: UUID
+    dek: bytes = field(repr=False)
+    files: list[attachments.FileNamed]
+    limits: attachments.AttachmentLimits
+
+
 def submit_server_sealed(
-    session: Session, *, report: ReportContent, form_token: str, secrets: ServerSecrets
+    session: Session,
+    *,
+    report: ReportContent,
+    form_token: str,
+    secrets: ServerSecrets,
+    files: SealedFiles | None = None,
 ) -> SealedOnServer | None:
     """A report from a browser without JavaScript: the browser's work, done in memory.
 
@@ -107,6 +123,15 @@ def submit_server_sealed(
         return None
     active = keyring.active_intake_key(session)
     intake_key = keyring.intake_public_key(active, secrets=secrets)
-    receipt, submission = new_submission(report.to_json_bytes(), intake_key=intake_key)
+    receipt, submission = new_submission(
+        report.to_json_bytes(),
+        intake_key=intake_key,
+        report_id=files.report_id if files else None,
+        dek=files.dek if files else None,
+    )
     stored = submit_report(session, submission=submission, secrets=secrets, server_sealed=True)
+    if files is not None:
+        attachments.attach(
+            session, report=stored, message=None, files=files.files, limits=files.limits
+        )
     return SealedOnServer(receipt=receipt, report_id=stored.public_id)

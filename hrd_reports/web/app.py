@@ -61,6 +61,7 @@ from hrd_reports.web.auth import (
 from hrd_reports.web.deps import ReadSession
 from hrd_reports.web.headers import SecurityHeadersMiddleware
 from hrd_reports.web.middleware import (
+    MAX_REQUEST_BYTES,
     AccessLog,
     BodySizeLimit,
     CutOffAnswer,
@@ -128,6 +129,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         BodySizeLimit,
         page=functools.partial(_too_large_page, app.state.pages),
         larger=[(reporter_uploads.CHUNK_PATH, MAX_CHUNK_BYTES)],
+        # A report with its files, from a browser without JavaScript: every file at its
+        # largest, with room for the form itself and the multipart framing.
+        streamed=[("/report", _largest_report_with_files(settings))],
     )
     app.add_middleware(AccessLog)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
@@ -176,6 +180,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
 logger = logging.getLogger("hrd_reports.web")
 PURGE_INTERVAL_SECONDS = 3600
+
+
+def _largest_report_with_files(settings: Settings) -> int:
+    framing = 4096 * (settings.attachments_per_report + 1)
+    files = settings.attachments_per_report * settings.attachment_max_bytes
+    return MAX_REQUEST_BYTES + files + framing
 
 
 def _clean_up(runtime: Runtime) -> None:

@@ -10,24 +10,29 @@ said beforehand that this path trusts the server more.
 import datetime as dt
 import threading
 import time
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from hrd_reports import content
 from hrd_reports.content import ContentError, content_from_form
+from hrd_reports.crypto.envelope import new_dek
 from hrd_reports.crypto.errors import InvalidReceipt
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.services import challenges, conversation, intake, withdrawal
-from hrd_reports.services.errors import NotFound, ServiceError
+from hrd_reports.services.errors import Conflict, NotFound, ServiceError, TooLarge
+from hrd_reports.services.sealed_files import ServerSealedFiles
 from hrd_reports.web.deps import PagesDep, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
+from hrd_reports.web.middleware import BodyTooLarge
 from hrd_reports.web.pages import Notice, choose_locale
+from hrd_reports.web.streamed_form import FormTooLarge, StreamedForm, read_form
 from hrd_reports.wiring import Runtime
 
 router = APIRouter()
@@ -52,6 +57,9 @@ _SCRIPT_FAILED = N_(
 )
 # Present only in a form posted by a browser with scripts off (inside <noscript>).
 NO_SCRIPT_FIELD = "no_script"
+# A report's files, and the reporter's choice to send photos with their metadata.
+FILES_FIELD = "files"
+KEEP_ORIGINAL_FIELD = "keep_original"
 _CONFIRM_WITHDRAW = N_("Tick the box to confirm that you want to withdraw your report.")
 
 CHOICES: dict[str, content.Choices] = {
@@ -95,11 +103,14 @@ class ServerSealedLimit:
 
 
 def _seal_on_server(
-    runtime: Runtime, report: content.ReportContent, form_token: str
+    runtime: Runtime,
+    report: content.ReportContent,
+    form_token: str,
+    files: intake.SealedFiles | None,
 ) -> intake.SealedOnServer | None:
     with unit_of_work(runtime.sessions) as session:
         sealed = intake.submit_server_sealed(
-            session, report=report, form_token=form_token, secrets=runtime.secrets
+            session, report=report, form_token=form_token, secrets=runtime.secrets, files=files
         )
         session.commit()
         return sealed
@@ -136,43 +147,79 @@ def report_form(request: Request, pages: PagesDep, runtime: RuntimeDep) -> HTMLR
 
 
 @router.post("/report", response_class=HTMLResponse, name="report_submit")
-async def report_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -> HTMLResponse:
-    async with request.form(
-        max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
-    ) as form:
-        values: dict[str, list[str]] = {}
-        for name, value in form.multi_items():
-            if isinstance(value, str):
-                values.setdefault(name, []).append(value)
-    if values.get(NO_SCRIPT_FIELD) != ["yes"]:
-        # Not read, not echoed back: the words stay in the reporter's browser only.
-        return pages.render(
-            request,
-            "reporter/report.html",
-            _form_context(runtime, {}, {"report": "script_failed"}),
-            status_code=400,
-        )
-    try:
-        report = content_from_form(values)
-    except ContentError as exc:
-        # The reporter gets their words back to correct them; nothing was kept.
-        return pages.render(
-            request,
-            "reporter/report.html",
-            _form_context(runtime, values, exc.fields),
-            status_code=400,
-        )
+async def report_submit(  # noqa: PLR0911 - each refusal is its own page
+    request: Request, runtime: RuntimeDep, pages: PagesDep
+) -> Response:
+    # The report's id and key are drawn first: its files are encrypted under them as they
+    # arrive, before the words of the report (read first) are sealed at the end.
+    report_id, dek = uuid.uuid4(), new_dek()
     limit: ServerSealedLimit = request.app.state.server_sealed_limit
-    if not limit.allow():
+    sink: ServerSealedFiles | None = None
+
+    def refusal(values: dict[str, list[str]], problems: dict[str, str], status: int) -> Response:
         return pages.render(
             request,
             "reporter/report.html",
-            _form_context(runtime, values, {"report": "busy"}),
-            status_code=429,
+            _form_context(runtime, values, problems),
+            status_code=status,
         )
-    form_token = (values.get("form_token") or [""])[0]
-    sealed = await run_in_threadpool(_seal_on_server, runtime, report, form_token)
+
+    async def files_of_this_report(form: StreamedForm) -> ServerSealedFiles:
+        # The report's fields come before its files: checked now, before a file is taken in.
+        nonlocal sink
+        _checked(form.fields, limit)
+        sink = ServerSealedFiles(
+            runtime.sessions,
+            report_id=report_id,
+            dek=dek,
+            limits=runtime.attachment_limits,
+            keep_original=form.fields.get(KEEP_ORIGINAL_FIELD) == ["yes"],
+        )
+        return sink
+
+    form = StreamedForm()
+    try:
+        try:
+            await read_form(
+                request.headers.get("content-type", ""),
+                request.stream(),
+                form,
+                max_fields=MAX_FORM_FIELDS,
+                max_field_bytes=MAX_FIELD_BYTES,
+                files_field=FILES_FIELD,
+                sink_for_first_file=files_of_this_report,
+            )
+            if sink is None:
+                _checked(form.fields, limit)
+            report = content_from_form(form.fields)
+        except _NotRead as exc:
+            return refusal(exc.values, exc.problems, exc.status)
+        except ContentError as exc:
+            # The reporter gets their words back to correct them; nothing was kept.
+            return refusal(form.fields, exc.fields, 400)
+        except ServiceError as exc:
+            if isinstance(exc, FormTooLarge) or exc.code is None:
+                return refusal({}, {"report": "malformed"}, 400)
+            return refusal(form.fields, {"files": exc.code}, _status_of_file_refusal(exc))
+        except BodyTooLarge:
+            # More than every file at its largest: not a form a reporter sent.
+            notice = Notice(N_("the request is too large"))
+            return pages.render(request, "error.html", {"message": notice}, status_code=413)
+        form_token = (form.fields.get("form_token") or [""])[0]
+        sealed = await run_in_threadpool(
+            _seal_on_server,
+            runtime,
+            report,
+            form_token,
+            _sealed_files(sink, report_id, dek, runtime),
+        )
+    except BaseException:
+        if sink is not None:
+            await run_in_threadpool(sink.discard)
+        raise
     if sealed is None:
+        if sink is not None:
+            await run_in_threadpool(sink.discard)
         return pages.render(request, "reporter/already_sent.html", status_code=409)
     return pages.render(
         request,
@@ -180,6 +227,40 @@ async def report_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) 
         {"receipt": sealed.receipt},
         headers=CLEAR_SITE_DATA,
     )
+
+
+class _NotRead(Exception):
+    """The form is refused before its report is read (and before any of its files)."""
+
+    def __init__(self, values: dict[str, list[str]], problems: dict[str, str], status: int):
+        super().__init__(status)
+        self.values = values
+        self.problems = problems
+        self.status = status
+
+
+def _checked(values: dict[str, list[str]], limit: ServerSealedLimit) -> None:
+    if values.get(NO_SCRIPT_FIELD) != ["yes"]:
+        # Not read, not echoed back: the words stay in the reporter's browser only.
+        raise _NotRead({}, {"report": "script_failed"}, 400)
+    try:
+        content_from_form(values)
+    except ContentError as exc:
+        raise _NotRead(values, exc.fields, 400) from exc
+    if not limit.allow():
+        raise _NotRead(values, {"report": "busy"}, 429)
+
+
+def _status_of_file_refusal(exc: ServiceError) -> int:
+    return 413 if isinstance(exc, TooLarge) else 409 if isinstance(exc, Conflict) else 400
+
+
+def _sealed_files(
+    sink: ServerSealedFiles | None, report_id: uuid.UUID, dek: bytes, runtime: Runtime
+) -> intake.SealedFiles | None:
+    if sink is None:
+        return None
+    return intake.SealedFiles(report_id, dek, sink.named(), runtime.attachment_limits)
 
 
 # ---- the inbox ----------------------------------------------------------------------------

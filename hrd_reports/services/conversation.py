@@ -146,16 +146,22 @@ def open_in_memory(inbox: Inbox, keys: ReceiptKeys) -> list[OpenedMessage]:
 
 
 def post_message_in_memory(
-    session: Session, *, keys: ReceiptKeys, text: str, secrets: ServerSecrets
+    session: Session,
+    *,
+    keys: ReceiptKeys,
+    text: str,
+    secrets: ServerSecrets,
+    message_id: uuid.UUID | None = None,
 ) -> ReportMessage:
-    """The reporter's message encrypted here, for a browser without JavaScript."""
+    """The reporter's message encrypted here, for a browser without JavaScript (its id drawn
+    beforehand when files were encrypted for it)."""
     text = text.strip()
     if not text:
         raise Invalid(N_("the message is empty"))
     if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
         raise Invalid(N_("a message has at most %(limit)d bytes"), limit=MAX_MESSAGE_BYTES)
     report = report_of_receipt(session, keys.lookup_token, secrets)
-    message_id = uuid.uuid4()
+    message_id = message_id or uuid.uuid4()
     ciphertext = encrypt_reporter_message(
         keys.message_key, text, report_id=report.public_id, message_id=message_id
     )

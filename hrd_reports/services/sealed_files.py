@@ -1,12 +1,13 @@
 """Files from a browser without JavaScript, encrypted on the server as they stream in.
 
 The browser's work, done in memory: each file is cut into the same chunks, under the same key
-derived from the report's DEK, as ``static/js/attachments.js`` makes, and each chunk is stored
-as soon as it is encrypted. No plaintext byte is written anywhere: not to a temporary file
-(the request is parsed by ``web.streamed_form``, which spools nothing), not to the database,
-not to a log. Photos lose their metadata first unless the reporter chose to keep it; a photo
-is held whole in memory for that (up to ``MAX_PHOTO_BYTES``), every other file one chunk at a
-time. The page said beforehand that this path trusts the server more.
+(derived from the report's DEK, or from the message key for a message's files), as
+``static/js/attachments.js`` makes, and each chunk is stored as soon as it is encrypted. No
+plaintext byte is written anywhere: not to a temporary file (the request is parsed by
+``web.streamed_form``, which spools nothing), not to the database, not to a log. Photos lose
+their metadata first unless the reporter chose to keep it; a photo is held whole in memory for
+that (up to ``MAX_PHOTO_BYTES``), every other file one chunk at a time. The page said
+beforehand that this path trusts the server more.
 """
 
 import hashlib
@@ -67,14 +68,18 @@ class ServerSealedFiles:
         self,
         sessions: sessionmaker[Session],
         *,
+        source_key: bytes,
         report_id: uuid.UUID,
-        dek: bytes,
+        message_id: uuid.UUID | None,
         limits: AttachmentLimits,
         keep_original: bool,
     ) -> None:
+        """``source_key`` is the report's DEK, or the reporter's message key for the files of
+        the message ``message_id``."""
         self._sessions = sessions
+        self._source_key = source_key
         self._report_id = report_id
-        self._dek = dek
+        self._message_id = message_id
         self._limits = limits
         self._keep_original = keep_original
         self._files: list[_File] = []
@@ -97,7 +102,7 @@ class ServerSealedFiles:
             row = Attachment(
                 public_id=attachment_id,
                 bound_report=self._report_id,
-                bound_message=None,
+                bound_message=self._message_id,
                 chunks=0,
                 stored_size=0,
                 expires_at=naive_utc_now() + self._limits.upload_expiry,
@@ -105,11 +110,9 @@ class ServerSealedFiles:
             session.add(row)
             session.commit()
             pk = row.id
-        key = attachment_key(
-            self._dek, report_id=self._report_id, message_id=None, attachment_id=attachment_id
-        )
+        key = self._key(attachment_id)
         encryptor = ChunkEncryptor(
-            key, report_id=self._report_id, message_id=None, attachment_id=attachment_id
+            key, report_id=self._report_id, message_id=self._message_id, attachment_id=attachment_id
         )
         self._current = _File(
             attachment_id,
@@ -202,15 +205,10 @@ class ServerSealedFiles:
             choice,
         )
         sealed = encrypt_record(
-            attachment_key(
-                self._dek,
-                report_id=self._report_id,
-                message_id=None,
-                attachment_id=file.attachment_id,
-            ),
+            self._key(file.attachment_id),
             record,
             report_id=self._report_id,
-            message_id=None,
+            message_id=self._message_id,
             attachment_id=file.attachment_id,
         )
         with unit_of_work(self._sessions) as session:
@@ -223,6 +221,14 @@ class ServerSealedFiles:
                 raise TooLarge(_STORAGE_FULL, code="storage_full")
             session.commit()
         self._records.append(FileNamed(file.attachment_id, sealed))
+
+    def _key(self, attachment_id: uuid.UUID) -> bytes:
+        return attachment_key(
+            self._source_key,
+            report_id=self._report_id,
+            message_id=self._message_id,
+            attachment_id=attachment_id,
+        )
 
     def _require_current(self) -> _File:
         if self._current is None:

@@ -131,7 +131,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         larger=[(reporter_uploads.CHUNK_PATH, MAX_CHUNK_BYTES)],
         # A report with its files, from a browser without JavaScript: every file at its
         # largest, with room for the form itself and the multipart framing.
-        streamed=[("/report", _largest_report_with_files(settings))],
+        streamed=[
+            ("/report", _largest_report_with_files(settings)),
+            ("/inbox", _largest_report_with_files(settings)),
+        ],
     )
     app.add_middleware(AccessLog)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on

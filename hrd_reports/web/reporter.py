@@ -11,6 +11,7 @@ import datetime as dt
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +26,7 @@ from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
-from hrd_reports.services import challenges, conversation, intake, withdrawal
+from hrd_reports.services import attachments, challenges, conversation, intake, withdrawal
 from hrd_reports.services.errors import Conflict, NotFound, ServiceError, TooLarge
 from hrd_reports.services.sealed_files import ServerSealedFiles
 from hrd_reports.web.deps import PagesDep, RuntimeDep
@@ -170,8 +171,9 @@ async def report_submit(  # noqa: PLR0911 - each refusal is its own page
         _checked(form.fields, limit)
         sink = ServerSealedFiles(
             runtime.sessions,
+            source_key=dek,
             report_id=report_id,
-            dek=dek,
+            message_id=None,
             limits=runtime.attachment_limits,
             keep_original=form.fields.get(KEEP_ORIGINAL_FIELD) == ["yes"],
         )
@@ -328,8 +330,21 @@ def _checked_inbox_form(
     return action, keys
 
 
+@dataclass
+class _MessageFiles:
+    """A message's id, drawn before its files are encrypted for it, and the files."""
+
+    message_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    sink: ServerSealedFiles | None = None
+
+
 def _act_on_inbox(
-    runtime: Runtime, action: str, keys: ReceiptKeys, message: str, locale: str
+    runtime: Runtime,
+    action: str,
+    keys: ReceiptKeys,
+    message: str,
+    locale: str,
+    files: _MessageFiles,
 ) -> dict[str, Any]:
     """What a posted inbox form asks, in one unit of work; the page's context."""
     with unit_of_work(runtime.sessions) as session:
@@ -344,9 +359,20 @@ def _act_on_inbox(
             checkpoint_deleted(runtime.engine)
             return {"withdrawn": True, "destroyed": destroyed}
         if action == "send":
-            conversation.post_message_in_memory(
-                session, keys=keys, text=message, secrets=runtime.secrets
+            posted = conversation.post_message_in_memory(
+                session,
+                keys=keys,
+                text=message,
+                secrets=runtime.secrets,
+                message_id=files.message_id,
             )
+            if files.sink is not None:
+                attachments.attach_to_message(
+                    session,
+                    message=posted,
+                    files=files.sink.named(),
+                    limits=runtime.attachment_limits,
+                )
             session.commit()
         inbox = conversation.open_inbox(
             session, lookup_token=keys.lookup_token, secrets=runtime.secrets, locale=locale
@@ -365,20 +391,81 @@ def inbox_form(request: Request, pages: PagesDep) -> HTMLResponse:
 
 @router.post("/inbox", response_class=HTMLResponse, name="inbox_submit")
 async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -> HTMLResponse:
-    async with request.form(
-        max_files=0, max_fields=8, max_part_size=MAX_MESSAGE_FORM_BYTES
-    ) as form:
-        fields = {name: value for name, value in form.items() if isinstance(value, str)}
-    try:
-        action, keys = _checked_inbox_form(fields, request.app.state.server_sealed_limit)
-    except _FormRefused as refused:
-        return _inbox_page(request, pages, problem=refused.notice, status_code=refused.status)
-    try:
-        result = await run_in_threadpool(
-            _act_on_inbox, runtime, action, keys, fields.get("message", ""), choose_locale(request)
+    limit: ServerSealedLimit = request.app.state.server_sealed_limit
+    files = _MessageFiles()
+    checked: tuple[str, ReceiptKeys] | None = None
+
+    async def files_of_this_message(form: StreamedForm) -> ServerSealedFiles:
+        # The receipt and the message come before the files: checked now, before a file is
+        # taken in, and the files encrypted under the key the receipt gives.
+        nonlocal checked
+        checked = _checked_inbox_form(_single(form.fields), limit)
+        action, keys = checked
+        if action != "send":
+            raise _FormRefused(Notice(N_("files can only be sent with a message")), 400)
+        report_id = await run_in_threadpool(_report_of, runtime, keys)
+        files.sink = ServerSealedFiles(
+            runtime.sessions,
+            source_key=keys.message_key,
+            report_id=report_id,
+            message_id=files.message_id,
+            limits=runtime.attachment_limits,
+            keep_original=form.fields.get(KEEP_ORIGINAL_FIELD) == ["yes"],
         )
-    except NotFound as exc:
-        return _inbox_page(request, pages, problem=Notice.of(exc))
-    except ServiceError as exc:
-        return _inbox_page(request, pages, problem=Notice.of(exc), status_code=400)
+        return files.sink
+
+    form = StreamedForm()
+    try:
+        try:
+            await read_form(
+                request.headers.get("content-type", ""),
+                request.stream(),
+                form,
+                max_fields=8,
+                max_field_bytes=MAX_MESSAGE_FORM_BYTES,
+                files_field=FILES_FIELD,
+                sink_for_first_file=files_of_this_message,
+            )
+            action, keys = checked or _checked_inbox_form(_single(form.fields), limit)
+            result = await run_in_threadpool(
+                _act_on_inbox,
+                runtime,
+                action,
+                keys,
+                _single(form.fields).get("message", ""),
+                choose_locale(request),
+                files,
+            )
+        except _FormRefused as refused:
+            await _discard(files.sink)
+            return _inbox_page(request, pages, problem=refused.notice, status_code=refused.status)
+        except BodyTooLarge:
+            await _discard(files.sink)
+            notice = Notice(N_("the request is too large"))
+            return pages.render(request, "error.html", {"message": notice}, status_code=413)
+        except NotFound as exc:
+            await _discard(files.sink)
+            return _inbox_page(request, pages, problem=Notice.of(exc))
+        except ServiceError as exc:
+            await _discard(files.sink)
+            status = _status_of_file_refusal(exc)
+            return _inbox_page(request, pages, problem=Notice.of(exc), status_code=status)
+    except BaseException:
+        await _discard(files.sink)
+        raise
     return _inbox_page(request, pages, **result)
+
+
+def _single(fields: dict[str, list[str]]) -> dict[str, str]:
+    return {name: values[0] for name, values in fields.items() if values}
+
+
+def _report_of(runtime: Runtime, keys: ReceiptKeys) -> uuid.UUID:
+    with unit_of_work(runtime.read_sessions) as session:
+        report = conversation.report_of_receipt(session, keys.lookup_token, runtime.secrets)
+        return report.public_id
+
+
+async def _discard(sink: ServerSealedFiles | None) -> None:
+    if sink is not None:
+        await run_in_threadpool(sink.discard)

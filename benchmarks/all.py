@@ -6,14 +6,15 @@
 Runs, on SQLite and (with ``--database-url``) on PostgreSQL: key rotation at 10,000 and
 100,000 reports, intake through the HTTP server, the dashboard's list at 10,000 and 100,000
 reports, its decrypted search and 50 sign-ins at once, a reporter's challenges under a flood
-of dashboard requests; once: the reporter's browser (seal time
-and page weight); and the load test, 10,000 submissions through ``hrd-reports serve --workers
-2`` at concurrency 64 (``tests/functional/test_load.py``, which also checks that none is lost
-and none is answered 5xx). Each benchmark prints its own detailed table as it finishes; the
-summary at the end gives each figure next to its floor (measured in the same run) and its
-target. ``--quick`` runs everything at a small size, to check that the benchmarks work; its
-figures are not comparable. Takes about 20 minutes with PostgreSQL, on two cores. See
-benchmarks/README.md.
+of dashboard requests, the upload and download of a 100 MiB evidence file; once: the
+reporter's browser (seal time and page weight, and encrypting the evidence file once
+static/js/attachments.js is there); and the load test, 10,000 submissions through
+``hrd-reports serve --workers 2`` at concurrency 64 (``tests/functional/test_load.py``, which
+also checks that none is lost and none is answered 5xx). Each benchmark prints its own
+detailed table as it finishes; the summary at the end gives each figure next to its floor
+(measured in the same run) and its target. ``--quick`` runs everything at a small size, to
+check that the benchmarks work; its figures are not comparable. Takes about 25 minutes with
+PostgreSQL, on two cores. See benchmarks/README.md.
 """
 
 import argparse
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import attachments
 import browser
 import cryptography
 import dashboard
@@ -51,10 +53,12 @@ class Sizes:
     intake: int
     load: int
     flood: int
+    attachment_mib: int
+    attachment_repeats: int
 
 
-FULL = Sizes([10_000, 100_000], [10_000, 100_000], 10_000, 100, 50, 3_000, 10_000, 3_000)
-QUICK = Sizes([1_000], [2_000], 2_000, 10, 5, 300, 500, 500)
+FULL = Sizes([10_000, 100_000], [10_000, 100_000], 10_000, 100, 50, 3_000, 10_000, 3_000, 100, 3)
+QUICK = Sizes([1_000], [2_000], 2_000, 10, 5, 300, 500, 500, 8, 1)
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,48 @@ def page_rows(r: browser.BrowserResult) -> list[Row]:
     return rows
 
 
+def transfer_rows(r: attachments.TransferResult) -> list[Row]:
+    target = f">= {attachments.TARGET_RATIO:.2f}; < {attachments.TARGET_GROWTH_MIB} MiB"
+    up, down = r.rate(r.megabytes, r.upload_http_s), r.rate(r.megabytes, r.download_http_s)
+    return [
+        Row(
+            f"upload of one {r.megabytes} MiB file over HTTP (reference client)",
+            r.backend,
+            f"{up:,.1f} MiB/s; server grew {max(r.upload_growth):.1f} MiB",
+            f"{r.rate(r.megabytes, r.upload_floor_s):,.1f} MiB/s (bare route, same table)",
+            f"{r.upload_ratio:.2f}",
+            target,
+        ),
+        Row(
+            f"download of one {r.megabytes} MiB file, signed in",
+            r.backend,
+            f"{down:,.1f} MiB/s; server grew {max(r.download_growth):.1f} MiB",
+            f"{r.rate(r.megabytes, r.download_floor_s):,.1f} MiB/s (read and decrypt)",
+            f"{r.download_ratio:.2f}",
+            target,
+        ),
+    ]
+
+
+def encrypt_rows(r: attachments.BrowserResult) -> list[Row]:
+    heap = max(heap for _, heap in r.encrypt + r.upload)
+    return [
+        Row(
+            f"encrypt one {r.megabytes} MiB file in Chromium (HRDAttachments)",
+            "",
+            f"{r.rate(r.encrypt):,.1f} MiB/s; JS heap peak {heap:.1f} MiB",
+            f"{r.rate(r.floor):,.1f} MiB/s (WebCrypto AES-GCM alone)",
+            f"{r.ratio:.2f}",
+            f"heap < {attachments.TARGET_HEAP_MIB} MiB",
+        ),
+        Row(
+            f"upload one {r.megabytes} MiB file from Chromium",
+            "sqlite",
+            f"{r.rate(r.upload):,.1f} MiB/s; server grew {max(r.server_growth):.1f} MiB",
+        ),
+    ]
+
+
 def load_row(figures: dict[str, Any], backend: str) -> Row:
     # The test passed, so every report sent is stored and decrypts: none was lost.
     return Row(
@@ -282,11 +328,19 @@ def main() -> None:
         flood.print_result(floods)
         rows += flood_rows(floods)
 
+        transfer = attachments.run(sizes.attachment_mib, server_url, sizes.attachment_repeats)
+        attachments.print_result(transfer)
+        rows += transfer_rows(transfer)
+
         rows.append(load_row(run_load(sizes.load, server_url), backend_of(server_url)))
 
     pages = browser.measure()
     browser.print_result(pages)
     rows += page_rows(pages)
+    encrypted = attachments.measure_browser(sizes.attachment_mib, sizes.attachment_repeats)
+    if encrypted is not None:
+        attachments.print_browser(encrypted)
+        rows += encrypt_rows(encrypted)
     version = postgres_version(args.database_url) if args.database_url else None
     print_summary(rows, version, args.quick)
 

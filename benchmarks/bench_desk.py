@@ -158,6 +158,7 @@ def server_env(settings: Settings) -> dict[str, str]:
         "HRD_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
         "HRD_ARGON2_PARALLELISM": str(settings.argon2_parallelism),
         "HRD_POW_DIFFICULTY_BITS": str(settings.pow_difficulty_bits),
+        "HRD_ATTACHMENT_MAX_MB": str(settings.attachment_max_mb),
     }
 
 
@@ -168,15 +169,25 @@ def server(settings: Settings, workdir: Path, *, workers: int = 1) -> Iterator[t
     port = free_port()
     command = [sys.executable, "-m", "hrd_reports", "serve", "--port", str(port)]
     command += ["--workers", str(workers)]
+    with serving(command, port, env=server_env(settings), workdir=workdir) as pid:
+        yield f"http://127.0.0.1:{port}", pid
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], port: int, *, env: dict[str, str], workdir: Path, log: str = "server.log"
+) -> Iterator[int]:
+    """``command``, an HTTP server listening on ``port`` with a ``/healthz``, started in a
+    subprocess and stopped afterwards; its pid once it answers."""
     # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
-    log = (workdir / "server.log").open("ab")
+    log_file = (workdir / log).open("ab")
     # A session of its own: one signal to its process group ends the workers with it.
     process = subprocess.Popen(
         command,
         cwd=workdir,
-        env=server_env(settings),
-        stdout=log,
-        stderr=log,
+        env=env,
+        stdout=log_file,
+        stderr=log_file,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -187,9 +198,9 @@ def server(settings: Settings, workdir: Path, *, workers: int = 1) -> Iterator[t
                     break
             time.sleep(0.05)
         else:
-            log.flush()
-            sys.exit("the server did not start:\n" + (workdir / "server.log").read_text()[-2000:])
-        yield url, process.pid
+            log_file.flush()
+            sys.exit("the server did not start:\n" + (workdir / log).read_text()[-2000:])
+        yield process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -198,4 +209,4 @@ def server(settings: Settings, workdir: Path, *, workers: int = 1) -> Iterator[t
             # Whatever did not stop in time (a worker stuck in a request) is not left behind.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            log.close()
+            log_file.close()

@@ -180,7 +180,9 @@
     return toHex(digest).slice(0, 32);
   }
 
-  /* The submission the reference client builds; ``fixed`` is for known-answer tests only. */
+  /* The submission the reference client builds. ``fixed.reportId`` and ``fixed.dek`` are
+     given when files were already encrypted under them (the DEK is wiped here); its nonces
+     are for known-answer tests only. */
   async function buildSubmission(content, intakeKey, receipt, fixed) {
     fixed = fixed || {};
     if (intakeKey.suite !== SUITE) throw new Error("unsupported suite");

@@ -30,6 +30,7 @@
   const messageText = document.getElementById("message-text");
   const withdrawForm = document.getElementById("withdraw-form");
   const confirmBox = withdrawForm.querySelector("input[name=confirm_withdraw]");
+  const files = window.HrdFiles && window.HRDAttachments ? HrdFiles.attach(messageForm) : null;
   const buttons = [form, messageForm, withdrawForm].map(
     (where) => where.querySelector('button[type="submit"]'));
 
@@ -61,6 +62,9 @@
   const supported = Boolean(window.crypto && crypto.subtle && crypto.randomUUID &&
     window.Worker && window.fetch && typeof BigInt === "function" &&
     window.HPKE && window.HrdEnvelope && window.HrdApi);
+
+  const filesSupported = () => Boolean(window.HRDAttachments && window.HRDMetadata && files &&
+    HPKE.sha256 && typeof HPKE.sha256.create === "function");
 
   /* A refusal the reporter should read as it is, rather than "something went wrong". */
   class Shown extends Error {
@@ -247,6 +251,27 @@
     });
   });
 
+  /* The message's files, uploaded under the message key: [{id, record}]. */
+  async function sendFiles(message) {
+    let current = 0;
+    try {
+      return await HRDAttachments.sendAll(message.uploads, {
+        sourceKey: keys.messageKey, reportId: message.reportId, messageId: message.messageId,
+        proofOfWork: () => HrdApi.proofOfWork(workerUrl, () => {}),
+        onProgress: (index, done, total) => {
+          current = index;
+          files.progress(index, done, total);
+        },
+        onOverall: (share) => showProgress(
+          files.sending(current + 1, message.choices.length), 2 + 48 * share),
+      });
+    } catch (error) {
+      const refused = error instanceof HRDAttachments.FileRefused &&
+        files.refusal(error.code, error.index);
+      throw refused ? new Shown(refused) : error;
+    }
+  }
+
   messageForm.addEventListener("submit", (event) => {
     event.preventDefault();
     run(messageForm, async () => {
@@ -256,14 +281,29 @@
       if (new TextEncoder().encode(words).length > HrdEnvelope.MAX_MESSAGE_BYTES) {
         throw new Shown(text.msgTooLong);
       }
+      const chosen = files ? files.check() : { choices: [] };
+      if (chosen.problem) throw new Shown(chosen.problem);
+      const choices = chosen.choices;
+      if (choices.length && !filesSupported()) throw new Shown(text.msgFilesUnsupported);
       showProgress(text.msgSending, 2);
-      if (!unanswered || unanswered.words !== words || unanswered.reportId !== reportId) {
+      const sameFiles = unanswered && unanswered.choices.length === choices.length &&
+        unanswered.choices.every((old, i) => old.file === choices[i].file &&
+                                             old.keepOriginal === choices[i].keepOriginal);
+      if (!unanswered || unanswered.words !== words || unanswered.reportId !== reportId ||
+          !sameFiles) {
         const messageId = crypto.randomUUID();
         const sealed = await HrdEnvelope.encryptReporterMessage(keys, words, reportId, messageId);
-        unanswered = { words, reportId, messageId, ciphertext: HrdEnvelope.toBase64(sealed) };
+        // The files go under the message key, bound to this message: sent again with it,
+        // their uploads resume instead of starting over.
+        unanswered = { words, reportId, messageId, ciphertext: HrdEnvelope.toBase64(sealed),
+                       choices: choices,
+                       uploads: window.HRDAttachments ? HRDAttachments.plan(choices) : [] };
       }
-      const body = await query(5, 60);
+      let attachments = [];
+      if (choices.length) attachments = await sendFiles(unanswered);
+      const body = await query(choices.length ? 50 : 5, 60);
       body.message = { id: unanswered.messageId, ciphertext: unanswered.ciphertext };
+      if (attachments.length) body.message.attachments = attachments;
       showProgress(text.msgSending, 60);
       const response = await HrdApi.postJson("/api/v1/inbox/messages", body);
       // Stored, or the inbox is gone: done with it. Any other answer (a spent proof of work,
@@ -272,6 +312,7 @@
       if (response.status === 404) throw nothingFound();
       if (response.status !== 201) throw new Error("the message was refused: " + response.status);
       messageText.value = "";
+      if (files) files.clear();
       try {
         await load(65, 95);
       } catch (error) {

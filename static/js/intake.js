@@ -17,7 +17,12 @@
   const progressBar = document.getElementById("progress-bar");
   const sendError = document.getElementById("send-error");
   const submitButton = form.querySelector('button[type="submit"]');
+  const files = window.HrdFiles && window.HRDAttachments ? HrdFiles.attach(form) : null;
   let busy = false;
+  // The report's id and DEK while its files are being sent: the files are encrypted under
+  // keys derived from them, so a second try after a dropped connection resumes the same
+  // uploads instead of sending every file again. Dropped once the report itself was sent.
+  let pending = null;
 
   /* Everything the encrypted path needs, to the receipt on the screen (reporter.js): asked
      before anything is sent, so that a page without some of it refuses, keeping the words,
@@ -99,23 +104,94 @@
     return null;
   }
 
-  async function send(report) {
+  /* A refusal the reporter should read as it is, rather than "could not be sent". */
+  class Shown extends Error {
+    constructor(message) {
+      super(message);
+      this.shown = message;
+    }
+  }
+
+  function filesSupported() {
+    return Boolean(window.HRDAttachments && window.HRDMetadata && window.HrdFiles &&
+      HPKE.sha256 && typeof HPKE.sha256.create === "function");
+  }
+
+  function forgetPending() {
+    if (pending) pending.dek.fill(0);
+    pending = null;
+  }
+
+  /* Every chosen file, uploaded under the pending report's keys: [{id, record}]. */
+  async function sendFiles(choices) {
+    const same = pending && pending.choices.length === choices.length &&
+      pending.choices.every((old, i) => old.file === choices[i].file &&
+                                        old.keepOriginal === choices[i].keepOriginal);
+    if (!same) {
+      forgetPending();
+      pending = { reportId: crypto.randomUUID(), dek: crypto.getRandomValues(new Uint8Array(32)),
+                  choices: choices, uploads: HRDAttachments.plan(choices) };
+    }
+    let current = 0;
+    try {
+      return await HRDAttachments.sendAll(pending.uploads, {
+        sourceKey: pending.dek, reportId: pending.reportId, messageId: null,
+        proofOfWork: () => HrdApi.proofOfWork(workerUrl, () => {}),
+        onProgress: (index, done, total) => {
+          current = index;
+          files.progress(index, done, total);
+        },
+        onOverall: (share) => showProgress(files.sending(current + 1, choices.length), 2 + 60 * share),
+      });
+    } catch (error) {
+      if (error instanceof HRDAttachments.FileRefused) {
+        const message = files.refusal(error.code, error.index);
+        if (message) throw new Shown(message);
+      }
+      throw new Shown(text.msgFilesFailed);
+    }
+  }
+
+  async function refusalCode(response) {
+    try {
+      const body = await response.json();
+      return body && body.detail && typeof body.detail.code === "string" ? body.detail.code : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  async function send(report, choices) {
     showProgress(text.msgPreparing, 2);
     const content = new TextEncoder().encode(JSON.stringify(report));
-    showProgress(text.msgWorking, 5);
+    const attachments = choices.length ? await sendFiles(choices) : [];
+    const start = choices.length ? 65 : 5;
+    showProgress(text.msgWorking, start);
     const [key, proof] = await Promise.all([
       HrdApi.getJson("/api/v1/intake-key"),
-      HrdApi.proofOfWork(workerUrl, (done) => showProgress(text.msgWorking, 5 + 75 * done)),
+      HrdApi.proofOfWork(workerUrl,
+                         (done) => showProgress(text.msgWorking, start + (80 - start) * done)),
     ]);
     showProgress(text.msgEncrypting, 85);
     const receipt = HrdEnvelope.generateReceipt();
+    // With files, the report takes the id and DEK they were encrypted under (a copy: the
+    // envelope wipes its DEK once sealed).
+    const fixed = choices.length ? { reportId: pending.reportId, dek: pending.dek.slice() } : {};
     const envelope = await HrdEnvelope.buildSubmission(content, {
       keyId: key.key_id, suite: key.suite, publicKey: HrdEnvelope.fromBase64(key.public_key),
-    }, receipt);
+    }, receipt, fixed);
     showProgress(text.msgSending, 95);
-    const response = await HrdApi.postJson(
-      "/api/v1/reports", { proof_of_work: proof, envelope: envelope });
-    if (response.status === 409) throw Object.assign(new Error("key changed"), { keyChanged: true });
+    const body = { proof_of_work: proof, envelope: envelope };
+    if (attachments.length) body.attachments = attachments;
+    const response = await HrdApi.postJson("/api/v1/reports", body);
+    // Whatever the answer, these uploads are spent: attached to a report, or to be sent anew.
+    forgetPending();
+    if (response.status === 409) {
+      const code = await refusalCode(response);
+      if (code === "too_many_files") throw new Shown(files.refusal(code, -1));
+      if (code) throw new Shown(text.msgFilesFailed);
+      throw Object.assign(new Error("key changed"), { keyChanged: true });
+    }
     if (response.status !== 201) throw new Error("refused with " + response.status);
     return receipt;
   }
@@ -129,15 +205,19 @@
     const report = collect();
     const problem = missing(report);
     if (problem) return showError(problem);
+    const chosen = files ? files.check() : { choices: [] };
+    if (chosen.problem) return showError(chosen.problem);
+    if (chosen.choices.length && !filesSupported()) return showError(text.msgFilesUnsupported);
     busy = true;
     submitButton.disabled = true;
     let receipt = null;
     try {
-      receipt = await send(report);
+      receipt = await send(report, chosen.choices);
       // The report is stored: its receipt goes on the screen first, and only then are the
       // words cleared from the page.
       window.HrdReceipt.show(receipt);
       form.reset();
+      if (files) files.clear();
     } catch (error) {
       if (receipt) {
         // Stored, but the receipt view failed: the receipt is shown here instead, and this
@@ -147,7 +227,8 @@
         showError(text.msgReceiptFallback, receipt);
         return;
       }
-      showError(error && error.keyChanged ? text.msgKeyChanged : text.msgFailed);
+      showError(error && error.shown ? error.shown
+                : error && error.keyChanged ? text.msgKeyChanged : text.msgFailed);
     } finally {
       progress.hidden = true;
     }

@@ -7,10 +7,19 @@ since browsers and older reports depend on it. The browser's code is checked aga
 same file.
 """
 
+import hashlib
 import json
 from pathlib import Path
 from uuid import UUID
 
+from hrd_reports.crypto.attachments import (
+    MetadataChoice,
+    Record,
+    attachment_key,
+    encrypt_chunk,
+    encrypt_record,
+    padded_chunks,
+)
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import bucket_sizes, pad
 from hrd_reports.crypto.messages import encrypt_reporter_message, seal_reply
@@ -82,6 +91,60 @@ def _message(receipt: str, text: str) -> dict[str, object]:
         ).hex(),
         "reply_for_reporter_hex": reply.hex(),
     }
+
+
+def _attachment(
+    label: str, content: bytes, *, message_id: str | None, name: str, media_type: str
+) -> dict[str, object]:
+    """A file sealed with fixed nonces (deterministic): chunks and record, byte for byte."""
+    source_key = bytes(range(64, 96))
+    ids = {
+        "report_id": UUID("0b5e7f0e-3f1a-4d38-a2b6-6a8f3c1d2e4f"),
+        "message_id": None if message_id is None else UUID(message_id),
+        "attachment_id": UUID("c3d2e1f0-a9b8-4c7d-8e6f-5a4b3c2d1e0f"),
+    }
+    key = attachment_key(source_key, **ids)
+    plaintexts = list(padded_chunks([content], size=len(content)))
+    nonces = [bytes((i * 13 + j + 1) & 0xFF for j in range(12)) for i in range(len(plaintexts))]
+    digest = hashlib.sha256(content).hexdigest()
+    record = Record(name, media_type, len(content), digest, digest, MetadataChoice.NOT_CHECKED)
+    record_nonce = bytes([0xEE] * 12)
+    return {
+        "label": label,
+        "source_key_hex": source_key.hex(),
+        "report_id": str(ids["report_id"]),
+        "message_id": message_id,
+        "attachment_id": str(ids["attachment_id"]),
+        "content_hex": content.hex(),
+        "name": name,
+        "type": media_type,
+        "metadata": record.metadata.value,
+        "sha256": None,
+        "chunk_nonces_hex": [nonce.hex() for nonce in nonces],
+        "record_nonce_hex": record_nonce.hex(),
+        "chunks_hex": [
+            encrypt_chunk(
+                key, plaintext, index=i, last=i == len(plaintexts) - 1, nonce=nonces[i], **ids
+            ).hex()
+            for i, plaintext in enumerate(plaintexts)
+        ],
+        "record_hex": encrypt_record(key, record, nonce=record_nonce, **ids).hex(),
+    }
+
+
+def attachments() -> list[dict[str, object]]:
+    return [
+        _attachment(
+            "empty file of a report", b"", message_id=None, name="empty.txt", media_type=""
+        ),
+        _attachment(
+            "file of a message, one byte past the smallest padded length",
+            bytes(i * 7 & 0xFF for i in range(4097)),
+            message_id="5d1f3a2c-7b9e-4c6d-8a0f-1e2d3c4b5a69",
+            name="شهادة.pdf",
+            media_type="application/pdf",
+        ),
+    ]
 
 
 def main() -> None:
@@ -187,6 +250,7 @@ def main() -> None:
             ),
         ],
         "messages": [_message(r, text) for r, text in zip(receipts, MESSAGES, strict=True)],
+        "attachments": attachments(),
     }
     (HERE / "vectors.json").write_text(
         json.dumps(vectors, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

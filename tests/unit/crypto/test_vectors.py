@@ -4,6 +4,7 @@ The browser's encryption is checked against the same file, so a change here that
 also a new protocol version would break every reporter's browser and every stored report.
 """
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,14 @@ from uuid import UUID
 
 import pytest
 
+from hrd_reports.crypto.attachments import (
+    attachment_key,
+    decrypt_file,
+    decrypt_record,
+    encrypt_chunk,
+    encrypt_record,
+    padded_chunks,
+)
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import (
     bucket_sizes,
@@ -140,3 +149,35 @@ def test_message_vectors_encrypt_and_open_as_the_browser_does(vector: dict[str, 
     assert decrypt_reporter_message(keys.message_key, written, **ids) == vector["text_utf8"]
     reply = bytes.fromhex(vector["reply_for_reporter_hex"])
     assert open_reply_as_reporter(reply, reporter=keys.reporter_key, **ids) == vector["text_utf8"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["attachments"], ids=lambda v: v["label"])
+def test_attachment_vector_is_rebuilt_byte_for_byte_and_opens(vector: dict[str, Any]) -> None:
+    ids = {
+        "report_id": UUID(vector["report_id"]),
+        "message_id": None if vector["message_id"] is None else UUID(vector["message_id"]),
+        "attachment_id": UUID(vector["attachment_id"]),
+    }
+    key = attachment_key(bytes.fromhex(vector["source_key_hex"]), **ids)
+    content = bytes.fromhex(vector["content_hex"])
+    plaintexts = list(padded_chunks([content], size=len(content)))
+    nonces = [bytes.fromhex(nonce) for nonce in vector["chunk_nonces_hex"]]
+    rebuilt = [
+        encrypt_chunk(
+            key, plaintext, index=i, last=i == len(plaintexts) - 1, nonce=nonces[i], **ids
+        ).hex()
+        for i, plaintext in enumerate(plaintexts)
+    ]
+    assert rebuilt == vector["chunks_hex"]
+    record = decrypt_record(key, bytes.fromhex(vector["record_hex"]), **ids)
+    assert (record.name, record.media_type, record.metadata.value) == (
+        vector["name"],
+        vector["type"],
+        vector["metadata"],
+    )
+    assert record.sha256_original == record.sha256_sent == hashlib.sha256(content).hexdigest()
+    again = encrypt_record(key, record, nonce=bytes.fromhex(vector["record_nonce_hex"]), **ids)
+    assert again.hex() == vector["record_hex"]
+    chunks = [bytes.fromhex(chunk) for chunk in vector["chunks_hex"]]
+    opened = decrypt_file(key, chunks, record=record, chunk_total=len(chunks), **ids)
+    assert b"".join(opened) == content

@@ -7,6 +7,7 @@ here before any reporter runs it.
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from hrd_reports.resources import resource_dir
@@ -36,7 +37,35 @@ def test_bundle_pins_the_packages_of_its_lockfile() -> None:
             package["version"],
             package["integrity"],
         )
-    assert {"@hpke/core", "@hpke/hybridkem-x-wing"} <= set(record["packages"])
+    assert {"@hpke/core", "@hpke/hybridkem-x-wing", "@noble/hashes"} <= set(record["packages"])
+
+
+def test_bundle_exports_what_its_entry_point_names_and_nothing_else() -> None:
+    # Everything the bundle exports runs in every reporter's browser: an entry point changed
+    # without a rebuild (or a bundle rebuilt from another entry point) must not pass.
+    record = json.loads((STATIC / "vendor" / "hpke.min.js.json").read_text())
+    entry = (REPOSITORY / "vendor" / "hpke" / "entry.mjs").read_text()
+    named = set(re.findall(r"^export \{ ([^}]+) \}", entry, flags=re.MULTILINE))
+    exported = {name.strip() for names in named for name in names.split(",")}
+    assert (
+        exported
+        == set(record["exports"])
+        == {
+            "Aes256Gcm",
+            "CipherSuite",
+            "HkdfSha256",
+            "XWing",
+            "sha256",
+        }
+    )
+
+
+def test_bundle_hashes_with_the_pinned_noble_hashes() -> None:
+    record = json.loads((STATIC / "vendor" / "hpke.min.js.json").read_text())
+    manifest = json.loads((REPOSITORY / "vendor" / "hpke" / "package.json").read_text())
+    assert (
+        record["packages"]["@noble/hashes"]["version"] == manifest["dependencies"]["@noble/hashes"]
+    )
 
 
 def test_fonts_match_their_record() -> None:

@@ -3,3 +3,6 @@
 // ends up in every reporter's browser.
 export { Aes256Gcm, CipherSuite, HkdfSha256 } from "@hpke/core";
 export { XWing } from "@hpke/hybridkem-x-wing";
+// Incremental SHA-256 of evidence files (100 MB and more): WebCrypto's digest() takes the
+// whole input at once, which a phone cannot hold in memory.
+export { sha256 } from "@noble/hashes/sha2.js";

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from hrd_reports import content
 from hrd_reports.content import ContentError, content_from_form
+from hrd_reports.crypto.attachments import CHUNK_SIZE
 from hrd_reports.crypto.envelope import new_dek
 from hrd_reports.crypto.errors import InvalidReceipt
 from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
@@ -122,7 +123,22 @@ def _form_context(
 ) -> dict[str, Any]:
     # A fresh token with every form: it lets a resubmitted form be recognised (no cookie).
     token = challenges.issue(secrets=runtime.secrets, difficulty=0).token
-    return {"choices": CHOICES, "values": values, "problems": problems, "form_token": token}
+    return {
+        "choices": CHOICES,
+        "values": values,
+        "problems": problems,
+        "form_token": token,
+        **_file_limits(runtime),
+    }
+
+
+def _file_limits(runtime: Runtime) -> dict[str, int]:
+    """What the forms tell the browser of the desk's limits on files (0 files: no file field)."""
+    return {
+        "max_file_bytes": runtime.settings.attachment_max_bytes,
+        "max_files": runtime.settings.attachments_per_report,
+        "chunk_size": CHUNK_SIZE,
+    }
 
 
 @router.get("/", response_class=HTMLResponse, name="home")
@@ -294,6 +310,7 @@ def _inbox_page(
             "sent": False,
             "grace_days": request.app.state.runtime.settings.withdrawal_grace_days,
             "stages": STAGE_TEXTS,
+            **_file_limits(request.app.state.runtime),
             **context,
         },
         status_code=status_code,

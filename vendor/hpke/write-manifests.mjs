@@ -102,6 +102,7 @@ writeJson(join(outDir, "hpke.min.js.json"), {
   integrity: "sha384-" + createHash("sha384").update(bundle).digest("base64"),
   packages,
   esbuild: readJson("node_modules/esbuild/package.json").version,
+  audit: process.env.VENDOR_AUDIT || fail("VENDOR_AUDIT is not set: run build.sh"),
   rebuild: "cd vendor/hpke && npm ci --ignore-scripts && ./build.sh",
 });
 

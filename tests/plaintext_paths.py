@@ -58,6 +58,9 @@ class Plaintext(enum.Enum):
     TAGS = 11
     SEARCH = 12
     REPORT_REFUSED_AND_GIVEN_BACK = 13
+    # Evidence files from a browser without JavaScript: encrypted on the server as they stream.
+    FILE_SEALED_BY_THE_REAL_SERVER = 14
+    FILE_OF_A_MESSAGE_SEALED_BY_THE_SERVER = 15
 
     @property
     def words(self) -> dict[str, str]:
@@ -108,9 +111,19 @@ def send_in_browser(client: Any, narrative: str) -> Sent:
     return Sent(UUID(response.json()["report_id"]), receipt)
 
 
-def send_without_javascript(client: Any, words: str) -> Sent:
-    """The form as a browser with scripts off posts it, every free-text field filled in."""
+def _evidence(words: str) -> bytes:
+    """A file of 2.5 MB with the canary in every 64 KiB: any piece of it that leaks holds it."""
+    piece = (words + " ").encode()
+    return (piece + bytes(64 * 1024 - len(piece))) * 40
+
+
+def send_without_javascript(client: Any, words: str, *, file_words: str | None = None) -> Sent:
+    """The form as a browser with scripts off posts it, every free-text field filled in (and,
+    with ``file_words``, a file holding them, as a multipart form)."""
     token = hidden_value(client.get("/report").text, "form_token")
+    files = None
+    if file_words is not None:
+        files = [("files", ("evidence.txt", _evidence(file_words), "text/plain"))]
     response = client.post(
         "/report",
         data={
@@ -121,6 +134,7 @@ def send_without_javascript(client: Any, words: str) -> Sent:
             "district": words,
             "perpetrator_identifiers": words,
         },
+        files=files,
     )
     assert response.status_code == 200, response.text
     receipt = re.search(r'data-testid="receipt"[^>]*>([\d ]+)<', response.text)
@@ -140,10 +154,17 @@ def refused_without_javascript(client: Any, words: str) -> None:
     assert words in response.text
 
 
-def inbox_without_javascript(client: Any, sent: Sent, action: str, **fields: str) -> str:
+def inbox_without_javascript(
+    client: Any, sent: Sent, action: str, *, file_words: str | None = None, **fields: str
+) -> str:
     """The inbox form with scripts off: the receipt reaches the server for this one request."""
+    files = None
+    if file_words is not None:
+        files = [("files", ("recording.txt", _evidence(file_words), "text/plain"))]
     response = client.post(
-        "/inbox", data={"no_script": "yes", "action": action, "receipt": sent.receipt, **fields}
+        "/inbox",
+        data={"no_script": "yes", "action": action, "receipt": sent.receipt, **fields},
+        files=files,
     )
     assert response.status_code == 200, response.text
     return str(response.text)
@@ -159,7 +180,11 @@ def reporters_write(reporter: TestClient, served: httpx.Client) -> Reports:
             reporter, f"{P.REPORT_SEALED_IN_THE_BROWSER.text}: they took him. {P.SEARCH.text}"
         ),
         without_js=send_without_javascript(reporter, P.REPORT_SEALED_BY_THE_SERVER.text),
-        on_real_server=send_without_javascript(served, P.REPORT_SEALED_BY_THE_REAL_SERVER.text),
+        on_real_server=send_without_javascript(
+            served,
+            P.REPORT_SEALED_BY_THE_REAL_SERVER.text,
+            file_words=P.FILE_SEALED_BY_THE_REAL_SERVER.text,
+        ),
         destroyed=send_in_browser(reporter, P.REPORT_WITHDRAWN_AND_DESTROYED.text),
     )
     refused_without_javascript(reporter, P.REPORT_REFUSED_AND_GIVEN_BACK.text)
@@ -168,11 +193,18 @@ def reporters_write(reporter: TestClient, served: httpx.Client) -> Reports:
         reporter, in_browser.receipt, in_browser.report_id, P.MESSAGE_SEALED_IN_THE_BROWSER.text
     )
     assert response.status_code == 201, response.text
-    for client, report, path in [
-        (reporter, sent.without_js, P.MESSAGE_SEALED_BY_THE_SERVER),
-        (served, sent.on_real_server, P.MESSAGE_SEALED_BY_THE_REAL_SERVER),
+    for client, report, path, file_words in [
+        (
+            reporter,
+            sent.without_js,
+            P.MESSAGE_SEALED_BY_THE_SERVER,
+            P.FILE_OF_A_MESSAGE_SEALED_BY_THE_SERVER.text,
+        ),
+        (served, sent.on_real_server, P.MESSAGE_SEALED_BY_THE_REAL_SERVER, None),
     ]:
-        page = inbox_without_javascript(client, report, "send", message=path.text)
+        page = inbox_without_javascript(
+            client, report, "send", message=path.text, file_words=file_words
+        )
         assert shown(page, "inbox-sent")
     return sent
 
@@ -261,6 +293,14 @@ def coordinator_works(coordinator: StaffBrowser, sent: Reports) -> None:
         assert path.text in coordinator.report(report.report_id)
     for report in (sent.without_js, sent.on_real_server):
         assert "Sealed by the server" in coordinator.report(report.report_id)
+    # The files open, streamed through the server's memory, and nothing of them stays.
+    for report, path in [
+        (sent.on_real_server, P.FILE_SEALED_BY_THE_REAL_SERVER),
+        (sent.without_js, P.FILE_OF_A_MESSAGE_SEALED_BY_THE_SERVER),
+    ]:
+        download = coordinator.client.get(f"/dashboard/reports/{report.report_id}/files/1")
+        assert download.status_code == 200, download.text
+        assert download.content.startswith(path.text.encode())
     in_browser = f"/dashboard/reports/{sent.in_browser.report_id}"
     without_js = f"/dashboard/reports/{sent.without_js.report_id}"
     coordinator.post(f"{in_browser}/reply", reply=P.REPLY_READ_IN_THE_BROWSER.text)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -167,10 +167,11 @@ def start_upload(
 ) -> UploadState:
     """A new upload, once the caller has spent its proof of work (one per file)."""
     check_declared(declared, limits)
+    now = now or naive_utc_now()
     count = session.execute(
         select(func.count())
         .select_from(Attachment)
-        .where(Attachment.bound_report == declared.report_id)
+        .where(Attachment.bound_report == declared.report_id, _kept(now))
     ).scalar_one()
     if count >= limits.per_report:
         raise Conflict(
@@ -181,13 +182,11 @@ def start_upload(
     # Checked before any chunk arrives: past the budget the desk refuses new files (reports
     # without files still arrive) instead of filling the disk. Two uploads started at the
     # same moment can pass it together, by at most one file each.
-    used = session.execute(select(func.coalesce(func.sum(Attachment.stored_size), 0))).scalar_one()
-    if used + declared.stored_size > limits.storage_bytes:
+    if storage_used(session, now=now) + declared.stored_size > limits.storage_bytes:
         raise TooLarge(
             N_("the desk cannot take more files at the moment; send the report without them"),
             code="storage_full",
         )
-    now = now or naive_utc_now()
     upload = Attachment(
         public_id=declared.attachment_id,
         bound_report=declared.report_id,
@@ -384,7 +383,21 @@ def delete_expired_uploads(session: Session, *, now: dt.datetime | None = None) 
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def storage_used(session: Session) -> int:
+def _kept(now: dt.datetime) -> ColumnElement[bool]:
+    """Attached files and uploads that may still be finished.
+
+    An expired upload stays in its table until the server's hourly purge deletes it; counted
+    until then, abandoned uploads (one proof of work each) could close the desk to every file,
+    or a report to more of its own.
+    """
+    return or_(Attachment.expires_at.is_(None), Attachment.expires_at > now)
+
+
+def storage_used(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Bytes of every file and of every upload that has not expired."""
+    now = now or naive_utc_now()
     return int(
-        session.execute(select(func.coalesce(func.sum(Attachment.stored_size), 0))).scalar_one()
+        session.execute(
+            select(func.coalesce(func.sum(Attachment.stored_size), 0)).where(_kept(now))
+        ).scalar_one()
     )

@@ -27,7 +27,7 @@ from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import audit, withdrawal
+from hrd_reports.services import attachments, audit, withdrawal
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -94,17 +94,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        purging = None
-        if settings.withdrawal_grace_days > 0:
-            # A report kept for its grace period must not outlive it because nobody ran the
-            # purge command: the server purges too, at start and every hour.
-            await _purge_withdrawn_now(runtime)
-            purging = asyncio.create_task(_purge_withdrawn_hourly(runtime))
+        # A report kept for its grace period must not outlive it because nobody ran the purge
+        # command, nor an upload nobody finished its expiry: the server purges both, at start
+        # and every hour.
+        grace = dt.timedelta(days=settings.withdrawal_grace_days)
+        await _purge_now(runtime, grace)
+        purging = asyncio.create_task(_purge_hourly(runtime, grace))
         yield
-        if purging is not None:
-            purging.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purging
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
         # Off the event loop (on PostgreSQL it sends cancel requests), and not in the worker
         # threads' pool, which requests still waiting for the database may hold.
         await asyncio.to_thread(runtime.close)
@@ -178,29 +177,39 @@ logger = logging.getLogger("hrd_reports.web")
 PURGE_INTERVAL_SECONDS = 3600
 
 
-def _purge_withdrawn(runtime: Runtime) -> None:
+def _purge_withdrawn(runtime: Runtime, grace: dt.timedelta) -> None:
     with unit_of_work(runtime.sessions) as session:
-        withdrawal.purge_withdrawn(
-            session,
-            grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
-            actor="server",
-            secrets=runtime.secrets,
-        )
+        withdrawal.purge_withdrawn(session, grace=grace, actor="server", secrets=runtime.secrets)
         session.commit()
     checkpoint_deleted(runtime.engine)
 
 
-async def _purge_withdrawn_now(runtime: Runtime) -> None:
+def _delete_expired_uploads(runtime: Runtime) -> None:
+    with unit_of_work(runtime.sessions) as session:
+        deleted = attachments.delete_expired_uploads(session)
+        session.commit()
+    if deleted:
+        checkpoint_deleted(runtime.engine)
+
+
+async def _purge_now(runtime: Runtime, grace: dt.timedelta) -> None:
+    # Each in its own unit of work: one that fails does not keep the other from its work.
+    # Without a grace period a withdrawal destroys at once, and there is nothing to purge.
+    if grace > dt.timedelta(0):
+        try:
+            await run_in_threadpool(_purge_withdrawn, runtime, grace)
+        except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
+            logger.warning("purging withdrawn reports failed; trying again in an hour")
     try:
-        await run_in_threadpool(_purge_withdrawn, runtime)
-    except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
-        logger.warning("purging withdrawn reports failed; trying again in an hour")
+        await run_in_threadpool(_delete_expired_uploads, runtime)
+    except Exception:  # noqa: BLE001 - as above
+        logger.warning("deleting expired uploads failed; trying again in an hour")
 
 
-async def _purge_withdrawn_hourly(runtime: Runtime) -> None:
+async def _purge_hourly(runtime: Runtime, grace: dt.timedelta) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
-        await _purge_withdrawn_now(runtime)
+        await _purge_now(runtime, grace)
 
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {

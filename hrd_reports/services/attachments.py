@@ -75,6 +75,15 @@ def _unknown() -> NotFound:
     )
 
 
+def _foreign() -> Invalid:
+    # One answer for an upload never started, bound to another report or message, already
+    # attached, or expired: a report's submission documents no 404, and a reporter's browser
+    # does the same for each (it uploads the file again).
+    return Invalid(
+        N_("a file named here belongs to no upload of this report"), code="upload_foreign"
+    )
+
+
 def _pending(session: Session, attachment_id: UUID, *, now: dt.datetime) -> Attachment:
     upload = session.execute(
         select(Attachment).where(Attachment.public_id == attachment_id)
@@ -284,21 +293,15 @@ def attach(
     for file in files:
         upload = by_id.get(file.attachment_id)
         if upload is None or upload.bound_report != report.public_id:
-            raise Invalid(
-                N_("a file named here belongs to no upload of this report"), code="upload_foreign"
-            )
+            raise _foreign()
         if upload.bound_message != message_id:
-            raise Invalid(
-                N_("a file named here belongs to no upload of this report"), code="upload_foreign"
-            )
+            raise _foreign()
         if upload.report_id is not None:
             if upload.report_id == report.id and upload.record == file.record:
                 continue  # the same message again: already attached
-            raise Invalid(
-                N_("a file named here belongs to no upload of this report"), code="upload_foreign"
-            )
+            raise _foreign()
         if upload.expires_at is None or upload.expires_at <= now:
-            raise _unknown()
+            raise _foreign()
         if len(file.record) not in _RECORD_SIZES:
             raise Invalid(N_("a file's record is not padded to a known size"), code="bad_record")
         if state_of(session, upload).missing:

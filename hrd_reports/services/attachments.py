@@ -386,6 +386,13 @@ def delete_expired_uploads(session: Session, *, now: dt.datetime | None = None) 
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def delete_files_of(session: Session, report: Report) -> None:
+    """Delete a report's files and every upload bound to it, finished or not, with their
+    chunks: an upload still running when the report is destroyed would otherwise keep its
+    ciphertext until it expires."""
+    session.execute(delete(Attachment).where(Attachment.bound_report == report.public_id))
+
+
 def _kept(now: dt.datetime) -> ColumnElement[bool]:
     """Attached files and uploads that may still be finished.
 

@@ -161,7 +161,9 @@ def _state(runtime: Runtime, attachment_id: UUID) -> UploadState:
 
 
 @router.put(
-    "/uploads/{attachment_id}/chunks/{index}",
+    # Digits only, as the document's integer says: read as a number, "0.0", "+0" or " 0" was
+    # taken for chunk 0. The same digits (CHUNK_PATH) give the body a chunk's bound.
+    "/uploads/{attachment_id}/chunks/{index:int}",
     response_model=ChunkStored,
     responses=UPLOAD_REFUSALS,
     openapi_extra={

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import hashlib
 import json
 import re
 import secrets
@@ -16,7 +17,7 @@ from hrd_reports.crypto.aead import aes_gcm_encrypt
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import pad
 from hrd_reports.crypto.messages import MAX_MESSAGE_BUCKET, encrypt_reporter_message
-from hrd_reports.crypto.pow import solve
+from hrd_reports.crypto.pow import leading_zero_bits, solve
 from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.crypto.submission import Submission, encode_b64, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
@@ -99,6 +100,23 @@ def solved_pow(client: Any) -> dict[str, Any]:
         "challenge": challenge["challenge"],
         "counter": solve(challenge["challenge"], challenge["difficulty"]),
     }
+
+
+def unsolved_work(client: Any) -> dict[str, Any]:
+    """A challenge with a counter that does not solve it (at a few bits of difficulty, a
+    fixed counter would solve one challenge in sixteen)."""
+    challenge = client.get("/api/v1/challenge").json()
+    wrong = next(
+        counter
+        for counter in range(2**64 - 1, 0, -1)
+        if leading_zero_bits(
+            hashlib.sha256(
+                challenge["challenge"].encode("ascii") + counter.to_bytes(8, "big")
+            ).digest()
+        )
+        < challenge["difficulty"]
+    )
+    return {"challenge": challenge["challenge"], "counter": wrong}
 
 
 def query_body(client: Any, receipt: str) -> dict[str, Any]:

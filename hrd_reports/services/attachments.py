@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,15 @@ def _unknown() -> NotFound:
     # reporter's traffic says nothing about what became of it.
     return NotFound(
         N_("there is no upload with this id; it may have expired"), code="upload_unknown"
+    )
+
+
+def _foreign() -> Invalid:
+    # One answer for an upload never started, bound to another report or message, already
+    # attached, or expired: a report's submission documents no 404, and a reporter's browser
+    # does the same for each (it uploads the file again).
+    return Invalid(
+        N_("a file named here belongs to no upload of this report"), code="upload_foreign"
     )
 
 
@@ -167,10 +176,11 @@ def start_upload(
 ) -> UploadState:
     """A new upload, once the caller has spent its proof of work (one per file)."""
     check_declared(declared, limits)
+    now = now or naive_utc_now()
     count = session.execute(
         select(func.count())
         .select_from(Attachment)
-        .where(Attachment.bound_report == declared.report_id)
+        .where(Attachment.bound_report == declared.report_id, _kept(now))
     ).scalar_one()
     if count >= limits.per_report:
         raise Conflict(
@@ -181,13 +191,11 @@ def start_upload(
     # Checked before any chunk arrives: past the budget the desk refuses new files (reports
     # without files still arrive) instead of filling the disk. Two uploads started at the
     # same moment can pass it together, by at most one file each.
-    used = session.execute(select(func.coalesce(func.sum(Attachment.stored_size), 0))).scalar_one()
-    if used + declared.stored_size > limits.storage_bytes:
+    if storage_used(session, now=now) + declared.stored_size > limits.storage_bytes:
         raise TooLarge(
             N_("the desk cannot take more files at the moment; send the report without them"),
             code="storage_full",
         )
-    now = now or naive_utc_now()
     upload = Attachment(
         public_id=declared.attachment_id,
         bound_report=declared.report_id,
@@ -285,21 +293,15 @@ def attach(
     for file in files:
         upload = by_id.get(file.attachment_id)
         if upload is None or upload.bound_report != report.public_id:
-            raise Invalid(
-                N_("a file named here belongs to no upload of this report"), code="upload_foreign"
-            )
+            raise _foreign()
         if upload.bound_message != message_id:
-            raise Invalid(
-                N_("a file named here belongs to no upload of this report"), code="upload_foreign"
-            )
+            raise _foreign()
         if upload.report_id is not None:
             if upload.report_id == report.id and upload.record == file.record:
                 continue  # the same message again: already attached
-            raise Invalid(
-                N_("a file named here belongs to no upload of this report"), code="upload_foreign"
-            )
+            raise _foreign()
         if upload.expires_at is None or upload.expires_at <= now:
-            raise _unknown()
+            raise _foreign()
         if len(file.record) not in _RECORD_SIZES:
             raise Invalid(N_("a file's record is not padded to a known size"), code="bad_record")
         if state_of(session, upload).missing:
@@ -392,7 +394,28 @@ def delete_expired_uploads(session: Session, *, now: dt.datetime | None = None) 
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def storage_used(session: Session) -> int:
+def delete_files_of(session: Session, report: Report) -> None:
+    """Delete a report's files and every upload bound to it, finished or not, with their
+    chunks: an upload still running when the report is destroyed would otherwise keep its
+    ciphertext until it expires."""
+    session.execute(delete(Attachment).where(Attachment.bound_report == report.public_id))
+
+
+def _kept(now: dt.datetime) -> ColumnElement[bool]:
+    """Attached files and uploads that may still be finished.
+
+    An expired upload stays in its table until the server's hourly purge deletes it; counted
+    until then, abandoned uploads (one proof of work each) could close the desk to every file,
+    or a report to more of its own.
+    """
+    return or_(Attachment.expires_at.is_(None), Attachment.expires_at > now)
+
+
+def storage_used(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Bytes of every file and of every upload that has not expired."""
+    now = now or naive_utc_now()
     return int(
-        session.execute(select(func.coalesce(func.sum(Attachment.stored_size), 0))).scalar_one()
+        session.execute(
+            select(func.coalesce(func.sum(Attachment.stored_size), 0)).where(_kept(now))
+        ).scalar_one()
     )

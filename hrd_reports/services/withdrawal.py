@@ -17,7 +17,7 @@ from hrd_reports.models import (
     UnauditedWithdrawal,
     WithdrawnReport,
 )
-from hrd_reports.services import audit, keyring, reading
+from hrd_reports.services import attachments, audit, keyring, reading
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.conversation import report_of_receipt
 from hrd_reports.services.credentials import UnlockedUser
@@ -35,9 +35,10 @@ def _destroy(
 ) -> None:
     """Delete the report and everything that holds its content; keep a tombstone.
 
-    Messages, notes, grants and links go with the row (ON DELETE CASCADE). On SQLite the
-    freed pages are overwritten (``secure_delete``), so the ciphertext does not linger there;
-    the caller then empties the write-ahead log (``db.checkpoint_deleted``) once committed.
+    Messages, notes, grants, links and files go with the row (ON DELETE CASCADE); uploads
+    for it still running are deleted with it. On SQLite the freed pages are overwritten
+    (``secure_delete``), so the ciphertext does not linger there; the caller then empties the
+    write-ahead log (``db.checkpoint_deleted``) once committed.
     """
     session.add(
         WithdrawnReport(
@@ -52,6 +53,7 @@ def _destroy(
             server_sealed=report.server_sealed,
         )
     )
+    attachments.delete_files_of(session, report)
     session.execute(delete(Report).where(Report.id == report.id))
     session.flush()
 

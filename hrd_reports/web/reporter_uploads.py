@@ -95,7 +95,19 @@ def _public(state: UploadState) -> dict[str, Any]:
     ).model_dump()
 
 
-@router.post("/uploads", status_code=201, response_model=UploadPublic, responses=UPLOAD_REFUSALS)
+# A browser whose answer was lost asks again and is told where to resume: a 200 the document
+# must name, or a client built from it treats the resumption as an error.
+_RESUMED: dict[int | str, dict[str, Any]] = {
+    200: {"model": UploadPublic, "description": "This very upload was already started."}
+}
+
+
+@router.post(
+    "/uploads",
+    status_code=201,
+    response_model=UploadPublic,
+    responses=_RESUMED | UPLOAD_REFUSALS,
+)
 async def post_upload(upload_in: UploadCreate, runtime: RuntimeDep) -> JSONResponse:
     """Start an upload: its chunks follow, one request each. The same upload asked for again
     (its answer was lost) is answered 200 with the chunks still missing, at no new cost."""
@@ -149,7 +161,9 @@ def _state(runtime: Runtime, attachment_id: UUID) -> UploadState:
 
 
 @router.put(
-    "/uploads/{attachment_id}/chunks/{index}",
+    # Digits only, as the document's integer says: read as a number, "0.0", "+0" or " 0" was
+    # taken for chunk 0. The same digits (CHUNK_PATH) give the body a chunk's bound.
+    "/uploads/{attachment_id}/chunks/{index:int}",
     response_model=ChunkStored,
     responses=UPLOAD_REFUSALS,
     openapi_extra={

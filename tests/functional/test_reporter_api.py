@@ -1,7 +1,6 @@
 """The reporter API: ciphertext in, a report id out; every bad request a 4xx that stores nothing."""
 
 import base64
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from hrd_reports.crypto.pow import leading_zero_bits, solve
+from hrd_reports.crypto.pow import solve
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey, fingerprint_of
 from hrd_reports.db import DatabaseBusy
@@ -19,7 +18,7 @@ from hrd_reports.services import intake
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
-from tests.helpers import Desk, Person, post_report, report_content
+from tests.helpers import Desk, Person, post_report, report_content, unsolved_work
 
 
 @pytest.fixture
@@ -39,23 +38,6 @@ def work(client: TestClient) -> dict[str, Any]:
     challenge = client.get("/api/v1/challenge").json()
     counter = solve(challenge["challenge"], challenge["difficulty"])
     return {"challenge": challenge["challenge"], "counter": counter}
-
-
-def unsolved_work(client: TestClient) -> dict[str, Any]:
-    """A challenge with a counter that does not solve it (at a few bits of difficulty, a
-    fixed counter would solve one challenge in sixteen)."""
-    challenge = client.get("/api/v1/challenge").json()
-    wrong = next(
-        counter
-        for counter in range(2**64 - 1, 0, -1)
-        if leading_zero_bits(
-            hashlib.sha256(
-                challenge["challenge"].encode("ascii") + counter.to_bytes(8, "big")
-            ).digest()
-        )
-        < challenge["difficulty"]
-    )
-    return {"challenge": challenge["challenge"], "counter": wrong}
 
 
 def envelope(client: TestClient, *, to: PublicKey | None = None, **changes: Any) -> dict[str, Any]:

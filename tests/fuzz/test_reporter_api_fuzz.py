@@ -14,10 +14,11 @@ the app in-process. For every case:
 Random requests almost never carry a solved proof of work or the lookup token of a stored
 report, so they would only ever meet the first check. Each case is therefore sent by a plan
 (``PLANS``): as generated; with a freshly solved proof; most often as a valid request (solved
-proof, a real envelope, the lookup token of a stored report, a well-formed message) with one
-field changed, to its generated value or to an odd value of any JSON type; as a valid
-request; or as a replay of the last one accepted. The checks behind the proof of work and the
-receipt are fuzzed too.
+proof, a real envelope with a complete upload as its file, the lookup token of a stored report,
+a well-formed message with its file, an upload's declaration, the id of a running upload and a
+chunk of the right length) with one field changed, to its generated value or to an odd value
+of its kind; as a valid request; or as a replay of the last one accepted. The checks behind the
+proof of work, the receipt and an upload's id are fuzzed too.
 
 Budget: ``HRD_FUZZ_CASES`` cases in all, across the operations (default: a small budget for
 every CI run). The full run:
@@ -36,7 +37,7 @@ import random
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -56,17 +57,22 @@ from schemathesis.checks import (
 )
 from schemathesis.python import asgi
 
+from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES, EncryptedFile, encrypt_file
+from hrd_reports.crypto.envelope import new_dek
 from hrd_reports.crypto.messages import encrypt_reporter_message
 from hrd_reports.crypto.pow import window_of
-from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys
-from hrd_reports.crypto.submission import encode_b64, new_submission
+from hrd_reports.crypto.receipts import ReceiptKeys, derive_receipt_keys, generate_receipt
+from hrd_reports.crypto.submission import build_submission, encode_b64
 from hrd_reports.crypto.xwing import PublicKey
+from hrd_reports.services import attachments
+from hrd_reports.services.attachments import UploadDeclared
 from hrd_reports.services.clock import utc_now
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
 from tests.cli import table_snapshot
 from tests.helpers import Desk, Submitted, report_content, solved_pow
+from tests.uploads import declaration, named
 
 FUZZ_CASES = int(os.environ.get("HRD_FUZZ_CASES", "600"))
 CHECKS = [
@@ -82,6 +88,12 @@ RECEIPT_POOL_SIZE = 3
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 Body = dict[str, Any]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Every valid message names a file, mostly of a few reports: as many as a desk may allow.
+    return settings.model_copy(update={"attachments_per_report": 200})
 
 
 @pytest.fixture
@@ -128,6 +140,35 @@ ODD_VALUES: list[Any] = [
 ]
 
 
+# The same for a path's parameters (an upload's id, a chunk's index), as a URL spells them;
+# neither empty nor a dot segment, which name another path (``/uploads/``, the one to start an
+# upload, or ``/uploads/ID/chunks/..``, which a client sends as ``/uploads/ID/``).
+ODD_PATH_VALUES: list[Any] = [
+    " ",
+    "0",
+    "-1",
+    "+0",
+    " 0",
+    "0.0",
+    "1e0",
+    "\u0660",
+    "%00",
+    2**31,
+    2**64,
+    str(uuid.UUID(int=0)),
+    "3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+    "A" * 4096,
+]
+# Chunk bodies of the wrong length, none at all, and one over the bound of a chunk's request.
+ODD_CHUNKS: list[Any] = [
+    b"",
+    b"\0",
+    bytes(4095),
+    bytes(MAX_CHUNK_BYTES),
+    bytes(MAX_CHUNK_BYTES + 1),
+]
+
+
 class _Generated:
     def __repr__(self) -> str:
         return "GENERATED"
@@ -156,13 +197,20 @@ class Plan:
         request, plans vary as much as cases do, and a case replays with its plan.
         """
         # Not the headers: they carry a random id for each case.
-        seed = hashlib.sha256(repr((case.body, case.query)).encode()).digest()
-        pick = random.Random(seed)  # noqa: S311 - shares out test cases, not a secret
+        seed = hashlib.sha256(repr((case.body, case.query, case.path_parameters)).encode())
+        pick = random.Random(seed.digest())  # noqa: S311 - shares out test cases, not a secret
         if not leaves:
             return cls(AS_GENERATED)
         [mode] = pick.choices(list(PLANS), weights=list(PLANS.values()))
-        value = GENERATED if pick.random() < 0.5 else pick.choice(ODD_VALUES)
-        return cls(mode, pick.randrange(RECEIPT_POOL_SIZE), pick.choice(leaves), value)
+        field = pick.choice(leaves)
+        odd = ODD_CHUNKS if field == CHUNK else ODD_PATH_VALUES if field in PATH else ODD_VALUES
+        value = GENERATED if pick.random() < 0.5 else pick.choice(odd)
+        return cls(mode, pick.randrange(RECEIPT_POOL_SIZE), field, value)
+
+
+# The leaves of a request sent to a path with parameters: the parameters, and a chunk's bytes.
+PATH = ("path.attachment_id", "path.index")
+CHUNK = "chunk"
 
 
 def _leaves(body: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -171,6 +219,10 @@ def _leaves(body: Mapping[str, Any], prefix: str = "") -> list[str]:
     for name, value in body.items():
         if isinstance(value, Mapping):
             paths.extend(_leaves(value, f"{prefix}{name}."))
+        elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+            # The list itself (none, or a generated list), and each field of its first item.
+            paths.append(prefix + name)
+            paths.extend(_leaves(value[0], f"{prefix}{name}.0."))
         else:
             paths.append(prefix + name)
     return paths
@@ -181,20 +233,24 @@ _ABSENT = object()
 
 def _at(body: Any, path: str) -> Any:
     for name in path.split("."):
-        if not isinstance(body, Mapping) or name not in body:
+        if isinstance(body, list) and name.isdigit() and int(name) < len(body):
+            body = body[int(name)]
+        elif isinstance(body, Mapping) and name in body:
+            body = body[name]
+        else:
             return _ABSENT
-        body = body[name]
     return body
 
 
-def _put(body: Body, path: str, value: Any) -> None:
+def _put(body: Any, path: str, value: Any) -> None:
     *parents, name = path.split(".")
     for parent in parents:
-        body = body[parent]
+        body = body[int(parent)] if isinstance(body, list) else body[parent]
+    key = int(name) if isinstance(body, list) else name
     if value is _ABSENT:
-        del body[name]
+        del body[key]
     else:
-        body[name] = value
+        body[key] = value
 
 
 @dataclass(frozen=True)
@@ -218,7 +274,9 @@ class Fuzzer:
         self.database_url = database_url
         self.intake_key: PublicKey = desk.intake_key()
         self.receipts = [self._stored_report() for _ in range(RECEIPT_POOL_SIZE)]
+        self.uploads = [self._running_upload() for _ in range(RECEIPT_POOL_SIZE)]
         self.accepted: dict[str, Body] = {}
+        self.accepted_paths: dict[str, tuple[dict[str, Any], bytes]] = {}
         self.sent: Counter[str] = Counter()
         self.answers: dict[str, Counter[int]] = defaultdict(Counter)
         self.plans: Counter[str] = Counter()
@@ -231,6 +289,43 @@ class Fuzzer:
         self._snapshot = None
         return Receipt(submitted, derive_receipt_keys(submitted.receipt))
 
+    def _uploaded(
+        self, key: bytes, report_id: uuid.UUID, message_id: uuid.UUID | None, *, chunks: bool
+    ) -> EncryptedFile:
+        """A small file encrypted as the browser does, its upload started (and its chunk
+        stored, with ``chunks``) through the services, without a proof of work to solve."""
+        encrypted = encrypt_file(
+            key,
+            b"fuzzing evidence",
+            name="evidence.txt",
+            media_type="text/plain",
+            report_id=report_id,
+            message_id=message_id,
+        )
+        declared = UploadDeclared(
+            encrypted.attachment_id,
+            report_id,
+            message_id,
+            len(encrypted.chunks),
+            encrypted.stored_size,
+        )
+        # Refused cases leave their uploads behind, to expire: uncounted here, so that the
+        # report of a receipt used by many cases still gets one.
+        limits = replace(self.desk.runtime.attachment_limits, per_report=2**31)
+        with self.desk.session() as session:
+            attachments.start_upload(session, declared, limits=limits)
+            for index, data in enumerate(encrypted.chunks if chunks else []):
+                attachments.store_chunk(
+                    session, attachment_id=encrypted.attachment_id, index=index, data=data
+                )
+            session.commit()
+        self._snapshot = None
+        return encrypted
+
+    def _running_upload(self) -> EncryptedFile:
+        """An upload whose chunk has not arrived yet, for a report not sent yet."""
+        return self._uploaded(new_dek(), uuid.uuid4(), None, chunks=False)
+
     def snapshot(self) -> Snapshot:
         if self._snapshot is None:
             self._snapshot = table_snapshot(self.database_url)
@@ -240,10 +335,21 @@ class Fuzzer:
         """A request the operation accepts, built as the reporter's browser builds it."""
         body: Body = {"proof_of_work": solved_pow(self.client)}
         if path == "/api/v1/reports":
-            _, submission = new_submission(
-                report_content("fuzzing intake"), intake_key=self.intake_key
+            dek = new_dek()
+            submission = build_submission(
+                report_content("fuzzing intake"),
+                intake_key=self.intake_key,
+                receipt=generate_receipt(),
+                dek=dek,
             )
-            return body | {"envelope": submission.to_wire()}
+            evidence = self._uploaded(dek, submission.report_id, None, chunks=True)
+            return body | {"envelope": submission.to_wire(), "attachments": [named(evidence)]}
+        if path == "/api/v1/uploads":
+            report_id = uuid.uuid4()
+            encrypted = encrypt_file(
+                new_dek(), b"fuzzing", name="a", media_type="", report_id=report_id
+            )
+            return body | declaration(encrypted, report_id=report_id)
         receipt = self.receipts[receipt_index]
         body["lookup_token"] = receipt.lookup_token
         if path == "/api/v1/inbox/messages":
@@ -254,8 +360,48 @@ class Fuzzer:
                 report_id=receipt.submitted.report_id,
                 message_id=message_id,
             )
-            body["message"] = {"id": str(message_id), "ciphertext": encode_b64(ciphertext)}
+            evidence = self._uploaded(
+                receipt.keys.message_key, receipt.submitted.report_id, message_id, chunks=True
+            )
+            body["message"] = {
+                "id": str(message_id),
+                "ciphertext": encode_b64(ciphertext),
+                "attachments": [named(evidence)],
+            }
         return body
+
+    def valid_parameters(self, path: str, upload_index: int) -> tuple[dict[str, Any], bytes]:
+        """The path parameters of a running upload, and the chunk it is waiting for."""
+        encrypted = self.uploads[upload_index]
+        parameters: dict[str, Any] = {"attachment_id": str(encrypted.attachment_id)}
+        if path.endswith("/chunks/{index}"):
+            parameters["index"] = 0
+        return parameters, encrypted.chunks[0]
+
+    def shape_path(self, case: Case, plan: Plan) -> str:
+        """``shape`` for a request to an upload: its id, a chunk's index and bytes."""
+        if plan.mode in (AS_GENERATED, SOLVED_PROOF):
+            return AS_GENERATED
+        chunk: Any
+        if plan.mode == AGAIN and case.path in self.accepted_paths:
+            parameters, chunk = copy.deepcopy(self.accepted_paths[case.path])
+        else:
+            parameters, chunk = self.valid_parameters(case.path, plan.receipt_index)
+        mode = VALID if plan.mode != VALID_BUT else VALID_BUT
+        if plan.mode == VALID_BUT and plan.field == CHUNK:
+            chunk = case.body if plan.value is GENERATED else plan.value
+        elif plan.mode == VALID_BUT:
+            name = plan.field.removeprefix("path.")
+            generated = case.path_parameters.get(name, _ABSENT)
+            value = generated if plan.value is GENERATED else plan.value
+            if value is _ABSENT:
+                del parameters[name]
+            else:
+                parameters[name] = value
+        case.path_parameters = parameters
+        if case.method.upper() == "PUT":
+            case.body = chunk
+        return mode
 
     def shape(self, case: Case, plan: Plan) -> str:
         """Give the case the proof of work, token and fields its plan says; the plan it
@@ -265,6 +411,8 @@ class Fuzzer:
         case that became valid is no longer expected to be refused, and one that became
         invalid is.
         """
+        if case.operation.path_parameters:
+            return self.shape_path(case, plan)
         generated = case.body
         if plan.mode == AS_GENERATED or not isinstance(generated, Mapping):
             return AS_GENERATED
@@ -300,6 +448,16 @@ class Fuzzer:
         self._snapshot = None
         if 200 <= response.status_code < 300 and isinstance(case.body, Mapping):
             self.accepted[case.path] = copy.deepcopy(dict(case.body))
+        if 200 <= response.status_code < 300 and case.operation.path_parameters:
+            body = case.body if isinstance(case.body, bytes) else b""
+            self.accepted_paths[case.path] = (dict(case.path_parameters), body)
+        if case.method.upper() == "PUT" and response.status_code == 200:
+            # That upload is complete: later cases get one still waiting for its chunk.
+            done = case.path_parameters["attachment_id"]
+            self.uploads = [
+                self._running_upload() if str(upload.attachment_id) == done else upload
+                for upload in self.uploads
+            ]
         if case.path == "/api/v1/inbox/withdraw" and response.status_code == 200:
             # That report is gone: later inbox cases get a receipt that leads somewhere.
             token = case.body["lookup_token"]
@@ -332,12 +490,24 @@ def _named(case: Case) -> str:
     return f"{case.method} {case.path} with {fields}"
 
 
+def _has_input(operation: APIOperation) -> bool:
+    return bool(operation.body) or bool(operation.path_parameters)
+
+
 def _strategy(operation: APIOperation) -> st.SearchStrategy[Case]:
     positive = operation.as_strategy(GenerationMode.POSITIVE)
-    if not operation.body:
+    if not _has_input(operation):
         # Nothing to get wrong: no body, no parameter; the one request there is.
         return positive
     return st.one_of(positive, operation.as_strategy(GenerationMode.NEGATIVE))
+
+
+def _leaves_of(fuzzer: Fuzzer, operation: APIOperation) -> list[str]:
+    """What a plan may change in a valid request to ``operation``."""
+    if operation.path_parameters:
+        names = [f"path.{parameter.name}" for parameter in operation.path_parameters]
+        return names + ([CHUNK] if operation.body else [])
+    return _leaves(fuzzer.valid_body(operation.path, 0)) if operation.body else []
 
 
 def _fuzz(fuzzer: Fuzzer, operation: APIOperation, cases: int, leaves: list[str]) -> None:
@@ -364,11 +534,11 @@ def test_reporter_api_any_generated_request_is_answered_as_documented_and_refusa
     operations = [result.ok() for result in schema.get_all_operations()]
     with asgi.get_client(app) as client:
         fuzzer = Fuzzer(client, desk, database_url)
-        with_input = [operation for operation in operations if operation.body]
+        with_input = [operation for operation in operations if _has_input(operation)]
         share = math.ceil((FUZZ_CASES - (len(operations) - len(with_input))) / len(with_input))
         for operation in operations:
-            leaves = _leaves(fuzzer.valid_body(operation.path, 0)) if operation.body else []
-            _fuzz(fuzzer, operation, share if operation.body else 1, leaves)
+            leaves = _leaves_of(fuzzer, operation)
+            _fuzz(fuzzer, operation, share if _has_input(operation) else 1, leaves)
 
     sent = sum(fuzzer.sent.values())
     with capsys.disabled():

@@ -297,8 +297,11 @@ def attach(
         if upload.bound_message != message_id:
             raise _foreign()
         if upload.report_id is not None:
-            if upload.report_id == report.id and upload.record == file.record:
-                continue  # the same message again: already attached
+            if upload.report_id == report.id:
+                # The same report or message sent again after its answer was lost: already
+                # attached (bound to this very report and message, checked above); nothing
+                # of it changes, its record included.
+                continue
             raise _foreign()
         if upload.expires_at is None or upload.expires_at <= now:
             raise _foreign()

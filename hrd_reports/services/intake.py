@@ -5,9 +5,11 @@ encrypted under the report's key). It checks the envelope's shape (sizes, key, s
 a keyed hash of the lookup token instead of the token, and records the day only.
 """
 
+import hmac
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +66,17 @@ def submit_report(
             raise Conflict("the desk's key has changed since this page was loaded; send it again")
         raise Invalid("this report is encrypted to a key the desk does not have")
     token_hash = lookup_hash(submission.lookup_token, lookup_secret=secrets.lookup)
+    already = session.execute(
+        select(Report).where(Report.public_id == submission.report_id)
+    ).scalar_one_or_none()
+    if already is not None:
+        # The same report id with the same receipt: its reporter sending again because the
+        # first answer was lost on the way (the browser keeps both until it is answered).
+        # Answered as received, changing nothing, so the receipt they hold is the one shown;
+        # only the receipt's holder can make that token.
+        if hmac.compare_digest(already.lookup_hash, token_hash):
+            return already
+        raise Conflict("this report was already received")
     report = Report(
         public_id=submission.report_id,
         envelope_version=submission.version,

@@ -173,7 +173,12 @@
                          (done) => showProgress(text.msgWorking, start + (80 - start) * done)),
     ]);
     showProgress(text.msgEncrypting, 85);
-    const receipt = HrdEnvelope.generateReceipt();
+    // With files, the report keeps its receipt until the desk answers: when the answer to a
+    // report with files is lost on the way, pressing Send again sends the same report id with
+    // the same receipt, which the desk answers as received, and the receipt shown is the one
+    // of the report it stored.
+    const receipt = (pending && pending.receipt) || HrdEnvelope.generateReceipt();
+    if (pending) pending.receipt = receipt;
     // With files, the report takes the id and DEK they were encrypted under (a copy: the
     // envelope wipes its DEK once sealed).
     const fixed = choices.length ? { reportId: pending.reportId, dek: pending.dek.slice() } : {};

@@ -12,6 +12,7 @@ page shows the files and their progress right to left.
 
 import hashlib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,6 +249,36 @@ def test_evidence_upload_resumes_over_a_connection_that_drops(
     report_id = the_report(cli_env, admin)
     assert download(cli_env, admin, report_id, 1) == video
     assert recorder.page_errors == []
+
+
+def test_evidence_report_whose_answer_was_lost_is_sent_again_with_its_receipt(
+    page: Page,
+    live_server: LiveServer,
+    admin: Person,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    statement = evidence(200_000)
+    lost: list[bool] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        if lost:
+            route.continue_()
+            return
+        route.fetch()  # the desk stores the report; its answer never reaches the phone
+        lost.append(True)
+        route.abort("connectionreset")
+
+    page.route(re.compile(r".*/api/v1/reports$"), lose_the_first_answer)
+    page.goto(live_server.url("/report"))
+    fill_report(page, "My answer was lost on a bad connection.")
+    choose(page, [written(tmp_path, "statement.txt", statement)])
+    page.click("button[type=submit]")
+    page.locator("#send-error").wait_for(state="visible", timeout=SENDING_TIMEOUT_MS)
+    send_and_wait_for_receipt(page)
+    # One report, with its file, under the receipt now on the screen.
+    report_id = the_report(cli_env, admin)
+    assert download(cli_env, admin, report_id, 1) == statement
 
 
 # --- 4: the dashboard ------------------------------------------------------------------------

@@ -241,7 +241,20 @@ def test_replayed_proof_of_work_is_refused(client: TestClient, desk: Desk) -> No
     assert _stored(desk) == (1, 1)
 
 
-def test_replayed_submission_with_fresh_work_is_refused(client: TestClient, desk: Desk) -> None:
+def test_report_sent_again_with_its_receipt_is_answered_as_received_and_stored_once(
+    client: TestClient, desk: Desk
+) -> None:
+    # The reporter's browser sends again when the first answer was lost on the way.
+    sealed = envelope(client)
+    first = client.post("/api/v1/reports", json={"proof_of_work": work(client), "envelope": sealed})
+    assert first.status_code == 201
+    again = client.post("/api/v1/reports", json={"proof_of_work": work(client), "envelope": sealed})
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert _stored(desk)[0] == 1
+
+
+def test_report_id_taken_by_another_receipt_is_refused(client: TestClient, desk: Desk) -> None:
     sealed = envelope(client)
     assert (
         client.post(
@@ -249,7 +262,8 @@ def test_replayed_submission_with_fresh_work_is_refused(client: TestClient, desk
         ).status_code
         == 201
     )
-    again = client.post("/api/v1/reports", json={"proof_of_work": work(client), "envelope": sealed})
+    other = envelope(client, report_id=sealed["report_id"])
+    again = client.post("/api/v1/reports", json={"proof_of_work": work(client), "envelope": other})
     assert again.status_code == 409
     assert "already received" in again.json()["detail"]
     assert _stored(desk) == (1, 1)

@@ -495,7 +495,7 @@ def test_attach_upload_of_another_message_or_of_the_report_itself_is_upload_fore
     _refused_as_foreign(desk, reporter, [of_report], message_id=first)
 
 
-def test_attach_file_already_attached_named_by_another_message_is_upload_foreign(
+def test_attach_file_already_attached_is_kept_as_it_is_or_refused_as_upload_foreign(
     desk: Desk,
 ) -> None:
     reporter = _sent(desk)
@@ -504,9 +504,12 @@ def test_attach_file_already_attached_named_by_another_message_is_upload_foreign
     _upload(desk, encrypted, reporter.report_id, message_id)
     _attach(desk, reporter, [encrypted], message_id=message_id)
 
-    # Named again with another record: not the same message sent again.
+    # Named again by the same message (its answer was lost), even with a record encrypted
+    # anew: accepted, and nothing of the file changes, its record included.
+    before = table_snapshot(desk.runtime.settings.database_url)
     other_record = FileNamed(encrypted.attachment_id, reporter.file(bytes(100)).record)
-    _refused_as_foreign(desk, reporter, [other_record], message_id=message_id)
+    _attach(desk, reporter, [other_record], message_id=message_id)
+    assert table_snapshot(desk.runtime.settings.database_url) == before
     # Named by another of the report's messages, or by another report.
     _refused_as_foreign(desk, reporter, [encrypted], message_id=_message(desk, reporter))
     _refused_as_foreign(desk, _sent(desk), [encrypted])

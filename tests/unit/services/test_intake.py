@@ -62,10 +62,15 @@ def test_malformed_submission_is_refused_and_nothing_is_stored(
     assert _count(desk) == 0
 
 
-def test_replayed_submission_is_refused(desk: Desk) -> None:
+def test_submission_sent_again_is_stored_once_and_a_copied_token_is_refused(desk: Desk) -> None:
     submitted = desk.submit(report_content("once"))
+    # Its reporter sending again (the answer was lost): received, nothing stored again.
+    desk.store(submitted.submission)
+    assert _count(desk) == 1
+    # Another report id with a token already used, or the id with another token: refused.
+    other_token = dataclasses.replace(_variant(desk), report_id=submitted.report_id)
     with pytest.raises(Conflict):
-        desk.store(submitted.submission)
+        desk.store(other_token)
     fresh_id_same_token = dataclasses.replace(
         _variant(desk), lookup_token=submitted.submission.lookup_token
     )

@@ -7,13 +7,17 @@ WebP image (by its bytes, not its name) is shown inline, in a sandbox with nothi
 run, so a crafted file cannot act with the signed-in person's session.
 """
 
+import asyncio
+import contextlib
 import re
 import unicodedata
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from hrd_reports.services import evidence
@@ -43,11 +47,38 @@ def _disposition(kind: str, name: str) -> str:
     )
 
 
+async def _read_ahead(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The file's pieces, the next one read and decrypted in a worker thread while the one
+    before is sent: the database, the decryption and the network each take their turn at
+    once instead of one after another, and at most two chunks are in memory."""
+    done = object()
+    try:
+        upcoming = asyncio.ensure_future(run_in_threadpool(next, pieces, done))
+        while True:
+            piece = await upcoming
+            if piece is done:
+                return
+            upcoming = asyncio.ensure_future(run_in_threadpool(next, pieces, done))
+            yield piece  # type: ignore[misc]
+    finally:
+        # The client went away (or a chunk did not open): let the read in flight end, then
+        # close the generator, which ends its database session.
+        with contextlib.suppress(BaseException):
+            await upcoming
+        await run_in_threadpool(_close, pieces)
+
+
+def _close(pieces: Iterator[bytes]) -> None:
+    close = getattr(pieces, "close", None)
+    if close is not None:
+        close()
+
+
 def _stream(
     opened: evidence.OpenedFile, runtime: RuntimeDep, *, media_type: str, disposition: str
 ) -> StreamingResponse:
     return StreamingResponse(
-        opened.content(runtime.read_sessions),
+        _read_ahead(iter(opened.content(runtime.read_sessions))),
         media_type=media_type,
         headers={
             "content-disposition": disposition,

@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -613,6 +613,9 @@ class BrowserResult:
     heap_before_mib: float
     server_growth: list[float]
     stand_ins: list[str]
+    # The same encryption, garbage collected before each sample (not timed): what the page
+    # holds, as against what it has allocated and not yet given back.
+    held: list[tuple[float, float]] = field(default_factory=list)
 
     def rate(self, runs: list[tuple[float, float]]) -> float:
         return self.megabytes / (statistics.median(ms for ms, _ in runs) / 1000)
@@ -628,12 +631,17 @@ def heap_mib(cdp: Any) -> float:
     return float(usage["usedSize"] + usage.get("backingStorageSize", 0)) / MIB
 
 
-def run_in_page(page: Any, cdp: Any, script: str, argument: dict[str, Any]) -> tuple[float, float]:
-    """``script``'s time in the page (ms) and the page's peak heap (MiB) meanwhile."""
+def run_in_page(
+    page: Any, cdp: Any, script: str, argument: dict[str, Any], *, collect: bool = False
+) -> tuple[float, float]:
+    """``script``'s time in the page (ms) and the page's peak heap (MiB) meanwhile; with
+    ``collect``, garbage is collected before each sample, so the peak is what it holds."""
     cdp.send("HeapProfiler.collectGarbage")
     page.evaluate(script, argument)
     peak = heap_mib(cdp)
     while True:
+        if collect:
+            cdp.send("HeapProfiler.collectGarbage")
         peak = max(peak, heap_mib(cdp))
         state = page.evaluate("window.hrdBench")
         if state["done"]:
@@ -702,10 +710,11 @@ def measure_browser(megabytes: int, repeats: int = 3) -> BrowserResult | None:
                 with PeakMemory(pid) as memory:
                     uploaded.append(run_in_page(page, cdp, SEND, {"answer": False}))
                 growth.append(memory.growth)
+            held = [run_in_page(page, cdp, SEND, {"answer": True}, collect=True)]
             version = browser.version
             browser.close()
     return BrowserResult(
-        version, megabytes, floor, encrypted, uploaded, heap_before, growth, stand_ins
+        version, megabytes, floor, encrypted, uploaded, heap_before, growth, stand_ins, held
     )
 
 
@@ -718,7 +727,11 @@ def print_browser(r: BrowserResult) -> None:
     print(f"  HRDAttachments, API answered in the page: {r.rate(r.encrypt):7.1f} MiB/s   ", end="")
     print(f"ratio {r.ratio:.2f}")
     print(f"    page heap {r.heap_before_mib:.1f} MiB before, ", end="")
-    print(f"peak {max(heap for _, heap in r.encrypt):.1f} MiB (target < {TARGET_HEAP_MIB})")
+    print(f"peak {max(heap for _, heap in r.encrypt):.1f} MiB with garbage not yet collected")
+    if r.held:
+        held = max(heap for _, heap in r.held)
+        print(f"    page heap held (collected at each sample): peak {held:.1f} MiB ", end="")
+        print(f"(target < {TARGET_HEAP_MIB})")
     print(f"  HRDAttachments, uploading to the server:   {r.rate(r.upload):7.1f} MiB/s")
     print(f"    page heap peak {max(heap for _, heap in r.upload):.1f} MiB; ", end="")
     print(f"server RSS growth {_growths(r.server_growth)} MiB")

@@ -90,13 +90,14 @@ def _stream(
     )
 
 
-@router.get("/reports/{report_id}/files/{position}", name="dashboard_report_file")
-def report_file(
-    report_id: UUID,
-    position: _Position,
+def _served(
     session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
+    report_id: UUID,
+    position: int,
+    *,
+    preview: bool,
 ) -> StreamingResponse:
     opened = evidence.open_file(
         session,
@@ -104,29 +105,26 @@ def report_file(
         report_id=report_id,
         position=position,
         secrets=runtime.secrets,
+        preview=preview,
     )
     # The audit entry is committed before the first byte leaves.
     session.commit()
+    if preview:
+        disposition = _disposition("inline", opened.record.name)
+        return _stream(opened, runtime, media_type=opened.view.media_type, disposition=disposition)
     disposition = _disposition("attachment", opened.record.name)
     return _stream(opened, runtime, media_type="application/octet-stream", disposition=disposition)
 
 
+@router.get("/reports/{report_id}/files/{position}", name="dashboard_report_file")
+def report_file(
+    report_id: UUID, position: _Position, session: DbSession, runtime: RuntimeDep, me: CurrentUser
+) -> StreamingResponse:
+    return _served(session, runtime, me, report_id, position, preview=False)
+
+
 @router.get("/reports/{report_id}/files/{position}/preview", name="dashboard_report_file_preview")
 def report_file_preview(
-    report_id: UUID,
-    position: _Position,
-    session: DbSession,
-    runtime: RuntimeDep,
-    me: CurrentUser,
+    report_id: UUID, position: _Position, session: DbSession, runtime: RuntimeDep, me: CurrentUser
 ) -> StreamingResponse:
-    opened = evidence.open_file(
-        session,
-        reader=me.unlocked,
-        report_id=report_id,
-        position=position,
-        secrets=runtime.secrets,
-        preview=True,
-    )
-    session.commit()
-    disposition = _disposition("inline", opened.record.name)
-    return _stream(opened, runtime, media_type=opened.view.media_type, disposition=disposition)
+    return _served(session, runtime, me, report_id, position, preview=True)

@@ -99,8 +99,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         # A report kept for its grace period must not outlive it because nobody ran the purge
         # command, nor an upload never attached its expiry: the server cleans up too, at
         # start and every hour.
-        await _clean_up_now(runtime)
-        cleaning = asyncio.create_task(_clean_up_hourly(runtime))
+        grace = dt.timedelta(days=settings.withdrawal_grace_days)
+        await _clean_up_now(runtime, grace)
+        cleaning = asyncio.create_task(_clean_up_hourly(runtime, grace))
         yield
         cleaning.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -191,33 +192,31 @@ def _largest_report_with_files(settings: Settings) -> int:
     return MAX_REQUEST_BYTES + files + framing
 
 
-def _clean_up(runtime: Runtime) -> None:
+def _clean_up(runtime: Runtime, grace: dt.timedelta) -> None:
     with unit_of_work(runtime.sessions) as session:
-        if runtime.settings.withdrawal_grace_days > 0:
+        # Without a grace period a withdrawal destroys at once: nothing waits to be purged.
+        if grace > dt.timedelta(0):
             withdrawal.purge_withdrawn(
-                session,
-                grace=dt.timedelta(days=runtime.settings.withdrawal_grace_days),
-                actor="server",
-                secrets=runtime.secrets,
+                session, grace=grace, actor="server", secrets=runtime.secrets
             )
         attachments.delete_expired_uploads(session)
         session.commit()
     checkpoint_deleted(runtime.engine)
 
 
-async def _clean_up_now(runtime: Runtime) -> None:
+async def _clean_up_now(runtime: Runtime, grace: dt.timedelta) -> None:
     try:
-        await run_in_threadpool(_clean_up, runtime)
+        await run_in_threadpool(_clean_up, runtime, grace)
     except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
         logger.warning(
             "purging withdrawn reports and expired uploads failed; trying again in an hour"
         )
 
 
-async def _clean_up_hourly(runtime: Runtime) -> None:
+async def _clean_up_hourly(runtime: Runtime, grace: dt.timedelta) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
-        await _clean_up_now(runtime)
+        await _clean_up_now(runtime, grace)
 
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {

@@ -28,7 +28,13 @@ from hrd_reports.crypto.errors import MalformedEnvelope
 from hrd_reports.i18n import N_
 from hrd_reports.models import Attachment, AttachmentChunk, Report, ReportMessage
 from hrd_reports.services.clock import naive_utc_now
-from hrd_reports.services.errors import Conflict, Invalid, NotFound, TooLarge
+from hrd_reports.services.errors import (
+    Conflict,
+    DataIntegrityError,
+    Invalid,
+    NotFound,
+    TooLarge,
+)
 
 _RECORD_SIZES = record_sizes()
 
@@ -84,16 +90,47 @@ def _foreign() -> Invalid:
     )
 
 
-def _pending(session: Session, attachment_id: UUID, *, now: dt.datetime) -> Attachment:
-    upload = session.execute(
+def _exists() -> Conflict:
+    return Conflict(N_("an upload with this id already exists"), code="upload_exists")
+
+
+def too_many_files(limit: int) -> Conflict:
+    return Conflict(
+        N_("a report may have at most %(limit)d files"), code="too_many_files", limit=limit
+    )
+
+
+def file_too_large(max_file_bytes: int) -> TooLarge:
+    return TooLarge(
+        N_("a file may be at most %(limit)d MiB"),
+        code="file_too_large",
+        limit=max_file_bytes // (1024 * 1024),
+    )
+
+
+def storage_full() -> TooLarge:
+    # Past the budget the desk refuses new files (reports without files still arrive)
+    # instead of filling the disk.
+    return TooLarge(
+        N_("the desk cannot take more files at the moment; send the report without them"),
+        code="storage_full",
+    )
+
+
+def _is_pending(upload: Attachment, now: dt.datetime) -> bool:
+    """Not attached yet, and not expired: chunks may still come."""
+    return upload.report_id is None and upload.expires_at is not None and upload.expires_at > now
+
+
+def _by_public_id(session: Session, attachment_id: UUID) -> Attachment | None:
+    return session.execute(
         select(Attachment).where(Attachment.public_id == attachment_id)
     ).scalar_one_or_none()
-    if (
-        upload is None
-        or upload.report_id is not None
-        or upload.expires_at is None
-        or upload.expires_at <= now
-    ):
+
+
+def _pending(session: Session, attachment_id: UUID, *, now: dt.datetime) -> Attachment:
+    upload = _by_public_id(session, attachment_id)
+    if upload is None or not _is_pending(upload, now):
         raise _unknown()
     return upload
 
@@ -130,16 +167,12 @@ def existing_upload(
 ) -> UploadState | None:
     """The upload already started with exactly these values, if any: a browser whose answer
     was lost asks again and resumes, without a second proof of work."""
-    upload = session.execute(
-        select(Attachment).where(Attachment.public_id == declared.attachment_id)
-    ).scalar_one_or_none()
+    upload = _by_public_id(session, declared.attachment_id)
     if upload is None:
         return None
-    now = now or naive_utc_now()
-    pending = upload.report_id is None and upload.expires_at and upload.expires_at > now
-    if pending and _same(upload, declared):
+    if _is_pending(upload, now or naive_utc_now()) and _same(upload, declared):
         return state_of(session, upload)
-    raise Conflict(N_("an upload with this id already exists"), code="upload_exists")
+    raise _exists()
 
 
 def check_declared(declared: UploadDeclared, limits: AttachmentLimits) -> Layout:
@@ -150,11 +183,7 @@ def check_declared(declared: UploadDeclared, limits: AttachmentLimits) -> Layout
         raise Conflict(N_("this desk does not accept files"), code="too_many_files")
     padded = declared.stored_size - declared.chunks * CHUNK_OVERHEAD
     if padded > padded_size(limits.max_file_bytes):
-        raise TooLarge(
-            N_("a file may be at most %(limit)d MiB"),
-            code="file_too_large",
-            limit=limits.max_file_bytes // (1024 * 1024),
-        )
+        raise file_too_large(limits.max_file_bytes)
     try:
         return Layout.of_upload(
             chunks=declared.chunks,
@@ -183,19 +212,11 @@ def start_upload(
         .where(Attachment.bound_report == declared.report_id, _kept(now))
     ).scalar_one()
     if count >= limits.per_report:
-        raise Conflict(
-            N_("a report may have at most %(limit)d files"),
-            code="too_many_files",
-            limit=limits.per_report,
-        )
-    # Checked before any chunk arrives: past the budget the desk refuses new files (reports
-    # without files still arrive) instead of filling the disk. Two uploads started at the
-    # same moment can pass it together, by at most one file each.
+        raise too_many_files(limits.per_report)
+    # Checked before any chunk arrives. Two uploads started at the same moment can pass it
+    # together, by at most one file each.
     if storage_used(session, now=now) + declared.stored_size > limits.storage_bytes:
-        raise TooLarge(
-            N_("the desk cannot take more files at the moment; send the report without them"),
-            code="storage_full",
-        )
+        raise storage_full()
     upload = Attachment(
         public_id=declared.attachment_id,
         bound_report=declared.report_id,
@@ -208,7 +229,7 @@ def start_upload(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(N_("an upload with this id already exists"), code="upload_exists") from exc
+        raise _exists() from exc
     return UploadState(upload.public_id, upload.chunks, list(range(upload.chunks)))
 
 
@@ -239,11 +260,7 @@ def store_chunk(session: Session, *, attachment_id: UUID, index: int, data: byte
             index=index,
             length=layout.stored_length(index),
         )
-    stored = session.execute(
-        select(AttachmentChunk.data).where(
-            AttachmentChunk.attachment_id == upload.id, AttachmentChunk.index == index
-        )
-    ).scalar_one_or_none()
+    stored = _stored_chunk(session, upload.id, index)
     if stored is None:
         session.add(AttachmentChunk(attachment_id=upload.id, index=index, data=data))
         try:
@@ -251,11 +268,7 @@ def store_chunk(session: Session, *, attachment_id: UUID, index: int, data: byte
                 session.flush()
         except IntegrityError:
             # The same chunk, sent twice at once over a flaky connection: the other stored it.
-            stored = session.execute(
-                select(AttachmentChunk.data).where(
-                    AttachmentChunk.attachment_id == upload.id, AttachmentChunk.index == index
-                )
-            ).scalar_one()
+            stored = _stored_chunk(session, upload.id, index)
     if stored is not None and stored != data:
         raise Conflict(
             N_("chunk %(index)d was already received with other bytes"),
@@ -303,7 +316,7 @@ def attach(
                 # of it changes, its record included.
                 continue
             raise _foreign()
-        if upload.expires_at is None or upload.expires_at <= now:
+        if not _is_pending(upload, now):
             raise _foreign()
         if len(file.record) not in _RECORD_SIZES:
             raise Invalid(N_("a file's record is not padded to a known size"), code="bad_record")
@@ -316,11 +329,7 @@ def attach(
         select(func.count()).select_from(Attachment).where(Attachment.report_id == report.id)
     ).scalar_one()
     if count + len(attached) > limits.per_report:
-        raise Conflict(
-            N_("a report may have at most %(limit)d files"),
-            code="too_many_files",
-            limit=limits.per_report,
-        )
+        raise too_many_files(limits.per_report)
     for position, (upload, file) in enumerate(attached, start=count + 1):
         upload.report_id = report.id
         upload.message_id = message.id if message is not None else None
@@ -366,20 +375,25 @@ def file_at(session: Session, report: Report, position: int) -> Attachment:
     return found
 
 
-def chunk_data(session: Session, attachment: Attachment, index: int) -> bytes:
-    return session.execute(
-        select(AttachmentChunk.data).where(
-            AttachmentChunk.attachment_id == attachment.id, AttachmentChunk.index == index
-        )
-    ).scalar_one()
-
-
-def chunk_data_by_id(session: Session, attachment_pk: int, index: int) -> bytes:
+def _stored_chunk(session: Session, attachment_pk: int, index: int) -> bytes | None:
     return session.execute(
         select(AttachmentChunk.data).where(
             AttachmentChunk.attachment_id == attachment_pk, AttachmentChunk.index == index
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
+
+
+def chunk_data_by_id(session: Session, attachment_pk: int, index: int) -> bytes:
+    """A stored chunk, by its attachment's key (a reader that holds no row, in its own
+    session); refused as damaged data if it is missing."""
+    data = _stored_chunk(session, attachment_pk, index)
+    if data is None:
+        raise DataIntegrityError(N_("a chunk of a file is missing"))
+    return data
+
+
+def chunk_data(session: Session, attachment: Attachment, index: int) -> bytes:
+    return chunk_data_by_id(session, attachment.id, index)
 
 
 def chunks_of(session: Session, attachment: Attachment) -> Iterable[bytes]:

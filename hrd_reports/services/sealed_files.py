@@ -38,7 +38,6 @@ from hrd_reports.services.errors import Conflict, Invalid, TooLarge
 
 # A photo is cleaned whole; phones write photos of a few MB, editors rarely past 50 MB.
 MAX_PHOTO_BYTES = 64 * 1024 * 1024
-_STORAGE_FULL = N_("the desk cannot take more files at the moment; send the report without them")
 # Enough to tell a photo from anything else.
 _SNIFF_BYTES = 32
 
@@ -88,15 +87,11 @@ class ServerSealedFiles:
 
     def begin(self, *, name: str, media_type: str) -> None:
         if len(self._files) >= self._limits.per_report:
-            raise Conflict(
-                N_("a report may have at most %(limit)d files"),
-                code="too_many_files",
-                limit=self._limits.per_report,
-            )
+            raise attachments.too_many_files(self._limits.per_report)
         attachment_id = uuid.uuid4()
         with unit_of_work(self._sessions) as session:
             if attachments.storage_used(session) >= self._limits.storage_bytes:
-                raise TooLarge(_STORAGE_FULL, code="storage_full")
+                raise attachments.storage_full()
             # Until its report is stored, an upload like any other: if this request dies, the
             # chunks stored so far expire with it.
             row = Attachment(
@@ -127,11 +122,7 @@ class ServerSealedFiles:
         file = self._require_current()
         file.size += len(data)
         if file.size > self._limits.max_file_bytes:
-            raise TooLarge(
-                N_("a file may be at most %(limit)d MiB"),
-                code="file_too_large",
-                limit=self._limits.max_file_bytes // (1024 * 1024),
-            )
+            raise attachments.file_too_large(self._limits.max_file_bytes)
         file.original.update(data)
         if not file.decided:
             file.head += data
@@ -218,7 +209,7 @@ class ServerSealedFiles:
             row.chunks = layout.chunks
             row.stored_size = file.stored_bytes
             if attachments.storage_used(session) > self._limits.storage_bytes:
-                raise TooLarge(_STORAGE_FULL, code="storage_full")
+                raise attachments.storage_full()
             session.commit()
         self._records.append(FileNamed(file.attachment_id, sealed))
 

@@ -101,6 +101,18 @@ def _sniff(session: Session, file_key: FileKey, row: Attachment) -> str:
     return filetypes.media_type_of(first[: filetypes.SNIFF_BYTES])
 
 
+def _opened(
+    session: Session, report: Report, row: Attachment, dek: bytes
+) -> tuple[FileKey, Record, FileView]:
+    """The file's key and its view, its record opened and its type sniffed; CryptoError when
+    either does not open."""
+    file_key = _key_of(session, report, row, dek)
+    record = _open_record(file_key, row)
+    media_type = _sniff(session, file_key, row)
+    view = FileView(row.position or 0, row.bound_message, row.stored_size, media_type, record)
+    return file_key, record, view
+
+
 def list_files(session: Session, report: Report, dek: bytes) -> list[FileView]:
     """Every file of the report, each with its record and sniffed type if it opens.
 
@@ -108,17 +120,12 @@ def list_files(session: Session, report: Report, dek: bytes) -> list[FileView]:
     """
     views = []
     for row in attachments.files_of(session, report):
-        position = row.position or 0
         try:
-            file_key = _key_of(session, report, row, dek)
-            record = _open_record(file_key, row)
-            media_type = _sniff(session, file_key, row)
+            views.append(_opened(session, report, row, dek)[2])
         except CryptoError:
             # A client can send a record or chunk that does not open: the desk sees that the
             # file is there and damaged, and the rest of the report as usual.
-            views.append(FileView(position, row.bound_message, row.stored_size))
-            continue
-        views.append(FileView(position, row.bound_message, row.stored_size, media_type, record))
+            views.append(FileView(row.position or 0, row.bound_message, row.stored_size))
     return views
 
 
@@ -147,14 +154,11 @@ def open_file(
     dek = keys.data_key(session, report)
     row = attachments.file_at(session, report, position)
     try:
-        file_key = _key_of(session, report, row, dek)
-        record = _open_record(file_key, row)
-        media_type = _sniff(session, file_key, row)
+        file_key, record, view = _opened(session, report, row, dek)
     except CryptoError as exc:
         raise DataIntegrityError(
             N_("file %(n)d of report %(report)s does not open"), n=position, report=report.public_id
         ) from exc
-    view = FileView(position, row.bound_message, row.stored_size, media_type, record)
     if preview and not view.previewable:
         raise Invalid(N_("only JPEG, PNG and WebP images can be previewed; download it instead"))
     audit.record(

@@ -196,6 +196,7 @@ async def report_submit(  # noqa: PLR0911 - each refusal is its own page
         return sink
 
     form = StreamedForm()
+    sealed = None
     try:
         try:
             await read_form(
@@ -220,9 +221,7 @@ async def report_submit(  # noqa: PLR0911 - each refusal is its own page
                 return refusal({}, {"report": "malformed"}, 400)
             return refusal(form.fields, {"files": exc.code}, _status_of_file_refusal(exc))
         except BodyTooLarge:
-            # More than every file at its largest: not a form a reporter sent.
-            notice = Notice(N_("the request is too large"))
-            return pages.render(request, "error.html", {"message": notice}, status_code=413)
+            return _too_large(request, pages)
         form_token = (form.fields.get("form_token") or [""])[0]
         sealed = await run_in_threadpool(
             _seal_on_server,
@@ -231,13 +230,12 @@ async def report_submit(  # noqa: PLR0911 - each refusal is its own page
             form_token,
             _sealed_files(sink, report_id, dek, runtime),
         )
-    except BaseException:
-        if sink is not None:
-            await run_in_threadpool(sink.discard)
-        raise
+    finally:
+        # Files of a report that was refused, failed, or was sent already (Back, then Reload)
+        # are not kept until they expire.
+        if sealed is None:
+            await _discard(sink)
     if sealed is None:
-        if sink is not None:
-            await run_in_threadpool(sink.discard)
         return pages.render(request, "reporter/already_sent.html", status_code=409)
     return pages.render(
         request,
@@ -245,6 +243,12 @@ async def report_submit(  # noqa: PLR0911 - each refusal is its own page
         {"receipt": sealed.receipt},
         headers=CLEAR_SITE_DATA,
     )
+
+
+def _too_large(request: Request, pages: PagesDep) -> HTMLResponse:
+    # More than every file at its largest: not a form a reporter sent.
+    notice = Notice(N_("the request is too large"))
+    return pages.render(request, "error.html", {"message": notice}, status_code=413)
 
 
 class _NotRead(Exception):
@@ -432,44 +436,40 @@ async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -
         return files.sink
 
     form = StreamedForm()
+    result = None
     try:
-        try:
-            await read_form(
-                request.headers.get("content-type", ""),
-                request.stream(),
-                form,
-                max_fields=8,
-                max_field_bytes=MAX_MESSAGE_FORM_BYTES,
-                files_field=FILES_FIELD,
-                sink_for_first_file=files_of_this_message,
-            )
-            action, keys = checked or _checked_inbox_form(_single(form.fields), limit)
-            result = await run_in_threadpool(
-                _act_on_inbox,
-                runtime,
-                action,
-                keys,
-                _single(form.fields).get("message", ""),
-                choose_locale(request),
-                files,
-            )
-        except _FormRefused as refused:
+        await read_form(
+            request.headers.get("content-type", ""),
+            request.stream(),
+            form,
+            max_fields=8,
+            max_field_bytes=MAX_MESSAGE_FORM_BYTES,
+            files_field=FILES_FIELD,
+            sink_for_first_file=files_of_this_message,
+        )
+        action, keys = checked or _checked_inbox_form(_single(form.fields), limit)
+        result = await run_in_threadpool(
+            _act_on_inbox,
+            runtime,
+            action,
+            keys,
+            _single(form.fields).get("message", ""),
+            choose_locale(request),
+            files,
+        )
+    except _FormRefused as refused:
+        return _inbox_page(request, pages, problem=refused.notice, status_code=refused.status)
+    except BodyTooLarge:
+        return _too_large(request, pages)
+    except NotFound as exc:
+        return _inbox_page(request, pages, problem=Notice.of(exc))
+    except ServiceError as exc:
+        status = _status_of_file_refusal(exc)
+        return _inbox_page(request, pages, problem=Notice.of(exc), status_code=status)
+    finally:
+        # Files of a message that was refused or failed are not kept until they expire.
+        if result is None:
             await _discard(files.sink)
-            return _inbox_page(request, pages, problem=refused.notice, status_code=refused.status)
-        except BodyTooLarge:
-            await _discard(files.sink)
-            notice = Notice(N_("the request is too large"))
-            return pages.render(request, "error.html", {"message": notice}, status_code=413)
-        except NotFound as exc:
-            await _discard(files.sink)
-            return _inbox_page(request, pages, problem=Notice.of(exc))
-        except ServiceError as exc:
-            await _discard(files.sink)
-            status = _status_of_file_refusal(exc)
-            return _inbox_page(request, pages, problem=Notice.of(exc), status_code=status)
-    except BaseException:
-        await _discard(files.sink)
-        raise
     return _inbox_page(request, pages, **result)
 
 

@@ -153,7 +153,7 @@ def invited(
         },
     )
     assert response.status_code == 200, response.text
-    assert "your account is ready" in response.text
+    assert "Your account is ready" in response.text
     return Staff(person, secret), path.rsplit("/", 1)[1]
 
 

@@ -18,6 +18,7 @@ from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Invitation, Role, User
 from hrd_reports.services import audit, clock, credentials, users
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import (
     Conflict,
     Invalid,
@@ -31,6 +32,13 @@ ISSUER = "hrd-reports"
 # The link names the account, so this may say which of the two it was.
 ENROLMENT_PASSWORD_REFUSED = N_(
     "the password is wrong, or this account is locked for a while after too many attempts"
+)
+
+
+ENROLMENT_CODE_WRONG = N_(
+    "the code from the authenticator app is not the one expected now. You do not need to scan "
+    "again: type the six digits the app shows at this moment, and if it still fails, check that "
+    "the phone's clock is set automatically"
 )
 
 
@@ -106,8 +114,9 @@ def accept_invitation(
     passwords: PasswordProtection,
     secrets: ServerSecrets,
     throttle: Throttle,
-) -> User:
-    """Set the password (new person) or check it (existing account) and enrol the app.
+) -> UnlockedUser:
+    """Set the password (new person) or check it (existing account) and enrol the app; the
+    person's key comes back open, for the caller to sign them in at once.
 
     The code proves that the authenticator app holds the secret before anyone depends on it.
     An existing account's password is checked as a sign-in checks it (counted, locked out,
@@ -119,11 +128,11 @@ def accept_invitation(
         totp_secret, code, now=clock.utc_now().timestamp(), last_used_step=None
     )
     if step is None:
-        raise Invalid(
-            N_("the code from the authenticator app is wrong; scan the code again and retry")
-        )
+        # The page keeps the same key: the app already holds it, and a new one would make the
+        # person scan again and leave a dead entry in their app.
+        raise Invalid(ENROLMENT_CODE_WRONG)
     if invitation.user_id is None:
-        user = users.create_user(
+        unlocked = users.create_account(
             session,
             name=invitation.name,
             role=invitation.role,
@@ -146,7 +155,8 @@ def accept_invitation(
             refusal=ENROLMENT_PASSWORD_REFUSED,
             via="enrolment link",
         )
-        user = credentials.open_key(existing, password=password, passwords=passwords).user
+        unlocked = credentials.open_key(existing, password=password, passwords=passwords)
+    user = unlocked.user
     user.totp_secret = totp.protect_secret(
         totp_secret, key=totp.storage_key(secrets.pepper), owner=str(user.public_id)
     )
@@ -163,4 +173,4 @@ def accept_invitation(
         subject=user.name,
         detail={"role": user.role.value},
     )
-    return user
+    return unlocked

@@ -19,6 +19,7 @@ from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring, sessions
 from hrd_reports.services.clock import utc_today
+from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import (
     Conflict,
     Forbidden,
@@ -77,6 +78,29 @@ def create_user(
     secrets: ServerSecrets,
     actor: str,
 ) -> User:
+    return create_account(
+        session,
+        name=name,
+        role=role,
+        password=password,
+        passwords=passwords,
+        secrets=secrets,
+        actor=actor,
+    ).user
+
+
+def create_account(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    password: str,
+    passwords: PasswordProtection,
+    secrets: ServerSecrets,
+    actor: str,
+) -> UnlockedUser:
+    """A new person and their key pair, the private key still open: whoever creates an account
+    from a form signs its person in at once, without a second Argon2 derivation to reopen it."""
     check_name(name)
     check_password(name=name, password=password)
     audit.lock_for_change(session)
@@ -110,7 +134,7 @@ def create_user(
         subject=name,
         detail={"role": role.value},
     )
-    return user
+    return UnlockedUser(user=user, private_key=private)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_invitation_accept": ANONYMOUS,
     "dashboard_logout": ALL_STAFF,
     "dashboard_home": ALL_STAFF,
+    "dashboard_welcome": ALL_STAFF,
     "dashboard_reports": READERS,
     "dashboard_report": READERS,
     "dashboard_report_workflow": READERS,

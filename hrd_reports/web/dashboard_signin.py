@@ -50,9 +50,6 @@ _FORM_EXPIRED = N_("this form has expired; please try again")
 _BUSY = N_("many people are signing in at once; please try again in a moment")
 
 
-_ENROLLED = N_("your account is ready; a coordinator will vet it before you can read reports")
-
-
 _PASSWORDS_DIFFER = N_("the two passwords differ")
 
 
@@ -227,11 +224,16 @@ def _pending_invitation(runtime: Runtime, token: str) -> Any:
 
 def _accept_invitation(
     runtime: Runtime, token: str, password: str, secret: bytes, code: str
-) -> Any:
-    """The account enrolled (and created, for a new person), or the refusal; one unit of work."""
+) -> SessionToken:
+    """The account enrolled (and created, for a new person) and signed in, or the refusal;
+    one unit of work.
+
+    Signing in here, with the key the password has just opened, spares the person a second
+    sign-in with the code the enrolment has just spent (each code works once).
+    """
     with unit_of_work(runtime.sessions) as session:
         try:
-            user = accounts.accept_invitation(
+            unlocked = accounts.accept_invitation(
                 session,
                 token=token,
                 password=password,
@@ -245,8 +247,11 @@ def _accept_invitation(
             # The failure count and the audit entry are kept, as at sign-in.
             session.commit()
             raise
+        token = sessions.open_session(
+            session, unlocked=unlocked, limits=session_limits(runtime.settings)
+        )
         session.commit()
-        return user
+    return token
 
 
 @router.post("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_accept")
@@ -272,6 +277,7 @@ async def invitation_accept(
             request, "dashboard/message.html", {"message": Notice(_FORM_EXPIRED)}, status_code=400
         )
     problem: Notice | None = None
+    signed_in: SessionToken | None = None
     if invitation.user_id is None and password != password_again:
         problem = Notice(_PASSWORDS_DIFFER)
     else:
@@ -280,12 +286,12 @@ async def invitation_accept(
                 problem = Notice(_BUSY)
             else:
                 try:
-                    await run_in_threadpool(
+                    signed_in = await run_in_threadpool(
                         _accept_invitation, runtime, token, password, secret, code
                     )
                 except ServiceError as exc:
                     problem = Notice.of(exc)
-    if problem is not None:
+    if signed_in is None:
         try:
             invitation = await run_in_threadpool(_pending_invitation, runtime, token)
         except ServiceError as exc:
@@ -299,6 +305,17 @@ async def invitation_accept(
             problem=problem,
             status=400,
         )
-    return pages.render(
-        request, "dashboard/message.html", {"message": Notice(_ENROLLED), "sign_in": True}
+    response = see_other(request, "dashboard_welcome")
+    set_cookie(
+        response,
+        request,
+        SESSION_COOKIE_PLAIN,
+        signed_in.cookie_value(secret=runtime.secrets.session),
     )
+    return response
+
+
+@router.get("/welcome", response_class=HTMLResponse, name="dashboard_welcome")
+def welcome(request: Request, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
+    """Where a person lands after enrolling: what their account can do now, and what next."""
+    return pages.render(request, "dashboard/welcome.html", {"me": me})

@@ -62,6 +62,44 @@ def test_setup_link_creates_the_first_administrator_and_shows_the_recovery_key_o
     assert recovery_key.group(1) not in again.text
 
 
+def _continue_token(page: str) -> str:
+    found = re.search(r'name="invitation" value="([^"]+)"', page)
+    assert found is not None, page[:2000]
+    return found.group(1)
+
+
+def test_setup_leads_on_to_enrolment_only_once_the_recovery_key_is_confirmed_saved(
+    client: TestClient, setup_token: str
+) -> None:
+    done = client.post(f"/setup/{setup_token}", data=_form())
+    invitation = _continue_token(done.text)
+
+    # Not ticked: asked again, with the same way on; the key is not shown again.
+    unticked = client.post("/setup/continue", data={"invitation": invitation})
+    assert unticked.status_code == 400
+    assert _continue_token(unticked.text) == invitation
+    assert 'data-testid="recovery-key"' not in unticked.text
+
+    ticked = client.post(
+        "/setup/continue?lang=ar",
+        data={"invitation": invitation, "saved": "yes"},
+        follow_redirects=False,
+    )
+    assert ticked.status_code == 303
+    assert ticked.headers["location"] == f"/dashboard/invitation/{invitation}?lang=ar"
+    enrolment = client.get(ticked.headers["location"])
+    assert enrolment.status_code == 200
+    assert 'data-testid="totp-secret"' in enrolment.text
+
+
+def test_setup_continue_with_a_made_up_invitation_is_not_found(client: TestClient) -> None:
+    answer = client.post(
+        "/setup/continue", data={"invitation": "made-up", "saved": "yes"}, follow_redirects=False
+    )
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -87,7 +87,7 @@ def accept(desk: Desk, token: str, *, password: str, secret: bytes, code: str) -
                 passwords=desk.runtime.passwords,
                 secrets=desk.secrets,
                 throttle=THROTTLE,
-            )
+            ).user
         except AuthenticationFailed:
             session.commit()
             raise

@@ -247,11 +247,11 @@ def _accept_invitation(
             # The failure count and the audit entry are kept, as at sign-in.
             session.commit()
             raise
-        token = sessions.open_session(
+        opened = sessions.open_session(
             session, unlocked=unlocked, limits=session_limits(runtime.settings)
         )
         session.commit()
-    return token
+    return opened
 
 
 @router.post("/invitation/{token}", response_class=HTMLResponse, name="dashboard_invitation_accept")

@@ -106,7 +106,7 @@ def load_or_create(keys_dir: Path, *, may_create: bool) -> ServerSecrets:
     return ServerSecrets(**{name: _read_secret(path) for name, path in paths.items()})
 
 
-SMTP_PASSWORD_FILE = "smtp-password"
+SMTP_PASSWORD_FILE = "smtp-password"  # noqa: S105 - the file's name, not its content
 
 
 def read_smtp_password(keys_dir: Path) -> str | None:

@@ -95,6 +95,9 @@ class SmtpTransport:
     server: SmtpServer
     password: str | None = field(default=None, repr=False)
     timeout: float = TIMEOUT_SECONDS
+    # The name this side gives in EHLO: smtplib would send the machine's own host name, which
+    # may say where the desk's server stands; the sender's domain says nothing new.
+    helo_name: str = "localhost"
     # The authorities to verify the server against: the system's, unless a test gives its own.
     tls_context: ssl.SSLContext | None = field(default=None, repr=False)
 
@@ -105,9 +108,15 @@ class SmtpTransport:
         server = self.server
         if server.security is Security.TLS:
             return smtplib.SMTP_SSL(
-                server.host, server.port, timeout=self.timeout, context=self._context()
+                server.host,
+                server.port,
+                local_hostname=self.helo_name,
+                timeout=self.timeout,
+                context=self._context(),
             )
-        connection = smtplib.SMTP(server.host, server.port, timeout=self.timeout)
+        connection = smtplib.SMTP(
+            server.host, server.port, local_hostname=self.helo_name, timeout=self.timeout
+        )
         if server.security is Security.STARTTLS:
             try:
                 # Raises when the server does not offer STARTTLS: never falls back to plain.

@@ -117,17 +117,24 @@ def set_choice(
         locale = DEFAULT_LOCALE
     subscription = session.get(NotificationSubscription, user.id, with_for_update=True)
     was_off = subscription is None or subscription.choice is NotifyChoice.OFF
+    # Counting starts from what is there now (read before the row is added: no autoflush of
+    # a half-made row).
+    marks = (
+        {
+            "seen_report_id": _newest(session, Report.id),
+            "seen_message_id": _newest(
+                session, ReportMessage.id, ReportMessage.sender == MessageSender.REPORTER
+            ),
+            "seen_grant_id": _newest(session, ReportGrant.id, ReportGrant.user_id == user.id),
+        }
+        if was_off
+        else {}
+    )
     if subscription is None:
-        subscription = NotificationSubscription(user_id=user.id)
+        subscription = NotificationSubscription(user_id=user.id, choice=choice, locale=locale)
         session.add(subscription)
-    if was_off:
-        subscription.seen_report_id = _newest(session, Report.id)
-        subscription.seen_message_id = _newest(
-            session, ReportMessage.id, ReportMessage.sender == MessageSender.REPORTER
-        )
-        subscription.seen_grant_id = _newest(
-            session, ReportGrant.id, ReportGrant.user_id == user.id
-        )
+    for name, value in marks.items():
+        setattr(subscription, name, value)
     subscription.choice = choice
     subscription.locale = locale
     subscription.address = (

@@ -12,7 +12,7 @@ import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import StrEnum
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 # Long enough for a slow relay, short enough that a hung one does not hold the sender.
 TIMEOUT_SECONDS = 30.0
@@ -38,7 +38,7 @@ class SmtpServer:
 
     def __str__(self) -> str:
         """The server as an administrator reads it; it never held a password."""
-        user = f"{self.user}@" if self.user else ""
+        user = f"{quote(self.user, safe='')}@" if self.user else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.security.value}://{user}{host}:{self.port}"
 

@@ -11,9 +11,9 @@ from hrd_reports.services import notification_choice, notifications
 from hrd_reports.services.notifications import Outgoing
 from tests.helpers import Desk
 
-# The services are given their time: the top of the hour is at 10:00.
-NOW = dt.datetime(2031, 3, 1, 9, 20, 10)
-NEXT_HOUR = dt.datetime(2031, 3, 1, 10, 0, 0)
+# The services are given their time, in UTC without a zone as stored: the next hour is 10:00.
+NOW = dt.datetime(2031, 3, 1, 9, 20, 10, tzinfo=dt.UTC).replace(tzinfo=None)
+NEXT_HOUR = dt.datetime(2031, 3, 1, 10, 0, 0, tzinfo=dt.UTC).replace(tzinfo=None)
 
 
 def choose(

@@ -159,9 +159,7 @@ def test_collect_reporter_message_on_an_urgent_report_is_urgent(
     assert (mail.kind, mail.reports, mail.messages, mail.urgent) == ("urgent", 0, 1, 1)
 
 
-def test_collect_message_already_read_is_not_counted(
-    desk: Desk, staff: dict[str, Person]
-) -> None:
+def test_collect_message_already_read_is_not_counted(desk: Desk, staff: dict[str, Person]) -> None:
     submitted = desk.submit(content("a report"))
     choose(desk, "carol", DIGEST)
     post(desk, submitted, "read before the round")
@@ -295,9 +293,7 @@ def test_claim_next_a_claimed_mail_is_not_claimed_again_until_its_claim_ends(
     assert again is not None
 
 
-def test_claim_next_digest_is_not_due_before_the_hour(
-    desk: Desk, staff: dict[str, Person]
-) -> None:
+def test_claim_next_digest_is_not_due_before_the_hour(desk: Desk, staff: dict[str, Person]) -> None:
     choose(desk, "carol", DIGEST)
     desk.submit(content("a report"))
     collect(desk)
@@ -328,9 +324,7 @@ def test_record_failure_keeps_the_mail_and_pauses_doubling_up_to_an_hour(
     assert (mail.attempts, mail.last_error, mail.reports) == (9, "ConnectionRefusedError", 1)
 
 
-def test_record_sent_keeps_what_arrived_while_sending(
-    desk: Desk, staff: dict[str, Person]
-) -> None:
+def test_record_sent_keeps_what_arrived_while_sending(desk: Desk, staff: dict[str, Person]) -> None:
     choose(desk, "carol", AT_ONCE)
     desk.submit(content("first"))
     collect(desk)

@@ -10,6 +10,7 @@ the mail without losing it, and never a report.
 import logging
 import re
 import socket
+import time
 from uuid import UUID
 
 import pytest
@@ -18,7 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from hrd_reports.content import GOVERNORATES, INCIDENT_TYPES
-from hrd_reports.models import PendingNotification, Report, Role
+from hrd_reports.models import (
+    NotificationState,
+    NotifyChoice,
+    PendingNotification,
+    Report,
+    Role,
+)
 from hrd_reports.notifier import Notifier, Round
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
@@ -26,11 +33,15 @@ from hrd_reports.wiring import Runtime
 from tests.dashboard_support import Clock, StaffBrowser, enrol, install_clock
 from tests.helpers import Desk, Person, post_report, post_reporter_message
 from tests.mail_server import MailServer, free_port, running
+from tests.server import StartServer
+from tests.unit.services.notification_support import choose
 from tests.unit.services.reading_support import content
 
 CANARY = "CANARY-notify كناري-الإشعار"
 MESSAGE_CANARY = "CANARY-notify-message رسالة-كناري"
 ADDRESS = "cora.desk@example.org"
+# The real server's first round runs as it starts; this bounds a broken one's wait.
+MAIL_WAIT_SECONDS = 60.0
 
 
 @pytest.fixture
@@ -52,6 +63,16 @@ def settings(settings: Settings, mail_port: int) -> Settings:
             "smtp_from": "desk@example.org",
         }
     )
+
+
+@pytest.fixture
+def cli_env(cli_env: dict[str, str], mail_port: int) -> dict[str, str]:
+    """The environment of ``hrd-reports serve`` for this desk, with its mail server."""
+    return {
+        **cli_env,
+        "HRD_SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
+        "HRD_SMTP_FROM": "desk@example.org",
+    }
 
 
 @pytest.fixture
@@ -311,3 +332,29 @@ def test_navigation_shows_unread_reporters_messages_until_they_are_read(
 
     coordinator.report(report_id)
     assert _nav_unread(coordinator.page("/dashboard/reports")) is None
+
+
+# ---- the real server ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_server_with_two_workers_sends_one_mail_for_what_arrived(
+    desk: Desk, admin: Person, start_server: StartServer, mail_port: int
+) -> None:
+    desk.add_vetted("cora", Role.COORDINATOR, by=admin)
+    choose(desk, "cora", NotifyChoice.URGENT_AND_DIGEST, address=ADDRESS)
+    desk.submit(content(CANARY, in_danger_now="yes"))
+
+    with running(MailServer(mail_port)) as mail_server:
+        # Both workers count and send when they start: the database lets one of them send.
+        server = start_server(workers=2)
+        deadline = time.monotonic() + MAIL_WAIT_SECONDS
+        while not mail_server.received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        server.stop()
+
+    assert [mail.recipients for mail in mail_server.received] == [[ADDRESS]]
+    assert "1 new report is waiting." in mail_server.received[0].body
+    assert waiting_rows(desk) == []
+    with desk.session() as session:
+        assert session.execute(select(NotificationState.sent)).scalar_one() == 1

@@ -12,8 +12,9 @@ yet may be urgent (its reporter may have said they are in danger now; the server
 only when a reader first opens it, see ``Report.urgent``), one opened and found urgent is,
 and a reporter's message is urgent when its report is known to be.
 
-Times here are kept to the hour, but for the next attempt of a mail that failed: a finer
-time of a notification would time the reports it counted.
+Times here are kept to the hour (a mail due at once is due since the hour began), but while a
+mail is being sent (its claim) or waits after a failure (its next attempt), to the minute: a
+finer time of a notification would time the reports it counted. A mail sent leaves no time.
 """
 
 import datetime as dt
@@ -53,6 +54,11 @@ STATE_ID = 1
 
 def to_the_hour(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def to_the_next_minute(moment: dt.datetime) -> dt.datetime:
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + dt.timedelta(minutes=1)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -186,7 +192,8 @@ def _queue(session: Session, *, user_id: int, news: News, at_once: bool, now: dt
                 messages=news.messages,
                 urgent=news.urgent,
                 waiting_since=to_the_hour(now),
-                next_attempt_at=now if at_once else to_the_hour(now) + dt.timedelta(hours=1),
+                next_attempt_at=to_the_hour(now)
+                + (dt.timedelta(0) if at_once else dt.timedelta(hours=1)),
                 attempts=0,
             )
         )
@@ -200,7 +207,7 @@ def _queue(session: Session, *, user_id: int, news: News, at_once: bool, now: dt
         session.execute(
             update(table)
             .where(table.user_id == user_id, table.attempts == 0, table.next_attempt_at > now)
-            .values(next_attempt_at=now)
+            .values(next_attempt_at=to_the_hour(now))
         )
 
 
@@ -275,7 +282,7 @@ def claim_next(session: Session, *, now: dt.datetime, secrets: ServerSecrets) ->
         taken = session.execute(
             update(table)
             .where(table.user_id == user_id, *_due(now))
-            .values(claimed_until=now + CLAIM_LEASE)
+            .values(claimed_until=to_the_next_minute(now + CLAIM_LEASE))
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             continue
@@ -334,7 +341,7 @@ def record_sent(session: Session, outgoing: Outgoing, *, now: dt.datetime) -> No
             waiting_since=to_the_hour(now),
             # What was left is urgent only if urgent news arrived while sending: sent now.
             next_attempt_at=case(
-                (table.urgent - outgoing.urgent > 0, now),
+                (table.urgent - outgoing.urgent > 0, to_the_hour(now)),
                 else_=to_the_hour(now) + dt.timedelta(hours=1),
             ),
             kind=case(
@@ -360,7 +367,7 @@ def record_failure(
     """The mail was not accepted: it stays, to be tried again after a growing pause; the
     failure is kept for administrators (its class only). The time of the next attempt."""
     attempts = outgoing.attempts + 1
-    next_attempt = now + retry_delay(attempts)
+    next_attempt = to_the_next_minute(now + retry_delay(attempts))
     session.execute(
         update(PendingNotification)
         .where(PendingNotification.user_id == outgoing.user_id)

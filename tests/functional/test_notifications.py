@@ -200,13 +200,13 @@ def test_notification_with_the_mail_server_down_is_kept_and_delivered_once_it_is
 
     # Within its pause the mail is not tried again; after it, it is.
     assert notifier.run_once() == Round(sent=0, failed=0)
-    fake_clock.advance(61)
+    fake_clock.advance(120)  # a minute, to the next whole minute
     assert notifier.run_once() == Round(sent=0, failed=1)
     assert waiting_rows(desk) == [(2, "ConnectionRefusedError")]
 
     with running(MailServer(mail_port)) as server:
         assert notifier.run_once() == Round(sent=0, failed=0)  # its pause is two minutes now
-        fake_clock.advance(121)
+        fake_clock.advance(180)
         assert notifier.run_once() == Round(sent=1, failed=0)
         assert notifier.run_once() == Round(sent=0, failed=0)
 

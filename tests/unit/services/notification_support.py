@@ -13,6 +13,7 @@ from tests.helpers import Desk
 
 # The services are given their time, in UTC without a zone as stored: the next hour is 10:00.
 NOW = dt.datetime(2031, 3, 1, 9, 20, 10, tzinfo=dt.UTC).replace(tzinfo=None)
+THIS_HOUR = dt.datetime(2031, 3, 1, 9, 0, 0, tzinfo=dt.UTC).replace(tzinfo=None)
 NEXT_HOUR = dt.datetime(2031, 3, 1, 10, 0, 0, tzinfo=dt.UTC).replace(tzinfo=None)
 
 

@@ -15,6 +15,7 @@ from tests.unit.services.conversation_support import post
 from tests.unit.services.notification_support import (
     NEXT_HOUR,
     NOW,
+    THIS_HOUR,
     choose,
     claim,
     collect,
@@ -70,7 +71,7 @@ def test_collect_with_urgent_choice_a_report_nobody_opened_goes_at_once(
 
     mail = waiting(desk, "carol")
     assert mail is not None
-    assert (mail.kind, mail.urgent, mail.next_attempt_at) == ("urgent", 1, NOW)
+    assert (mail.kind, mail.urgent, mail.next_attempt_at) == ("urgent", 1, THIS_HOUR)
 
 
 def test_collect_report_opened_and_not_urgent_waits_for_the_digest(
@@ -120,7 +121,7 @@ def test_collect_urgent_news_sends_a_waiting_digest_at_once(
     mail = waiting(desk, "carol")
     assert mail is not None
     assert (mail.kind, mail.reports, mail.messages, mail.urgent) == ("urgent", 2, 1, 1)
-    assert mail.next_attempt_at == NOW
+    assert mail.next_attempt_at == THIS_HOUR
 
 
 def test_collect_case_worker_counts_only_their_assigned_reports_and_messages(
@@ -288,8 +289,11 @@ def test_claim_next_a_claimed_mail_is_not_claimed_again_until_its_claim_ends(
     assert first is not None
     assert (first.address, first.reports, first.urgent) == ("carol@example.org", 1, 1)
     assert claim(desk) is None  # another process at the same moment
-    # The first process died while sending: once its claim ends, the mail is sent again.
-    again = claim(desk, NOW + notifications.CLAIM_LEASE + dt.timedelta(seconds=1))
+    # The first process died while sending: once its claim ends (on the minute after its
+    # lease), the mail is sent again.
+    lease_end = NOW + notifications.CLAIM_LEASE
+    assert claim(desk, lease_end) is None
+    again = claim(desk, lease_end + dt.timedelta(minutes=1))
     assert again is not None
 
 
@@ -315,9 +319,12 @@ def test_record_failure_keeps_the_mail_and_pauses_doubling_up_to_an_hour(
         assert outgoing is not None
         retry_at = failed(desk, outgoing, now)
         assert claim(desk, retry_at - dt.timedelta(seconds=1)) is None
+        # No finer than the minute: it would time the report the mail counted.
+        assert retry_at.second == 0
         pauses.append((retry_at - now) // dt.timedelta(minutes=1))
         now = retry_at
 
+    # The first from 09:20:10 to 09:22: at least a minute, on the minute.
     assert pauses == [1, 2, 4, 8, 16, 32, 60, 60, 60]
     mail = waiting(desk, "carol")
     assert mail is not None
@@ -337,7 +344,12 @@ def test_record_sent_keeps_what_arrived_while_sending(desk: Desk, staff: dict[st
 
     mail = waiting(desk, "carol")
     assert mail is not None
-    assert (mail.kind, mail.reports, mail.urgent, mail.next_attempt_at) == ("urgent", 1, 1, NOW)
+    assert (mail.kind, mail.reports, mail.urgent, mail.next_attempt_at) == (
+        "urgent",
+        1,
+        1,
+        THIS_HOUR,
+    )
     again = claim(desk)
     assert again is not None
     sent(desk, again)

@@ -86,9 +86,11 @@ def report_horizon(session: Session) -> int:
     can commit after a higher one: a mark set past it would skip it. Holding the same row in
     update mode waits for those in flight and keeps new ones out for the one statement after.
     """
-    session.execute(
-        select(IntakeKey.id).where(IntakeKey.state == IntakeKeyState.ACTIVE).with_for_update()
-    ).all()
+    active = select(IntakeKey.id).where(IntakeKey.state == IntakeKeyState.ACTIVE)
+    if not session.execute(active.with_for_update()).all():
+        # It waited for a rotation that retired that key: on PostgreSQL the same statement
+        # cannot see the new one, a new statement can (as in ``keyring.active_intake_key``).
+        session.execute(active.with_for_update()).all()
     return int(session.execute(select(func.coalesce(func.max(Report.id), 0))).scalar_one())
 
 

@@ -2,14 +2,24 @@
 is kept and tried again; the address encrypted at rest; the unread count of the navigation."""
 
 import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text, update
 
 from hrd_reports.crypto import addresses
+from hrd_reports.crypto.submission import new_submission
 from hrd_reports.models import NotificationSubscription, NotifyChoice, Role, User
-from hrd_reports.services import conversation, notification_choice, notifications, users
+from hrd_reports.services import (
+    conversation,
+    intake,
+    notification_choice,
+    notifications,
+    users,
+)
 from hrd_reports.services.errors import Invalid
+from tests.conftest import DatabaseServer
 from tests.helpers import Desk, Person
 from tests.unit.services.conversation_support import post
 from tests.unit.services.notification_support import (
@@ -383,3 +393,39 @@ def test_unread_total_counts_the_messages_each_person_may_read(
 
     show(desk, staff["coordinator"], other.report_id)
     assert _unread(desk, "carol") == 1
+
+
+# ---- reports stored while the sender counts -------------------------------------------------
+
+
+def _waits_for_a_lock(desk: Desk) -> bool:
+    with desk.session() as session:
+        waiting_now = session.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        ).scalar_one()
+    return bool(waiting_now)
+
+
+def test_collect_never_skips_a_report_committed_after_a_later_one(
+    desk: Desk, staff: dict[str, Person], database_server: DatabaseServer
+) -> None:
+    if not database_server.is_postgresql:
+        pytest.skip("SQLite stores one report at a time: ids commit in their order")
+    choose(desk, "carol", DIGEST)
+    with desk.session() as slow, ThreadPoolExecutor(max_workers=1) as sender:
+        # A report being stored (its id drawn, not yet committed) while a later one commits.
+        _receipt, first = new_submission(content("slow"), intake_key=desk.intake_key())
+        intake.submit_report(slow, submission=first, secrets=desk.secrets)
+        desk.submit(content("fast"))
+        counting = sender.submit(collect, desk)
+        deadline = time.monotonic() + 30
+        while not counting.done() and not _waits_for_a_lock(desk):
+            assert time.monotonic() < deadline, "the sender neither counted nor waited"
+            time.sleep(0.02)
+        slow.commit()
+        counting.result(timeout=30)
+    collect(desk)
+
+    mail = waiting(desk, "carol")
+    assert mail is not None
+    assert mail.reports == 2

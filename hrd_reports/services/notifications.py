@@ -19,8 +19,9 @@ finer time of a notification would time the reports it counted. A mail sent leav
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import Select, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -116,8 +117,8 @@ class News:
         return bool(self.reports or self.messages)
 
 
-def _count(session: Session, query: object) -> int:
-    return int(session.execute(query).scalar_one())  # type: ignore[call-overload]
+def _count(session: Session, query: Select[Any]) -> int:
+    return int(session.execute(query).scalar_one())
 
 
 def _news(

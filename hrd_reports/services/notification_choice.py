@@ -31,7 +31,7 @@ from hrd_reports.services.errors import Invalid
 
 # One address, as a mail header carries it: a local part, @, a domain with a dot; no spaces,
 # no line breaks (a header injection), no second address.
-_ADDRESS = re.compile(r"^[^\s@<>,;\"()\[\]\\]{1,64}@[A-Za-z0-9.-]{1,187}\.[A-Za-z0-9-]{2,63}$")
+_ADDRESS = re.compile(r"[^\s@<>,;\"()\[\]\\]{1,64}@[A-Za-z0-9.-]{1,187}\.[A-Za-z0-9-]{2,63}")
 MAX_ADDRESS_LENGTH = 254
 
 
@@ -83,7 +83,7 @@ def _checked_address(text: str) -> str | None:
     address = text.strip()
     if not address:
         return None
-    if len(address) > MAX_ADDRESS_LENGTH or not _ADDRESS.match(address):
+    if len(address) > MAX_ADDRESS_LENGTH or not _ADDRESS.fullmatch(address):
         raise Invalid(N_("this is not an e-mail address; write it as name@example.org"))
     return address
 

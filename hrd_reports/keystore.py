@@ -104,3 +104,21 @@ def load_or_create(keys_dir: Path, *, may_create: bool) -> ServerSecrets:
         if not path.exists():
             _write_new_secret(path)
     return ServerSecrets(**{name: _read_secret(path) for name, path in paths.items()})
+
+
+SMTP_PASSWORD_FILE = "smtp-password"  # noqa: S105 - the file's name, not its content
+
+
+def read_smtp_password(keys_dir: Path) -> str | None:
+    """The mail server's password from ``keys/smtp-password`` (one line), if the file exists:
+    kept with the other server secrets, never on a command line or in the environment of
+    every process the server starts. Refused when others can read it, like every secret here.
+    """
+    path = keys_dir / SMTP_PASSWORD_FILE
+    if not path.exists():
+        return None
+    _check_private(path, expect_dir=False)
+    try:
+        return path.read_text(encoding="utf-8").strip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise KeystoreError(f"{path} is not UTF-8 text") from exc

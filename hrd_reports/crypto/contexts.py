@@ -35,6 +35,8 @@ class Purpose(StrEnum):
     ATTACHMENT_KEY = "attachment-key"
     ATTACHMENT_CHUNK = "attachment-chunk"
     ATTACHMENT_RECORD = "attachment-record"
+    # A staff member's e-mail address for notifications (crypto.addresses).
+    CONTACT_ADDRESS = "contact-address"
 
 
 SEPARATOR = "/"

@@ -240,7 +240,7 @@ def checkpoint_deleted(engine: Engine) -> None:
     Until a checkpoint, the write-ahead log still holds the pages a withdrawn report was
     written in. A TRUNCATE checkpoint copies the overwritten pages into the file and empties
     the log; if readers keep it busy, the next automatic checkpoint does it. PostgreSQL has
-    no such file to empty (its own vacuum reclaims dead rows).
+    no such file to empty; ``shred_deleted_reports`` is its counterpart.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -252,6 +252,29 @@ def checkpoint_deleted(engine: Engine) -> None:
         cursor.close()
     finally:
         raw.close()
+
+
+# The tables where a report's data key lives (sealed to the desk's key, and to its case
+# worker): rewritten, a destroyed report's files, messages and notes that linger in the free
+# space of other tables are ciphertext that no key can open any more.
+_REPORT_KEY_TABLES = ("reports", "report_grants")
+
+
+def shred_deleted_reports(engine: Engine) -> None:
+    """PostgreSQL: rewrite the tables that hold reports' keys, so that a destroyed report's
+    rows leave their files.
+
+    A deleted row stays in its page after a plain VACUUM, which marks the space free but does
+    not overwrite it: a copy of the data directory would still hold the report and its sealed
+    key. VACUUM FULL writes the live rows to new files and removes the old ones. It locks the
+    two tables while it runs (seconds on a large desk; a submission waiting longer is refused
+    as busy and sent again by the reporter's page), so it runs once after a purge, not after
+    each withdrawal. SQLite overwrites deleted rows itself (``secure_delete``).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"VACUUM FULL {', '.join(_REPORT_KEY_TABLES)}")
 
 
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

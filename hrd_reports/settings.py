@@ -14,6 +14,11 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hrd_reports.crypto.passwords import RFC9106_LOW_MEMORY, Argon2Params
+from hrd_reports.models import ReportStatus
+
+# A timer may end only a case the desk has finished with: an open case is never destroyed
+# because nobody touched it for a while.
+EXPIRING_STATUSES = (ReportStatus.CLOSED, ReportStatus.DUPLICATE, ReportStatus.OUT_OF_MANDATE)
 
 # Where `keys rotate` can be killed (hrd_reports/cli/keys.py, services/reseal.py).
 _FAULT_POINT = (
@@ -21,6 +26,28 @@ _FAULT_POINT = (
     r"|before-finish|finish-before-commit|after-finish)$"
 )
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def retention_policy(text: str) -> dict[ReportStatus, int]:
+    """``closed=365,duplicate=30`` as days per status, or ValueError saying what is wrong."""
+    policy: dict[ReportStatus, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, equals, days = part.partition("=")
+        try:
+            status = ReportStatus(name.strip())
+        except ValueError:
+            status = None
+        if status not in EXPIRING_STATUSES:
+            allowed = ", ".join(s.value for s in EXPIRING_STATUSES)
+            raise ValueError(f"{name.strip()!r}: only these statuses can expire: {allowed}")
+        if not equals or not days.strip().isdigit() or not 1 <= int(days) <= 36500:
+            raise ValueError(f"{part!r}: say a number of days from 1 to 36500, as closed=365")
+        if status in policy:
+            raise ValueError(f"{status.value!r} is named twice")
+        policy[status] = int(days)
+    return policy
 
 
 def public_origin(text: str) -> str:
@@ -112,6 +139,12 @@ class Settings(BaseSettings):
         description="Days a withdrawn report is kept before it is destroyed; 0 destroys it "
         "at once. The server purges due reports at start and every hour.",
     )
+    retention: str = Field(
+        default="",
+        description="Days after which a finished report is destroyed, counted from the day "
+        "its status last changed, per status: closed=365,duplicate=30,out_of_mandate=30. "
+        "Unset keeps every report; open reports and reports on legal hold are never destroyed.",
+    )
     attachment_max_mb: int = Field(
         default=100,
         ge=1,
@@ -181,6 +214,16 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value  # pydantic's own type check refuses it
         return public_origin(value)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_policy(cls, value: str) -> str:
+        retention_policy(value)
+        return value
+
+    @property
+    def retention_days(self) -> dict[ReportStatus, int]:
+        return retention_policy(self.retention)
 
     @model_validator(mode="after")
     def _argon2_not_below_rfc9106(self) -> Self:

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -24,10 +23,10 @@ from starlette.types import ASGIApp, Scope
 
 from hrd_reports import __version__
 from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
-from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
+from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import attachments, audit, withdrawal
+from hrd_reports.services import audit
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -44,6 +43,7 @@ from hrd_reports.web import (
     dashboard_files,
     dashboard_reports,
     dashboard_signin,
+    housekeeping,
     reporter,
     reporter_api,
     reporter_uploads,
@@ -96,12 +96,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # A report kept for its grace period must not outlive it because nobody ran the purge
-        # command, nor an upload never attached its expiry: the server cleans up too, at
-        # start and every hour.
-        grace = dt.timedelta(days=settings.withdrawal_grace_days)
-        await _clean_up_now(runtime, grace)
-        cleaning = asyncio.create_task(_clean_up_hourly(runtime, grace))
+        # A report kept past its grace or retention period because nobody ran the purge
+        # command, or an upload never attached past its expiry, must not outlive them: the
+        # server cleans up too, at start and every hour.
+        chores = housekeeping.Housekeeping(runtime, settings)
+        await chores.run_now()
+        cleaning = asyncio.create_task(chores.run_hourly())
         yield
         cleaning.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -183,40 +183,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
 
 logger = logging.getLogger("hrd_reports.web")
-PURGE_INTERVAL_SECONDS = 3600
 
 
 def _largest_report_with_files(settings: Settings) -> int:
     framing = 4096 * (settings.attachments_per_report + 1)
     files = settings.attachments_per_report * settings.attachment_max_bytes
     return MAX_REQUEST_BYTES + files + framing
-
-
-def _clean_up(runtime: Runtime, grace: dt.timedelta) -> None:
-    with unit_of_work(runtime.sessions) as session:
-        # Without a grace period a withdrawal destroys at once: nothing waits to be purged.
-        if grace > dt.timedelta(0):
-            withdrawal.purge_withdrawn(
-                session, grace=grace, actor="server", secrets=runtime.secrets
-            )
-        attachments.delete_expired_uploads(session)
-        session.commit()
-    checkpoint_deleted(runtime.engine)
-
-
-async def _clean_up_now(runtime: Runtime, grace: dt.timedelta) -> None:
-    try:
-        await run_in_threadpool(_clean_up, runtime, grace)
-    except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
-        logger.warning(
-            "purging withdrawn reports and expired uploads failed; trying again in an hour"
-        )
-
-
-async def _clean_up_hourly(runtime: Runtime, grace: dt.timedelta) -> None:
-    while True:
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
-        await _clean_up_now(runtime, grace)
 
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {

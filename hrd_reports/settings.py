@@ -116,6 +116,26 @@ class Settings(BaseSettings):
         le=32,
         description="Proof-of-work difficulty in bits: about a second in a phone's browser.",
     )
+    pow_flood_per_hour: int = Field(
+        default=120,
+        ge=1,
+        description="Proofs of work an hour (submissions, uploads, messages, receipt look-ups) "
+        "that this desk sees normally: above it the difficulty rises a bit per doubling.",
+    )
+    pow_flood_max_extra_bits: int = Field(
+        default=6,
+        ge=0,
+        le=16,
+        description="The most bits a flood adds to HRD_POW_DIFFICULTY_BITS (6: 64 times the "
+        "work, about a minute on a phone).",
+    )
+    min_free_disk_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Below this much free space where the SQLite database lives, reporters' "
+        "submissions, uploads and messages are refused with 503 and Retry-After before the "
+        "disk fills; staff pages keep working. 0 turns the guard off.",
+    )
     server_sealed_per_minute: int = Field(
         default=30,
         ge=1,

@@ -44,6 +44,7 @@ from hrd_reports.web import (
     dashboard_reports,
     dashboard_signin,
     housekeeping,
+    intake_guard,
     reporter,
     reporter_api,
     reporter_uploads,
@@ -95,17 +96,20 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     runtime = runtime or build_runtime(settings, migrate=False)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         # A report kept past its grace or retention period because nobody ran the purge
         # command, or an upload never attached past its expiry, must not outlive them: the
         # server cleans up too, at start and every hour.
         chores = housekeeping.Housekeeping(runtime, settings)
         await chores.run_now()
-        cleaning = asyncio.create_task(chores.run_hourly())
+        guard: intake_guard.IntakeGuard = served.state.intake_guard
+        background = [asyncio.create_task(chores.run_hourly()), asyncio.create_task(guard.run())]
         yield
-        cleaning.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await cleaning
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         # Off the event loop (on PostgreSQL it sends cancel requests), and not in the worker
         # threads' pool, which requests still waiting for the database may hold.
         await asyncio.to_thread(runtime.close)
@@ -124,6 +128,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
     app.state.ended_sessions = EndedSessions()
+    app.state.intake_guard = intake_guard.IntakeGuard(runtime, settings)
     # The last added is the outermost, and ``outermost`` (below) comes before all of them: the
     # log sees every request but the dashboard's without a session (see SessionGate).
     app.add_middleware(
@@ -136,6 +141,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             ("/report", _largest_report_with_files(settings)),
             ("/inbox", _largest_report_with_files(settings)),
         ],
+    )
+    # Inside the body size bound, which refuses a too large body before anything else.
+    app.add_middleware(
+        intake_guard.IntakeGuardGate,
+        guard=app.state.intake_guard,
+        page=functools.partial(_unavailable_page, app.state.pages),
     )
     app.add_middleware(AccessLog)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
@@ -254,6 +265,20 @@ def _too_large_page(pages: Pages, scope: Scope) -> Response | None:
     if _is_api(request):
         return None
     return _refusal_page(pages, request, Notice(_STATUS_NOTICES[413]), 413)
+
+
+def _unavailable_page(pages: Pages, scope: Scope) -> Response | None:
+    """The intake guard's 503 as a reporter's page in their language, but on the JSON API."""
+    request = Request(scope)
+    if _is_api(request):
+        return None
+    return _refusal_page(
+        pages,
+        request,
+        Notice(intake_guard.UNAVAILABLE),
+        503,
+        {"Retry-After": str(intake_guard.RETRY_AFTER_SECONDS)},
+    )
 
 
 def _add_refusal_handlers(app: FastAPI) -> None:

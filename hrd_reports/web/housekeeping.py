@@ -13,7 +13,12 @@ import logging
 
 from fastapi.concurrency import run_in_threadpool
 
-from hrd_reports.db import checkpoint_deleted, shred_deleted_reports, unit_of_work
+from hrd_reports.db import (
+    checkpoint_deleted,
+    one_server_at_a_time,
+    shred_deleted_reports,
+    unit_of_work,
+)
 from hrd_reports.services import attachments, retention, withdrawal
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime
@@ -32,6 +37,12 @@ class Housekeeping:
         self._shredded_at: int | None = None
 
     def _round(self) -> None:
+        with one_server_at_a_time(self._runtime.engine, "housekeeping") as ours:
+            # Another server (or worker) is doing this round: the same work, done once.
+            if ours:
+                self._round_alone()
+
+    def _round_alone(self) -> None:
         runtime = self._runtime
         with unit_of_work(runtime.sessions) as session:
             # Without a grace period a withdrawal destroys at once: nothing waits to be purged.

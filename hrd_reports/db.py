@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -240,7 +241,7 @@ def checkpoint_deleted(engine: Engine) -> None:
     Until a checkpoint, the write-ahead log still holds the pages a withdrawn report was
     written in. A TRUNCATE checkpoint copies the overwritten pages into the file and empties
     the log; if readers keep it busy, the next automatic checkpoint does it. PostgreSQL has
-    no such file to empty (its own vacuum reclaims dead rows).
+    no such file to empty; ``shred_deleted_reports`` is its counterpart.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -252,6 +253,72 @@ def checkpoint_deleted(engine: Engine) -> None:
         cursor.close()
     finally:
         raw.close()
+
+
+# The tables where a report's data key lives (sealed to the desk's key, and to its case
+# worker): rewritten, a destroyed report's files, messages and notes that linger in the free
+# space of other tables are ciphertext that no key can open any more.
+_REPORT_KEY_TABLES = ("reports", "report_grants")
+
+
+def shred_deleted_reports(engine: Engine) -> None:
+    """PostgreSQL: rewrite the tables that hold reports' keys, so that a destroyed report's
+    rows leave their files.
+
+    A deleted row stays in its page after a plain VACUUM, which marks the space free but does
+    not overwrite it: a copy of the data directory would still hold the report and its sealed
+    key. VACUUM FULL writes the live rows to new files and removes the old ones. It locks the
+    two tables while it runs (seconds on a large desk; a submission waiting longer is refused
+    as busy and sent again by the reporter's page), so it runs once after a purge, not after
+    each withdrawal. SQLite overwrites deleted rows itself (``secure_delete``).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"VACUUM FULL {', '.join(_REPORT_KEY_TABLES)}")
+
+
+@contextmanager
+def one_server_at_a_time(engine: Engine, chore: str) -> Iterator[bool]:
+    """Whether this process may do ``chore`` now (True) or another server process is doing it
+    (False): a PostgreSQL advisory lock, or an exclusive ``flock`` of a file beside a SQLite
+    database; held for the ``with`` block, and released if the process dies.
+
+    Several servers on one database (or several workers of one) each run the scheduled chores
+    (purges, backups, notifications); done by all at once, a backup would be written twice and
+    a mail sent twice. Never waits: whoever does not get the lock skips this round.
+    """
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(
+            hashlib.sha256(f"hrd-reports:{chore}".encode()).digest()[:8], "big", signed=True
+        )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            held = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            if not held.scalar_one():
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield True
+        return
+    descriptor = os.open(f"{database}-{chore}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

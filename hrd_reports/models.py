@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -212,6 +213,12 @@ class Report(Base):
     # Set when the reporter withdrew it and the desk keeps a grace period before destroying
     # it (HRD_WITHDRAWAL_GRACE_DAYS); with none, a withdrawn report is destroyed at once.
     withdrawn_on: Mapped[dt.date | None]
+    # The day the status last changed (None: never, since it was received): when a retention
+    # period, counted from the closing, ends.
+    status_on: Mapped[dt.date | None]
+    # Kept whatever the retention policy says, until a key holder releases it (a case in court,
+    # a request of the reporter's lawyer).
+    legal_hold: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     assignee: Mapped[User | None] = relationship()
 
@@ -369,6 +376,8 @@ class StageMessage(Base):
 class Destroyer(StrEnum):
     REPORTER = "reporter"
     DESK = "desk"
+    # The desk's retention policy, once a report's period in its status had ended.
+    RETENTION = "retention"
 
 
 class WithdrawnReport(Base):

@@ -14,7 +14,12 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hrd_reports.crypto.passwords import RFC9106_LOW_MEMORY, Argon2Params
+from hrd_reports.models import ReportStatus
 from hrd_reports.smtp import SmtpServer, parse_smtp_url
+
+# A timer may end only a case the desk has finished with: an open case is never destroyed
+# because nobody touched it for a while.
+EXPIRING_STATUSES = (ReportStatus.CLOSED, ReportStatus.DUPLICATE, ReportStatus.OUT_OF_MANDATE)
 
 # Where `keys rotate` can be killed (hrd_reports/cli/keys.py, services/reseal.py).
 _FAULT_POINT = (
@@ -24,6 +29,28 @@ _FAULT_POINT = (
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # An address as a mail header carries it: no spaces, no line breaks that would add headers.
 _MAIL_ADDRESS = r"^[^\s@<>,;\"]{1,64}@[^\s@<>,;\"]{1,189}$"
+
+
+def retention_policy(text: str) -> dict[ReportStatus, int]:
+    """``closed=365,duplicate=30`` as days per status, or ValueError saying what is wrong."""
+    policy: dict[ReportStatus, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, equals, days = part.partition("=")
+        try:
+            status = ReportStatus(name.strip())
+        except ValueError:
+            status = None
+        if status not in EXPIRING_STATUSES:
+            allowed = ", ".join(s.value for s in EXPIRING_STATUSES)
+            raise ValueError(f"{name.strip()!r}: only these statuses can expire: {allowed}")
+        if not equals or not days.strip().isdigit() or not 1 <= int(days) <= 36500:
+            raise ValueError(f"{part!r}: say a number of days from 1 to 36500, as closed=365")
+        if status in policy:
+            raise ValueError(f"{status.value!r} is named twice")
+        policy[status] = int(days)
+    return policy
 
 
 def public_origin(text: str) -> str:
@@ -93,6 +120,26 @@ class Settings(BaseSettings):
         le=32,
         description="Proof-of-work difficulty in bits: about a second in a phone's browser.",
     )
+    pow_flood_per_hour: int = Field(
+        default=120,
+        ge=1,
+        description="Proofs of work an hour (submissions, uploads, messages, receipt look-ups) "
+        "that this desk sees normally: above it the difficulty rises a bit per doubling.",
+    )
+    pow_flood_max_extra_bits: int = Field(
+        default=6,
+        ge=0,
+        le=16,
+        description="The most bits a flood adds to HRD_POW_DIFFICULTY_BITS (6: 64 times the "
+        "work, about a minute on a phone).",
+    )
+    min_free_disk_mb: int = Field(
+        default=1024,
+        ge=0,
+        description="Below this much free space where the SQLite database lives, reporters' "
+        "submissions, uploads and messages are refused with 503 and Retry-After before the "
+        "disk fills; staff pages keep working. 0 turns the guard off.",
+    )
     server_sealed_per_minute: int = Field(
         default=30,
         ge=1,
@@ -115,6 +162,12 @@ class Settings(BaseSettings):
         le=90,
         description="Days a withdrawn report is kept before it is destroyed; 0 destroys it "
         "at once. The server purges due reports at start and every hour.",
+    )
+    retention: str = Field(
+        default="",
+        description="Days after which a finished report is destroyed, counted from the day "
+        "its status last changed, per status: closed=365,duplicate=30,out_of_mandate=30. "
+        "Unset keeps every report; open reports and reports on legal hold are never destroyed.",
     )
     attachment_max_mb: int = Field(
         default=100,
@@ -216,6 +269,16 @@ class Settings(BaseSettings):
         if self.smtp_url is not None and self.smtp_from is None:
             raise ValueError("HRD_SMTP_FROM, the sender address, is needed with HRD_SMTP_URL")
         return self
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_policy(cls, value: str) -> str:
+        retention_policy(value)
+        return value
+
+    @property
+    def retention_days(self) -> dict[ReportStatus, int]:
+        return retention_policy(self.retention)
 
     @model_validator(mode="after")
     def _argon2_not_below_rfc9106(self) -> Self:

@@ -27,7 +27,7 @@ from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.reading import ReportView
 
 app = typer.Typer(
-    help="Reports: list, show, assign, destroy, and purge the withdrawn.", no_args_is_help=True
+    help="Reports: list, show, assign, destroy, hold, and purge what is due.", no_args_is_help=True
 )
 # Marks, in ``reports list``, a report that does not follow the form.
 OFF_FORM = "[not the form] "

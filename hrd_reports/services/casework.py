@@ -178,6 +178,8 @@ def update_workflow(
     if status is not None and status != report.status:
         changes["status"] = [report.status.value, status.value]
         report.status = status
+        # The day only, as everywhere: retention periods count from it.
+        report.status_on = utc_today()
     if not isinstance(priority, Keep) and priority != report.priority:
         if reader.user.role == Role.CASE_WORKER:
             raise Forbidden(N_("priority is set by a coordinator"))

@@ -7,8 +7,9 @@ only until it could no longer be used, so a replayed solution is refused.
 
 import functools
 import hashlib
+import math
 
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,10 +39,47 @@ def issue(*, secrets: ServerSecrets, difficulty: int) -> Challenge:
     return issue_challenge(secrets.pow, window=_current_window(), difficulty=difficulty)
 
 
+# The spent challenges kept (this window's and the last: ten to twenty minutes of them) times
+# this is about an hour's worth.
+_WINDOWS_PER_HOUR = 3
+
+
+def recent_proofs(session: Session) -> int:
+    """Proofs of work accepted in this window and the last (ten to twenty minutes): every
+    submission, upload, message and receipt look-up spends one. Counted from the rows that
+    stop replays, so no time of anyone's request is kept for it."""
+    current = _current_window()
+    return session.execute(
+        select(func.count()).select_from(SpentChallenge).where(SpentChallenge.window >= current - 1)
+    ).scalar_one()
+
+
+def flood_difficulty(*, recent: int, base: int, normal_per_hour: int, max_extra: int) -> int:
+    """The difficulty to hand out when ``recent`` proofs were accepted lately: ``base`` at the
+    desk's normal rate, one bit more (twice the work) for each doubling above it, at most
+    ``max_extra`` bits more.
+
+    A flood then costs its sender work in proportion to its size, while a reporter's phone,
+    which solves one challenge, pays at most 2**max_extra times its usual second. It falls
+    back as the flood's proofs age out of the two windows.
+    """
+    per_hour = recent * _WINDOWS_PER_HOUR
+    if per_hour <= normal_per_hour:
+        return base
+    extra = math.ceil(math.log2(per_hour / normal_per_hour))
+    return min(base + min(extra, max_extra), 32)
+
+
 def spend(
     session: Session, *, token: str, counter: int, secrets: ServerSecrets, difficulty: int
 ) -> None:
-    """Accept a solved challenge once; refuse it with a message in every other case."""
+    """Accept a solved challenge once; refuse it with a message in every other case.
+
+    ``difficulty`` is the desk's base. A challenge keeps the difficulty it was issued with
+    (signed into its token): a reporter whose page fetched one just before a flood raised it
+    is not sent back to solve another, and one fetched during the flood carries the flood's.
+    Stocking up easy challenges beforehand buys at most their twenty minutes.
+    """
     try:
         challenge = read_challenge(secrets.pow, token)
     except InvalidChallenge as exc:

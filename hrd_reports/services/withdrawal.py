@@ -1,11 +1,12 @@
 """Destroying reports: withdrawn by their reporter (at once, or after the desk's grace
 period), or destroyed by a key holder. A tombstone is kept of each, with workflow fields only.
+The retention policy (services.retention) destroys with the same ``destroy``.
 """
 
 import datetime as dt
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hrd_reports import received
@@ -26,7 +27,7 @@ from hrd_reports.services.errors import Invalid
 MAX_DESTRUCTION_REASON_LENGTH = 500
 
 
-def _destroy(
+def destroy(
     session: Session,
     report: Report,
     *,
@@ -74,7 +75,7 @@ def withdraw(
         UnauditedWithdrawal(public_id=report.public_id, withdrawn_on=today, destroyed=destroyed)
     )
     if destroyed:
-        _destroy(session, report, withdrawn_on=today)
+        destroy(session, report, withdrawn_on=today)
     else:
         report.withdrawn_on = today
         session.flush()
@@ -92,7 +93,7 @@ def purge_withdrawn(
     for report in session.execute(select(Report).where(Report.withdrawn_on <= due)).scalars():
         withdrawn_on = report.withdrawn_on or due
         destroyed.append(str(report.public_id))
-        _destroy(session, report, withdrawn_on=withdrawn_on)
+        destroy(session, report, withdrawn_on=withdrawn_on)
     if destroyed:
         audit.record(
             session,
@@ -105,11 +106,17 @@ def purge_withdrawn(
     return destroyed
 
 
-def clean_reason(text: str) -> str:
-    """A reason for destroying a report: required, one line, plain text, bounded."""
+def tombstone_count(session: Session) -> int:
+    """How many reports were ever destroyed (withdrawn, by the desk, by retention)."""
+    return session.execute(select(func.count()).select_from(WithdrawnReport)).scalar_one()
+
+
+def clean_reason(text: str, *, missing: str = N_("say why the report is destroyed")) -> str:
+    """A reason for an act on a report (destroying it, a legal hold): required, one line,
+    plain text, bounded; ``missing`` says what to write when there is none."""
     reason = " ".join(text.split())
     if not reason:
-        raise Invalid(N_("say why the report is destroyed"))
+        raise Invalid(missing)
     if len(reason) > MAX_DESTRUCTION_REASON_LENGTH:
         raise Invalid(
             N_("a reason has at most %(limit)d characters"), limit=MAX_DESTRUCTION_REASON_LENGTH
@@ -130,7 +137,7 @@ def destroy_by_desk(
     """A key holder destroys a report without its reporter: one that is abusive, or crafted
     to break the desk's pages. Audited with the reason; a tombstone is kept.
 
-    The very destruction of a withdrawal (``_destroy``), and then the same answer to the
+    The very destruction of a withdrawal (``destroy``), and then the same answer to the
     receipt as for a withdrawn report. The tombstone says that the desk destroyed it, and the
     day. The reason goes to the audit log, and only there, in clear: the people who read the
     log are those who oversee the key holders (auditors hold no report key). Sealed to the
@@ -146,7 +153,7 @@ def destroy_by_desk(
     public_id, withdrawn = report.public_id, report.withdrawn_on is not None
     # A withdrawal waiting for the audit log is written before this entry, which comes after.
     audit.record_withdrawals(session, audit_secret=secrets.audit)
-    _destroy(session, report, withdrawn_on=utc_today(), by=Destroyer.DESK)
+    destroy(session, report, withdrawn_on=utc_today(), by=Destroyer.DESK)
     audit.record(
         session,
         audit_secret=secrets.audit,

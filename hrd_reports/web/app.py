@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -24,11 +23,11 @@ from starlette.types import ASGIApp, Scope
 
 from hrd_reports import __version__
 from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
-from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
+from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.notifier import build_notifier, send_forever
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import attachments, audit, withdrawal
+from hrd_reports.services import audit
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -46,6 +45,8 @@ from hrd_reports.web import (
     dashboard_notifications,
     dashboard_reports,
     dashboard_signin,
+    housekeeping,
+    intake_guard,
     reporter,
     reporter_api,
     reporter_uploads,
@@ -100,18 +101,20 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     notifier = build_notifier(runtime, settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # A report kept for its grace period must not outlive it because nobody ran the purge
-        # command, nor an upload never attached its expiry: the server cleans up too, at
-        # start and every hour.
-        grace = dt.timedelta(days=settings.withdrawal_grace_days)
-        await _clean_up_now(runtime, grace)
-        background = [asyncio.create_task(_clean_up_hourly(runtime, grace))]
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        # A report kept past its grace or retention period because nobody ran the purge
+        # command, or an upload never attached past its expiry, must not outlive them: the
+        # server cleans up too, at start and every hour.
+        chores = housekeeping.Housekeeping(runtime, settings)
+        await chores.run_now()
+        guard: intake_guard.IntakeGuard = served.state.intake_guard
+        background = [asyncio.create_task(chores.run_hourly()), asyncio.create_task(guard.run())]
         if notifier is not None:
             background.append(asyncio.create_task(send_forever(notifier)))
         yield
         for task in background:
             task.cancel()
+        for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         # Off the event loop (on PostgreSQL it sends cancel requests), and not in the worker
@@ -133,6 +136,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
     app.state.ended_sessions = EndedSessions()
+    app.state.intake_guard = intake_guard.IntakeGuard(runtime, settings)
     # The last added is the outermost, and ``outermost`` (below) comes before all of them: the
     # log sees every request but the dashboard's without a session (see SessionGate).
     app.add_middleware(
@@ -145,6 +149,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             ("/report", _largest_report_with_files(settings)),
             ("/inbox", _largest_report_with_files(settings)),
         ],
+    )
+    # Inside the body size bound, which refuses a too large body before anything else.
+    app.add_middleware(
+        intake_guard.IntakeGuardGate,
+        guard=app.state.intake_guard,
+        page=functools.partial(_unavailable_page, app.state.pages),
     )
     app.add_middleware(AccessLog)
     # Static files only are compressed (the bundle shrinks from 65 to 18 KB, for reporters on
@@ -193,40 +203,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
 
 
 logger = logging.getLogger("hrd_reports.web")
-PURGE_INTERVAL_SECONDS = 3600
 
 
 def _largest_report_with_files(settings: Settings) -> int:
     framing = 4096 * (settings.attachments_per_report + 1)
     files = settings.attachments_per_report * settings.attachment_max_bytes
     return MAX_REQUEST_BYTES + files + framing
-
-
-def _clean_up(runtime: Runtime, grace: dt.timedelta) -> None:
-    with unit_of_work(runtime.sessions) as session:
-        # Without a grace period a withdrawal destroys at once: nothing waits to be purged.
-        if grace > dt.timedelta(0):
-            withdrawal.purge_withdrawn(
-                session, grace=grace, actor="server", secrets=runtime.secrets
-            )
-        attachments.delete_expired_uploads(session)
-        session.commit()
-    checkpoint_deleted(runtime.engine)
-
-
-async def _clean_up_now(runtime: Runtime, grace: dt.timedelta) -> None:
-    try:
-        await run_in_threadpool(_clean_up, runtime, grace)
-    except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
-        logger.warning(
-            "purging withdrawn reports and expired uploads failed; trying again in an hour"
-        )
-
-
-async def _clean_up_hourly(runtime: Runtime, grace: dt.timedelta) -> None:
-    while True:
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
-        await _clean_up_now(runtime, grace)
 
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {
@@ -292,6 +274,20 @@ def _too_large_page(pages: Pages, scope: Scope) -> Response | None:
     if _is_api(request):
         return None
     return _refusal_page(pages, request, Notice(_STATUS_NOTICES[413]), 413)
+
+
+def _unavailable_page(pages: Pages, scope: Scope) -> Response | None:
+    """The intake guard's 503 as a reporter's page in their language, but on the JSON API."""
+    request = Request(scope)
+    if _is_api(request):
+        return None
+    return _refusal_page(
+        pages,
+        request,
+        Notice(intake_guard.UNAVAILABLE),
+        503,
+        {"Retry-After": str(intake_guard.RETRY_AFTER_SECONDS)},
+    )
 
 
 def _add_refusal_handlers(app: FastAPI) -> None:

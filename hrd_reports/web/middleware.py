@@ -141,10 +141,10 @@ async def _refuse(send: Send) -> None:
     # gets its 413. Closing with a body still arriving resets the connection, and a client
     # still sending may lose the answer with it (a reporter's browser would show a broken
     # connection instead of a reason).
-    await _send_json(send, 413, "the request is too large")
+    await send_json(send, 413, "the request is too large")
 
 
-async def _send_json(
+async def send_json(
     send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     """An answer ``{"detail": ...}`` sent from below the application (no framework there)."""
@@ -332,7 +332,7 @@ class CutOffAnswer:
             await self.app(scope, receive, tracked)
         except asyncio.CancelledError:
             if not started:
-                await _send_json(
+                await send_json(
                     send,
                     503,
                     "the server is restarting; please try again in a moment",

@@ -31,6 +31,7 @@ from hrd_reports.services import attachments, challenges, conversation, intake, 
 from hrd_reports.services.errors import Conflict, NotFound, ServiceError, TooLarge
 from hrd_reports.services.sealed_files import ServerSealedFiles
 from hrd_reports.web.deps import PagesDep, RuntimeDep
+from hrd_reports.web.intake_guard import UNAVAILABLE, IntakeGuard
 from hrd_reports.web.labels import STAGE_TEXTS
 from hrd_reports.web.middleware import BodyTooLarge
 from hrd_reports.web.pages import Notice, choose_locale
@@ -410,6 +411,14 @@ def inbox_form(request: Request, pages: PagesDep) -> HTMLResponse:
     return _inbox_page(request, pages)
 
 
+def _refuse_while_disk_low(request: Request, action: str) -> None:
+    """A message is a write, which the intake guard refuses while the disk is low (reading the
+    inbox, and withdrawing, which frees space, go on)."""
+    guard: IntakeGuard = request.app.state.intake_guard
+    if action == "send" and guard.disk_low:
+        raise _FormRefused(Notice(UNAVAILABLE), 503)
+
+
 @router.post("/inbox", response_class=HTMLResponse, name="inbox_submit")
 async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -> HTMLResponse:
     limit: ServerSealedLimit = request.app.state.server_sealed_limit
@@ -424,6 +433,7 @@ async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -
         action, keys = checked
         if action != "send":
             raise _FormRefused(Notice(N_("files can only be sent with a message")), 400)
+        _refuse_while_disk_low(request, action)
         report_id = await run_in_threadpool(_report_of, runtime, keys)
         files.sink = ServerSealedFiles(
             runtime.sessions,
@@ -448,6 +458,7 @@ async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -
             sink_for_first_file=files_of_this_message,
         )
         action, keys = checked or _checked_inbox_form(_single(form.fields), limit)
+        _refuse_while_disk_low(request, action)
         result = await run_in_threadpool(
             _act_on_inbox,
             runtime,

@@ -108,11 +108,12 @@ def get_intake_key(session: ReadSession, runtime: RuntimeDep) -> IntakeKeyPublic
 
 
 @router.get("/challenge", response_model=ChallengePublic)
-async def get_challenge(runtime: RuntimeDep) -> ChallengePublic:
-    # No database and one HMAC: answered on the event loop, without a thread.
+async def get_challenge(request: Request, runtime: RuntimeDep) -> ChallengePublic:
+    # No database and one HMAC: answered on the event loop, without a thread. The difficulty
+    # follows the flood (see intake_guard), read from memory.
     """A proof-of-work challenge; a solution makes one submission, within twenty minutes."""
     challenge = challenges.issue(
-        secrets=runtime.secrets, difficulty=runtime.settings.pow_difficulty_bits
+        secrets=runtime.secrets, difficulty=request.app.state.intake_guard.difficulty
     )
     return ChallengePublic(
         challenge=challenge.token, difficulty=challenge.difficulty, algorithm=ALGORITHM

@@ -293,3 +293,19 @@ def test_a_database_error_names_no_value_bound_to_its_statement(database_url: st
         engine.dispose()
     assert "CANARY" not in str(refused.value)
     assert "hidden" in str(refused.value)
+
+
+def test_one_server_at_a_time_lets_one_process_do_a_chore_and_the_next_after_it(
+    runtime: Runtime,
+) -> None:
+    engine = runtime.engine
+    with db.one_server_at_a_time(engine, "housekeeping") as first:
+        assert first is True
+        # Another server's attempt (a lock of its own: another connection, another open file).
+        with db.one_server_at_a_time(engine, "housekeeping") as second:
+            assert second is False
+        # Other chores are not held up by this one.
+        with db.one_server_at_a_time(engine, "backup") as other:
+            assert other is True
+    with db.one_server_at_a_time(engine, "housekeeping") as after:
+        assert after is True

@@ -2,7 +2,7 @@
 
 import typer
 
-from hrd_reports.cli import desk, keys, reports, users
+from hrd_reports.cli import backup, desk, keys, reports, users
 
 app = typer.Typer(
     help="hrd-reports: secure incident reporting for human-rights defenders.",
@@ -16,6 +16,7 @@ app.command("serve")(desk.serve)
 app.add_typer(users.app, name="user")
 app.add_typer(keys.app, name="keys")
 app.add_typer(reports.app, name="reports")
+app.add_typer(backup.app, name="backup")
 
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 audit_app.command("verify")(desk.audit_verify)

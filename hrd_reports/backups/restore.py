@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Integer, delete, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from hrd_reports import db, keystore
@@ -175,7 +175,11 @@ def _reset_sequences(connection: Connection) -> None:
         return
     for table in Base.metadata.sorted_tables:
         primary = list(table.primary_key.columns)
-        if len(primary) != 1 or primary[0].autoincrement is False:
+        if (
+            len(primary) != 1
+            or primary[0].autoincrement is False
+            or not isinstance(primary[0].type, Integer)
+        ):
             continue
         column = primary[0].name
         connection.execute(

@@ -323,5 +323,6 @@ def schema_revision(connection: Connection) -> str | None:
 def head_revision() -> str:
     """The newest migration this version of the code knows."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
+    if head is None:
+        raise RuntimeError("the package holds no migration")
     return head

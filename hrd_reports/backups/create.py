@@ -60,7 +60,9 @@ def write_backup(
         for row in recovery_rows:
             # Sealed only to a recovery key the desk recorded (its binding checks): a row
             # slipped into the database must not receive the server secrets.
-            recovery = RecoveryKey(id=row.id, public_key=row.public_key, key_binding=row.key_binding)
+            recovery = RecoveryKey(
+                id=row.id, public_key=row.public_key, key_binding=row.key_binding
+            )
             public = keyring.recovery_public_key(recovery, secrets=secrets)
             sealed.append(
                 SealedCopy(
@@ -86,9 +88,7 @@ def write_backup(
             query = select(table).order_by(*table.primary_key.columns)
             # Streamed (a server-side cursor on PostgreSQL): 100,000 reports never sit in
             # memory at once.
-            result = connection.execution_options(stream_results=True, yield_per=500).execute(
-                query
-            )
+            result = connection.execution_options(stream_results=True, yield_per=500).execute(query)
             for row in result:
                 writer.add_row(row)
         rows = writer.finish()

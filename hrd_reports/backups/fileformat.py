@@ -163,14 +163,14 @@ def decode_value(codec: str, column_type: Any, value: Any) -> Any:  # noqa: PLR0
         return enum_class(value) if enum_class is not None else str(value)
     if codec == "bool":
         if not isinstance(value, bool):
-            raise ValueError("not a boolean")
+            raise TypeError("not a boolean")
         return value
     if codec == "int":
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError("not an integer")
+            raise TypeError("not an integer")
         return value
     if not isinstance(value, str):
-        raise ValueError("not a string")
+        raise TypeError("not a string")
     return value
 
 
@@ -208,7 +208,8 @@ class BackupWriter:
         self._frame(TABLE, {"table": table.name, "columns": self._columns})
 
     def add_row(self, row: Sequence[Any]) -> None:
-        assert self._table is not None
+        if self._table is None:
+            raise ValueError("a row before its table")
         encoded = [
             encode_value(codec, value) for (_, codec), value in zip(self._columns, row, strict=True)
         ]
@@ -318,9 +319,7 @@ class BackupReader:
             raise BackupFormatError(str(exc)) from exc
 
     @staticmethod
-    def _table_start(
-        document: Any, counts: dict[str, int]
-    ) -> tuple[str, list[tuple[str, str]]]:
+    def _table_start(document: Any, counts: dict[str, int]) -> tuple[str, list[tuple[str, str]]]:
         try:
             name = str(document["table"])
             columns = [(str(column), str(codec)) for column, codec in document["columns"]]

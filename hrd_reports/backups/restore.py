@@ -13,7 +13,7 @@ interrupted restore therefore leaves the database empty, and the keys folder abs
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine, Integer, delete, func, inspect, select, text
 from sqlalchemy.orm import Session
@@ -97,36 +97,12 @@ def restore_backup(
     staged = keystore.stage_key_files(keys_dir, key_files)
     try:
         with path.open("rb") as stream, engine.begin() as connection:
-            # Checked again under the write transaction: nothing wrote in between.
-            problem = _database_problem(connection)
-            if problem is not None:
-                raise TargetNotEmpty(f"{problem}; nothing was changed")
-            reader = BackupReader(stream)
-            reader.unlock(recovery_key)
-            connection.execute(delete(AuditHead))
-            for batch in reader.batches():
-                _insert(connection, batch)
-            _reset_sequences(connection)
-            _check_recovery_key(connection, recovery_key, binding_secret=secrets["binding"])
-            header = reader.header
-            with Session(bind=connection) as session:
-                audit.record(
-                    session,
-                    audit_secret=secrets["audit"],
-                    actor="restore",
-                    action="desk.restore",
-                    subject=str(header.backup_id),
-                    detail={
-                        "backup_id": str(header.backup_id),
-                        "created_on": header.created_on.isoformat(),
-                        "source_backend": header.source_backend,
-                        "recovery_key": recovery_key.key_id,
-                    },
-                )
+            reader = _load(connection, stream, recovery_key, secrets=secrets)
     except BaseException:
         keystore.discard_staged(staged)
         raise
     keystore.install_staged(staged, keys_dir)
+    header = reader.header
     return RestoreOutcome(
         backup_id=header.backup_id,
         created_on=header.created_on.isoformat(),
@@ -134,6 +110,47 @@ def restore_backup(
         rows=reader.row_counts,
         audit_entries=header.audit_entries + 1,
     )
+
+
+def _refuse_unless_empty(connection: Connection) -> None:
+    problem = _database_problem(connection)
+    if problem is not None:
+        raise TargetNotEmpty(f"{problem}; nothing was changed")
+
+
+def _load(
+    connection: Connection,
+    stream: BinaryIO,
+    recovery_key: PrivateKey,
+    *,
+    secrets: dict[str, bytes],
+) -> BackupReader:
+    """Every row, the sequences, and the restore's audit entry, in the caller's transaction."""
+    # Checked again under the write transaction: nothing wrote in between.
+    _refuse_unless_empty(connection)
+    reader = BackupReader(stream)
+    reader.unlock(recovery_key)
+    connection.execute(delete(AuditHead))
+    for batch in reader.batches():
+        _insert(connection, batch)
+    _reset_sequences(connection)
+    _check_recovery_key(connection, recovery_key, binding_secret=secrets["binding"])
+    header = reader.header
+    with Session(bind=connection) as session:
+        audit.record(
+            session,
+            audit_secret=secrets["audit"],
+            actor="restore",
+            action="desk.restore",
+            subject=str(header.backup_id),
+            detail={
+                "backup_id": str(header.backup_id),
+                "created_on": header.created_on.isoformat(),
+                "source_backend": header.source_backend,
+                "recovery_key": recovery_key.key_id,
+            },
+        )
+    return reader
 
 
 def _check_revision(revision: str) -> None:
@@ -157,14 +174,14 @@ def _insert(connection: Connection, batch: RowBatch) -> None:
         rows: list[dict[str, Any]] = [
             {
                 name: decode_value(codec, column_type, value)
-                for (name, codec), column_type, value in zip(
-                    batch.columns, types, row, strict=True
-                )
+                for (name, codec), column_type, value in zip(batch.columns, types, row, strict=True)
             }
             for row in batch.rows
         ]
     except (ValueError, TypeError) as exc:
-        raise BackupFormatError(f"the backup's table {batch.table} holds a malformed value") from exc
+        raise BackupFormatError(
+            f"the backup's table {batch.table} holds a malformed value"
+        ) from exc
     if rows and names:
         connection.execute(table.insert(), rows)
 
@@ -182,11 +199,13 @@ def _reset_sequences(connection: Connection) -> None:
         ):
             continue
         column = primary[0].name
+        # Names from the schema, never from the backup; the values are bound.
+        statement = (
+            "SELECT setval(pg_get_serial_sequence(:table, :column), "
+            f'COALESCE((SELECT MAX("{column}") FROM "{table.name}"), 0) + 1, false)'  # noqa: S608
+        )
         connection.execute(
-            text(
-                "SELECT setval(pg_get_serial_sequence(:table, :column), "
-                f'COALESCE((SELECT MAX("{column}") FROM "{table.name}"), 0) + 1, false)'  # noqa: S608 - names from the schema
-            ),
+            text(statement),
             {"table": table.name, "column": column},
         )
 

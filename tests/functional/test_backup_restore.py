@@ -13,8 +13,8 @@ from hrd_reports.models import AuditEvent
 from hrd_reports.services import audit, credentials
 from tests.backup_support import (
     FILE_CONTENT,
-    backends,
     back_up,
+    backends,
     desk_runtime,
     empty_database,
     fill_desk,
@@ -49,7 +49,10 @@ def test_restore_into_other_backend_every_signin_report_file_and_message_work(
                 for name, person in filled.people.items()
                 if name != "erin"
             }
-            thread_before = [(m.sender, m.text) for m in desk.thread(filled.reports[0], by=filled.people["admin"])]
+            thread_before = [
+                (m.sender, m.text)
+                for m in desk.thread(filled.reports[0], by=filled.people["admin"])
+            ]
             summary = back_up(rt, tmp_path / f"{source}.hrdb")
 
         target_settings = settings_for(
@@ -108,8 +111,17 @@ def test_restore_into_other_backend_every_signin_report_file_and_message_work(
         out = target_dir / "evidence.jpg"
         carol = filled.people["carol"]
         written = invoke(
-            env, "reports", "attachment", str(filled.with_file), "1", "--out", str(out),
-            "--as", "carol", "--password-stdin", stdin=carol.password + "\n",
+            env,
+            "reports",
+            "attachment",
+            str(filled.with_file),
+            "1",
+            "--out",
+            str(out),
+            "--as",
+            "carol",
+            "--password-stdin",
+            stdin=carol.password + "\n",
         )
         assert written.exit_code == 0, written.stderr
         assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(FILE_CONTENT).digest()

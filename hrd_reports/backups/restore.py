@@ -198,15 +198,15 @@ def _reset_sequences(connection: Connection) -> None:
             or not isinstance(primary[0].type, Integer)
         ):
             continue
-        column = primary[0].name
-        # Names from the schema, never from the backup; the values are bound.
-        statement = (
-            "SELECT setval(pg_get_serial_sequence(:table, :column), "
-            f'COALESCE((SELECT MAX("{column}") FROM "{table.name}"), 0) + 1, false)'  # noqa: S608
-        )
+        highest = select(func.max(primary[0])).scalar_subquery()
         connection.execute(
-            text(statement),
-            {"table": table.name, "column": column},
+            select(
+                func.setval(
+                    func.pg_get_serial_sequence(table.name, primary[0].name),
+                    func.coalesce(highest, 0) + 1,
+                    False,
+                )
+            )
         )
 
 

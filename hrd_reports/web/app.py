@@ -23,11 +23,12 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Scope
 
 from hrd_reports import __version__
+from hrd_reports.backups.schedule import BackupScheduler
 from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import attachments, audit, withdrawal
+from hrd_reports.services import attachments, audit, clock, withdrawal
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -102,7 +103,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         grace = dt.timedelta(days=settings.withdrawal_grace_days)
         await _clean_up_now(runtime, grace)
         cleaning = asyncio.create_task(_clean_up_hourly(runtime, grace))
+        backups = _start_backups(runtime)
         yield
+        if backups is not None:
+            await asyncio.to_thread(backups.stop)
         cleaning.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await cleaning
@@ -202,6 +206,15 @@ def _clean_up(runtime: Runtime, grace: dt.timedelta) -> None:
         attachments.delete_expired_uploads(session)
         session.commit()
     checkpoint_deleted(runtime.engine)
+
+
+def _start_backups(runtime: Runtime) -> BackupScheduler | None:
+    """With HRD_BACKUP_DIR set, a thread writes a backup whenever one is due."""
+    if runtime.settings.backup_dir is None:
+        return None
+    scheduler = BackupScheduler(runtime, clock=clock.utc_now)
+    scheduler.start()
+    return scheduler
 
 
 async def _clean_up_now(runtime: Runtime, grace: dt.timedelta) -> None:

@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 app.command("init")(desk.init)
 app.command("serve")(desk.serve)
+app.command("status")(desk.status)
 app.add_typer(users.app, name="user")
 app.add_typer(keys.app, name="keys")
 app.add_typer(reports.app, name="reports")

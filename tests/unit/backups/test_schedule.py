@@ -122,5 +122,6 @@ def test_server_with_backup_dir_writes_a_backup_when_it_starts(
                 break
             time.sleep(0.1)
     status = read_status(backup_dir)
-    assert status is not None and status.ok, status
+    assert status is not None
+    assert status.ok, status.error
     assert len(backup_files(backup_dir)) == 1

@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import struct
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum as PyEnum
 from typing import Any, BinaryIO
@@ -133,18 +133,36 @@ def columns_of(table: Table) -> list[tuple[str, str]]:
     return [(column.name, _codec_of(column.type)) for column in table.columns]
 
 
-def encode_value(codec: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if codec == "bytes":
-        return base64.b64encode(value).decode("ascii")
-    if codec in {"uuid", "str"}:
-        return str(value)
-    if codec in {"date", "datetime"}:
-        return value.isoformat()
-    if codec == "enum":
-        return value.value if isinstance(value, PyEnum) else str(value)
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _enum_value(value: Any) -> str:
+    return value.value if isinstance(value, PyEnum) else str(value)
+
+
+def _iso(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+_ENCODERS: dict[str, Callable[[Any], Any]] = {
+    "bytes": _b64,
+    "uuid": str,
+    "str": str,
+    "date": _iso,
+    "datetime": _iso,
+    "enum": _enum_value,
+    "bool": _same,
+    "int": _same,
+}
+
+
+def encode_value(codec: str, value: Any) -> Any:
+    return None if value is None else _ENCODERS[codec](value)
 
 
 def decode_value(codec: str, column_type: Any, value: Any) -> Any:  # noqa: PLR0911 - one per codec
@@ -205,13 +223,15 @@ class BackupWriter:
         self._table = table.name
         self._counts[table.name] = 0
         self._columns = columns_of(table)
+        self._encoders = [_ENCODERS[codec] for _, codec in self._columns]
         self._frame(TABLE, {"table": table.name, "columns": self._columns})
 
     def add_row(self, row: Sequence[Any]) -> None:
         if self._table is None:
             raise ValueError("a row before its table")
         encoded = [
-            encode_value(codec, value) for (_, codec), value in zip(self._columns, row, strict=True)
+            None if value is None else encode(value)
+            for encode, value in zip(self._encoders, row, strict=True)
         ]
         self._batch.append(encoded)
         # Bytes are the bulk of a row; base64 makes them a third longer.

@@ -51,7 +51,9 @@ from hrd_reports.services import desk, keyring
 from hrd_reports.services.clock import utc_today
 from hrd_reports.wiring import Runtime
 
-TARGET_RATIO = 0.25
+# The file format's own work (JSON, base64, SHA-256 and HMAC on writing; the same checked
+# twice, then decoded, on restoring) may cost as much again as the bare copy, not more.
+TARGET_RATIO = 0.50
 CHUNK = 1_000
 # A short report lands in the smallest padding bucket (1 KiB), as most reports do.
 CONTENT = b'{"incident_types": ["death_threat"], "narrative": "A benchmark report."}'

@@ -5,8 +5,8 @@
 
 Runs, on SQLite and (with ``--database-url``) on PostgreSQL: key rotation at 10,000 and
 100,000 reports, backup and restore of 100,000 reports, intake through the HTTP server, the
-dashboard's list at 10,000 and 100,000 reports, its decrypted search and 50 sign-ins at once, a reporter's challenges under a flood
-of dashboard requests, the upload and download of a 100 MiB evidence file; once: the
+dashboard's list at 10,000 and 100,000 reports, its decrypted search and 50 sign-ins at
+once, a reporter's challenges under a flood of dashboard requests, the upload and download of a 100 MiB evidence file; once: the
 reporter's browser (seal time and page weight, and encrypting the evidence file once
 static/js/attachments.js is there); and the load test, 10,000 submissions through
 ``hrd-reports serve --workers 2`` at concurrency 64 (``tests/functional/test_load.py``, which

@@ -14,7 +14,8 @@ also checks that none is lost and none is answered 5xx). Each benchmark prints i
 table as it finishes; the summary at the end gives each figure next to its floor (measured in
 the same run) and its target. ``--quick`` runs everything at a small size, to check that the
 benchmarks work; its figures are not comparable. Takes about 25 minutes with PostgreSQL, on two
-cores. See benchmarks/README.md. """
+cores. See benchmarks/README.md.
+"""
 
 import argparse
 import datetime as dt

@@ -48,7 +48,7 @@ class Health:
 
 
 def check_desk(*, engine: Engine, settings: Settings, now: dt.datetime) -> Health:
-    checks = [_keys(settings.keys_dir), _backups(settings, now)]
+    checks = [_keys(settings.keys_dir), backup_check(settings, now)]
     if engine.dialect.name == "sqlite" and not _sqlite_path(settings).is_file():
         # Connecting would create an empty file: a status that changes nothing says so instead.
         missing = Check(
@@ -105,7 +105,8 @@ def _keys(keys_dir: Path) -> Check:
     )
 
 
-def _backups(settings: Settings, now: dt.datetime) -> Check:
+def backup_check(settings: Settings, now: dt.datetime) -> Check:
+    """The scheduled backups: none set, none yet, the last one failed, or how old it is."""
     if settings.backup_dir is None:
         return Check(
             "backup",
@@ -128,6 +129,7 @@ def _backups(settings: Settings, now: dt.datetime) -> Check:
         "last_success": status.last_success,
         "last_file": status.last_file,
         "age_hours": age_hours,
+        "last_attempt": status.last_attempt,
         "last_attempt_ok": status.ok,
         "last_error": status.error,
     }

@@ -4,7 +4,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from hrd_reports.backups import schedule
 from hrd_reports.models import Role

@@ -1,5 +1,6 @@
 """``backup create``, ``backup verify`` and ``backup restore``: the whole desk in one file."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -139,7 +140,9 @@ def restore(
         raise fail("a restore needs the recovery key: pass --recovery-key-stdin", code=2)
     recovery_key = _read_recovery_key()
     settings = Settings()
-    # Not the usual runtime: it would create a keys folder on an empty target.
+    # Not the usual runtime, which would create a keys folder on an empty target; but as it
+    # does, whatever this restore creates (a SQLite file, its journals) is private.
+    os.umask(0o077)
     engine = db.make_engine(settings.database_url)
     try:
         outcome = restore_backup(

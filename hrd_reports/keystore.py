@@ -167,3 +167,21 @@ def install_staged(staged: Path, keys_dir: Path) -> None:
 
 def discard_staged(staged: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
+
+
+SMTP_PASSWORD_FILE = "smtp-password"  # noqa: S105 - the file's name, not its content
+
+
+def read_smtp_password(keys_dir: Path) -> str | None:
+    """The mail server's password from ``keys/smtp-password`` (one line), if the file exists:
+    kept with the other server secrets, never on a command line or in the environment of
+    every process the server starts. Refused when others can read it, like every secret here.
+    """
+    path = keys_dir / SMTP_PASSWORD_FILE
+    if not path.exists():
+        return None
+    _check_private(path, expect_dir=False)
+    try:
+        return path.read_text(encoding="utf-8").strip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise KeystoreError(f"{path} is not UTF-8 text") from exc

@@ -523,3 +523,93 @@ class DashboardSession(Base):
     sealed_private_key: Mapped[bytes]
     created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]
+
+
+class NotifyChoice(StrEnum):
+    """What a staff member asked to be told by e-mail."""
+
+    OFF = "off"
+    # Reports that may be urgent at once; everything else in an hourly digest.
+    URGENT_AND_DIGEST = "urgent_and_digest"
+    DIGEST = "digest"
+
+
+class NotificationKind(StrEnum):
+    URGENT = "urgent"
+    DIGEST = "digest"
+
+
+class NotificationSubscription(Base):
+    """One person's choice of e-mail notifications, and how far their counting has gone.
+
+    The counting marks are the newest report, reporter's message and report grant already
+    counted for this person: the sender finds what is new from the reports and messages
+    themselves, so intake writes nothing for notifications and cannot fail because of them.
+    """
+
+    __tablename__ = "notification_subscriptions"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    choice: Mapped[NotifyChoice] = mapped_column(_enum(NotifyChoice, "notify_choice"))
+    # Encrypted under a key derived from the pepper (crypto.addresses): a copy of the
+    # database alone does not list the desk's staff.
+    address: Mapped[bytes | None]
+    # The language of the mails: the one the person's dashboard was in when they chose.
+    locale: Mapped[str] = mapped_column(String(16))
+    seen_report_id: Mapped[int] = mapped_column(default=0)
+    seen_message_id: Mapped[int] = mapped_column(default=0)
+    seen_grant_id: Mapped[int] = mapped_column(default=0)
+
+
+class PendingNotification(Base):
+    """A mail waiting to be sent to one person (at most one each: what arrives while it waits
+    is added to its counts, so a mail server down for a day brings one mail, not a hundred).
+
+    Kept until the server accepted it; deleted then, so the database keeps no history of when
+    notifications went out (it would time the reports they counted). Counts only, never a
+    word of a report.
+    """
+
+    __tablename__ = "pending_notifications"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    reports: Mapped[int] = mapped_column(default=0)
+    messages: Mapped[int] = mapped_column(default=0)
+    urgent: Mapped[int] = mapped_column(default=0)
+    # To the hour only, like every time here that follows a reporter's action.
+    waiting_since: Mapped[dt.datetime]
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # The class of the last failure (``SMTPConnectError``), never its message or the address.
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    # Set by the process sending it: another process does not send it too.
+    claimed_until: Mapped[dt.datetime | None]
+
+
+class NotificationState(Base):
+    """One row: how the desk's mail is going, for administrators."""
+
+    __tablename__ = "notification_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # To the hour, as above.
+    last_success_at: Mapped[dt.datetime | None]
+    last_failure_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The nav's count of unread reporters' messages, and the sender's count of new ones: the few
+# unread among every message, found without reading the table.
+Index(
+    "ix_report_messages_unread",
+    ReportMessage.report_id,
+    sqlite_where=ReportMessage.unread.is_(True),
+    postgresql_where=ReportMessage.unread.is_(True),
+)

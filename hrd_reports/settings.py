@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hrd_reports.crypto.passwords import RFC9106_LOW_MEMORY, Argon2Params
+from hrd_reports.smtp import SmtpServer, parse_smtp_url
 
 # Where `keys rotate` can be killed (hrd_reports/cli/keys.py, services/reseal.py).
 _FAULT_POINT = (
@@ -21,6 +22,8 @@ _FAULT_POINT = (
     r"|before-finish|finish-before-commit|after-finish)$"
 )
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# An address as a mail header carries it: no spaces, no line breaks that would add headers.
+_MAIL_ADDRESS = r"^[^\s@<>,;\"]{1,64}@[^\s@<>,;\"]{1,189}$"
 
 
 def public_origin(text: str) -> str:
@@ -60,7 +63,8 @@ def public_origin(text: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HRD_", extra="ignore")
+    # A refused value is never repeated in the error: it may be a password (HRD_SMTP_URL).
+    model_config = SettingsConfigDict(env_prefix="HRD_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = Field(
         default="sqlite:///hrd-reports.db",
@@ -177,6 +181,22 @@ class Settings(BaseSettings):
     backup_keep: int = Field(
         default=7, ge=1, le=1000, description="Scheduled backups kept; older ones are deleted."
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="The mail server for the desk's notifications: "
+        "smtp+starttls://USER@HOST:587 or smtps://USER@HOST:465 (smtp://127.0.0.1:25 only to "
+        "this machine). Unset: no e-mail is sent. Never a password here.",
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None,
+        description="The mail server's password; else the file smtp-password in the keys "
+        "folder is read, if there is one.",
+    )
+    smtp_from: str | None = Field(
+        default=None,
+        pattern=_MAIL_ADDRESS,
+        description="The sender address of notifications (needed with HRD_SMTP_URL).",
+    )
     test_fault_kill_rotation_at: str | None = Field(
         default=None,
         pattern=_FAULT_POINT,
@@ -192,6 +212,21 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value  # pydantic's own type check refuses it
         return public_origin(value)
+
+    @field_validator("smtp_url", mode="before")
+    @classmethod
+    def _smtp_url_is_a_server(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            return value  # pydantic's own type check refuses it
+        return str(parse_smtp_url(value))
+
+    @model_validator(mode="after")
+    def _smtp_has_a_sender(self) -> Self:
+        if self.smtp_url is not None and self.smtp_from is None:
+            raise ValueError("HRD_SMTP_FROM, the sender address, is needed with HRD_SMTP_URL")
+        return self
 
     @model_validator(mode="after")
     def _argon2_not_below_rfc9106(self) -> Self:
@@ -216,6 +251,11 @@ class Settings(BaseSettings):
     @property
     def public_url_is_https(self) -> bool:
         return self.public_url is not None and self.public_url.startswith("https://")
+
+    @property
+    def smtp_server(self) -> SmtpServer | None:
+        """The mail server of notifications, or None when the desk sends no e-mail."""
+        return None if self.smtp_url is None else parse_smtp_url(self.smtp_url)
 
     @property
     def attachment_max_bytes(self) -> int:

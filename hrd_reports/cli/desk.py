@@ -24,6 +24,7 @@ from hrd_reports.cli.common import (
     runtime,
 )
 from hrd_reports.db import make_engine, unit_of_work
+from hrd_reports.notifier import build_notifier
 from hrd_reports.services import audit, desk, health, users
 from hrd_reports.services.clock import utc_now
 from hrd_reports.settings import Settings
@@ -101,6 +102,9 @@ def serve(
 ) -> None:
     """Run the server; on a fresh desk, print the one-time setup link first."""
     with runtime() as rt, unit_of_work(rt.sessions) as session:
+        # Checked here, in one line: a mail server password missing, or in a file others can
+        # read, would otherwise stop every worker with a traceback.
+        build_notifier(rt, rt.settings)
         token = None
         if not desk.is_set_up(session):
             token = desk.issue_setup_link(

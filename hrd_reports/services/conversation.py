@@ -36,6 +36,8 @@ from hrd_reports.models import (
     Report,
     ReporterStage,
     ReportMessage,
+    Role,
+    User,
 )
 from hrd_reports.services import audit, reading, stages
 from hrd_reports.services.clock import utc_today
@@ -366,3 +368,15 @@ def unread_counts(session: Session, report_ids: list[UUID]) -> dict[UUID, int]:
         .group_by(Report.public_id)
     ).all()
     return {report_id: int(count) for report_id, count in rows}
+
+
+def unread_total(session: Session, user: User) -> int | None:
+    """How many reporters' messages nobody has read yet on the reports ``user`` may read, in
+    one count (it runs for every page of the dashboard); None for someone who reads none."""
+    readable = reading.readable_report_ids(user)
+    if readable is None:
+        return None
+    query = select(func.count()).select_from(ReportMessage).where(ReportMessage.unread.is_(True))
+    if user.role == Role.CASE_WORKER:
+        query = query.where(ReportMessage.report_id.in_(readable))
+    return int(session.execute(query).scalar_one())

@@ -24,7 +24,7 @@ from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
-from hrd_reports.models import Report, ReportGrant, Role
+from hrd_reports.models import Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import (
@@ -34,6 +34,9 @@ from hrd_reports.services.errors import (
     NotFound,
     ServiceError,
 )
+
+# The roles that read reports (with their keys); auditors and the unvetted read none.
+READER_ROLES = frozenset({Role.ADMIN, Role.COORDINATOR, Role.CASE_WORKER})
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,17 @@ def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
     if not intake_keys:
         raise Forbidden(N_("%(name)s holds no desk key"), name=user.name)
     return ReaderKeys(reader=reader, intake_keys=intake_keys)
+
+
+def readable_report_ids(user: User) -> Select[Any] | None:
+    """The ids of the reports ``user`` may read, by role, vetting and assignment, without
+    opening any key: None for someone who reads none. For counts that decrypt nothing (the
+    unread messages in the dashboard's header, the desk's notifications)."""
+    if user.disabled or not user.vetted or user.role not in READER_ROLES:
+        return None
+    if user.role == Role.CASE_WORKER:
+        return select(ReportGrant.report_id).where(ReportGrant.user_id == user.id)
+    return select(Report.id)
 
 
 def visible(reader: UnlockedUser) -> Select[Report]:

@@ -27,6 +27,7 @@ from hrd_reports.backups.schedule import BackupScheduler
 from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
 from hrd_reports.db import DatabaseBusy, checkpoint_deleted, unit_of_work
 from hrd_reports.i18n import N_
+from hrd_reports.notifier import build_notifier, send_forever
 from hrd_reports.resources import resource_dir
 from hrd_reports.services import attachments, audit, clock, withdrawal
 from hrd_reports.services.errors import (
@@ -43,6 +44,7 @@ from hrd_reports.settings import Settings
 from hrd_reports.web import (
     dashboard_admin,
     dashboard_files,
+    dashboard_notifications,
     dashboard_reports,
     dashboard_signin,
     reporter,
@@ -94,6 +96,9 @@ class _DeskApp(FastAPI):
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or build_runtime(settings, migrate=False)
+    # Built here, before serving: a password file others can read stops the start, as every
+    # unsafe secret does.
+    notifier = build_notifier(runtime, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -102,14 +107,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         # start and every hour.
         grace = dt.timedelta(days=settings.withdrawal_grace_days)
         await _clean_up_now(runtime, grace)
-        cleaning = asyncio.create_task(_clean_up_hourly(runtime, grace))
+        background = [asyncio.create_task(_clean_up_hourly(runtime, grace))]
+        if notifier is not None:
+            background.append(asyncio.create_task(send_forever(notifier)))
         backups = _start_backups(runtime)
         yield
         if backups is not None:
             await asyncio.to_thread(backups.stop)
-        cleaning.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await cleaning
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         # Off the event loop (on PostgreSQL it sends cancel requests), and not in the worker
         # threads' pool, which requests still waiting for the database may hold.
         await asyncio.to_thread(runtime.close)
@@ -124,6 +132,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         openapi_url=None,
     )
     app.state.runtime = runtime
+    app.state.notifier = notifier
     app.state.pages = Pages(settings)
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
@@ -156,6 +165,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(dashboard_reports.router)
     app.include_router(dashboard_files.router)
     app.include_router(dashboard_admin.router)
+    app.include_router(dashboard_notifications.router)
     _add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
     app.outermost = [

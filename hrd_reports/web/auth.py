@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from hrd_reports.crypto.sessions import SessionToken, csrf_matches, login_form_token
 from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.models import Role
-from hrd_reports.services import sessions
+from hrd_reports.services import conversation, sessions
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.settings import Settings
 from hrd_reports.web.middleware import EndedSessions
@@ -78,6 +78,9 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_user_disable": ADMINS,
     "dashboard_audit": AUDIT,
     "dashboard_stats": STATS,
+    "dashboard_notifications": READERS,
+    "dashboard_notifications_save": READERS,
+    "dashboard_notification_status": ADMINS,
 }
 
 
@@ -103,6 +106,9 @@ class SignedIn:
     role: Role
     # Its last use is old enough to be written down again (at most once a minute).
     needs_touch: bool = False
+    # Reporters' messages nobody has read yet on the reports this person may read, for the
+    # navigation (None for someone who reads no reports).
+    unread: int | None = None
 
     @property
     def csrf_token(self) -> str:
@@ -246,12 +252,14 @@ def _resume(runtime: Runtime, token: SessionToken) -> SignedIn | None:
         if unlocked is None:
             return None
         needs_touch = sessions.needs_touch(session, token=token)
+        unread = conversation.unread_total(session, unlocked.user)
     return SignedIn(
         unlocked=unlocked,
         token=token,
         name=unlocked.user.name,
         role=unlocked.user.role,
         needs_touch=needs_touch,
+        unread=unread,
     )
 
 

@@ -14,7 +14,14 @@ from sqlalchemy.exc import DBAPIError
 
 from hrd_reports import db
 from hrd_reports.db import unit_of_work
-from hrd_reports.models import REPORT_LIST_ORDER, Base, Report, SpentChallenge, User
+from hrd_reports.models import (
+    REPORT_LIST_ORDER,
+    Base,
+    Report,
+    ReportMessage,
+    SpentChallenge,
+    User,
+)
 from hrd_reports.wiring import Runtime
 from tests.helpers import Desk, Person
 
@@ -49,8 +56,13 @@ def test_migrations_build_exactly_the_schema_of_the_models(database_url: str) ->
             ),
             "ix_reports_off_form",
         ),
+        # The navigation's count of unread reporters' messages, on every dashboard page.
+        (
+            select(func.count()).select_from(ReportMessage).where(ReportMessage.unread.is_(True)),
+            "ix_report_messages_unread",
+        ),
     ],
-    ids=["list order", "unclassified", "off form"],
+    ids=["list order", "unclassified", "off form", "unread messages"],
 )
 def test_report_list_queries_are_read_from_their_index(
     database_url: str, query: Select[tuple[int]], index: str

@@ -102,6 +102,10 @@ def test_backup_restore_into_fresh_target_then_desk_works(
         )
     )
     assert "restored: 1 reports" in run.stdout
+    url = target_env["HRD_DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        # The restored database is private to the server's user, as every desk file is.
+        assert Path(url.removeprefix("sqlite:///")).stat().st_mode & 0o077 == 0
     assert "intact" in _ok(invoke(target_env, "audit", "verify")).stdout
     listed = _ok(
         invoke(

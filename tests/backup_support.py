@@ -1,6 +1,7 @@
 """A desk with something of everything in it, and databases of either backend, for the
 backup tests."""
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,14 +27,10 @@ LIMITS = AttachmentLimits(
     max_file_bytes=10 * 1024 * 1024,
     per_report=3,
     storage_bytes=2**30,
-    upload_expiry=__import__("datetime").timedelta(hours=24),
+    upload_expiry=dt.timedelta(hours=24),
 )
 FILE_CONTENT = b"\xff\xd8\xff\xe0 photo of the car that followed her " * 40
 ADMIN = Person("admin", "first key holder passphrase")
-
-
-def backends(server: DatabaseServer) -> list[str]:
-    return ["sqlite", "postgresql"] if server.is_postgresql else ["sqlite"]
 
 
 def empty_database(server: DatabaseServer, backend: str, directory: Path) -> str:

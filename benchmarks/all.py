@@ -3,18 +3,18 @@
     python benchmarks/all.py [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
                              [--quick]
 
-Runs, on SQLite and (with ``--database-url``) on PostgreSQL: key rotation at 10,000 and
-100,000 reports, intake through the HTTP server, the dashboard's list at 10,000 and 100,000
-reports, its decrypted search and 50 sign-ins at once, a reporter's challenges under a flood
-of dashboard requests, the upload and download of a 100 MiB evidence file; once: the
-reporter's browser (seal time and page weight, and encrypting the evidence file once
-static/js/attachments.js is there); and the load test, 10,000 submissions through
+Runs, on SQLite and (with ``--database-url``) on PostgreSQL: key rotation at 10,000 and 100,000
+reports, backup and restore of 100,000 reports, intake through the HTTP server, the dashboard's
+list at 10,000 and 100,000 reports, its decrypted search and 50 sign-ins at once, a reporter's
+challenges under a flood of dashboard requests, the upload and download of a 100 MiB evidence
+file; once: the reporter's browser (seal time and page weight, and encrypting the evidence file
+once static/js/attachments.js is there); and the load test, 10,000 submissions through
 ``hrd-reports serve --workers 2`` at concurrency 64 (``tests/functional/test_load.py``, which
-also checks that none is lost and none is answered 5xx). Each benchmark prints its own
-detailed table as it finishes; the summary at the end gives each figure next to its floor
-(measured in the same run) and its target. ``--quick`` runs everything at a small size, to
-check that the benchmarks work; its figures are not comparable. Takes about 25 minutes with
-PostgreSQL, on two cores. See benchmarks/README.md.
+also checks that none is lost and none is answered 5xx). Each benchmark prints its own detailed
+table as it finishes; the summary at the end gives each figure next to its floor (measured in
+the same run) and its target. ``--quick`` runs everything at a small size, to check that the
+benchmarks work; its figures are not comparable. Takes about 25 minutes with PostgreSQL, on two
+cores. See benchmarks/README.md.
 """
 
 import argparse
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import attachments
+import backup
 import browser
 import cryptography
 import dashboard
@@ -55,10 +56,13 @@ class Sizes:
     flood: int
     attachment_mib: int
     attachment_repeats: int
+    backup: list[int]
 
 
-FULL = Sizes([10_000, 100_000], [10_000, 100_000], 10_000, 100, 50, 3_000, 10_000, 3_000, 100, 3)
-QUICK = Sizes([1_000], [2_000], 2_000, 10, 5, 300, 500, 500, 8, 1)
+FULL = Sizes(
+    [10_000, 100_000], [10_000, 100_000], 10_000, 100, 50, 3_000, 10_000, 3_000, 100, 3, [100_000]
+)
+QUICK = Sizes([1_000], [2_000], 2_000, 10, 5, 300, 500, 500, 8, 1, [1_000])
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,27 @@ def rotation_rows(results: list[rotation.Result]) -> list[Row]:
                 f">= {rotation.TARGET_RATIO:.2f}",
             )
         )
+    return rows
+
+
+def backup_rows(results: list[backup.Result]) -> list[Row]:
+    rows = []
+    for r in results:
+        for name, floor, phase in (
+            ("backup", r.backup_floor, r.backup),
+            ("restore", r.restore_floor, r.restore),
+        ):
+            floor_rate, rate = r.reports / floor.seconds, r.reports / phase.seconds
+            rows.append(
+                Row(
+                    f"{name}, {r.reports:,} reports ({r.file_mib:.0f} MiB file)",
+                    r.backend,
+                    f"{rate:,.0f} reports/s; peak RSS {phase.peak_rss_mib:.0f} MiB",
+                    f"{floor_rate:,.0f} reports/s (bare copy)",
+                    f"{rate / floor_rate:.2f}",
+                    f">= {backup.TARGET_RATIO:.2f}",
+                )
+            )
     return rows
 
 
@@ -308,6 +333,10 @@ def main() -> None:
         rotations = [rotation.run(count, server_url) for count in sizes.rotation]
         rotation.print_table(rotations)
         rows += rotation_rows(rotations)
+
+        backups = [backup.run(count, server_url) for count in sizes.backup]
+        backup.print_table(backups)
+        rows += backup_rows(backups)
 
         intake_result = intake.run(sizes.intake, 16, 2, server_url)
         intake.print_result(intake_result)

@@ -14,7 +14,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -344,12 +346,50 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (safe to run at every start)."""
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option(
         "script_location", str(resources.files("hrd_reports").joinpath("migrations"))
     )
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (safe to run at every start)."""
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection that reads one consistent state of the whole database, and cannot write.
+
+    A backup reads table after table while the desk goes on working: without one snapshot it
+    could hold a report without its grant, or an audit head without its last entry. On
+    SQLite a read transaction in WAL mode sees one snapshot, taken at its first read, and
+    holds no writer up; on PostgreSQL, REPEATABLE READ gives the same for the transaction.
+    """
+    if engine.dialect.name == "postgresql":
+        options: dict[str, Any] = {
+            "isolation_level": "REPEATABLE READ",
+            "postgresql_readonly": True,
+        }
+    else:
+        options = {_READ_ONLY: True}
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        yield connection
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The migration the database is at, or None if it has never been migrated."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration this version of the code knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("the package holds no migration")
+    return head

@@ -10,7 +10,9 @@ Files are created 0600 in a 0700 folder, and start-up refuses a folder others ca
 
 import base64
 import os
+import re
 import secrets
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +70,17 @@ def _write_new_secret(path: Path) -> None:
 
 def _read_secret(path: Path) -> bytes:
     _check_private(path, expect_dir=False)
+    return parse_secret(path.read_bytes(), name=str(path))
+
+
+def parse_secret(data: bytes, *, name: str) -> bytes:
+    """A secret from the text of its file (base64 of 32 bytes)."""
     try:
-        value = base64.b64decode(path.read_bytes().strip(), validate=True)
+        value = base64.b64decode(data.strip(), validate=True)
     except ValueError as exc:
-        raise KeystoreError(f"{path} is damaged (not base64)") from exc
+        raise KeystoreError(f"{name} is damaged (not base64)") from exc
     if len(value) != SECRET_SIZE:
-        raise KeystoreError(f"{path} is damaged ({len(value)} bytes, expected {SECRET_SIZE})")
+        raise KeystoreError(f"{name} is damaged ({len(value)} bytes, expected {SECRET_SIZE})")
     return value
 
 
@@ -104,6 +111,62 @@ def load_or_create(keys_dir: Path, *, may_create: bool) -> ServerSecrets:
         if not path.exists():
             _write_new_secret(path)
     return ServerSecrets(**{name: _read_secret(path) for name, path in paths.items()})
+
+
+# Names a file of ``keys/`` may have to travel in a backup: no path, nothing hidden.
+_KEY_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def read_key_files(keys_dir: Path) -> dict[str, bytes]:
+    """Every file of the keys folder by name, for a backup; the folder must be sound."""
+    _check_private(keys_dir, expect_dir=True)
+    files: dict[str, bytes] = {}
+    for path in sorted(keys_dir.iterdir()):
+        if not _KEY_FILE_NAME.match(path.name):
+            raise KeystoreError(f"{path} has a name a backup cannot carry; move it elsewhere")
+        _check_private(path, expect_dir=False)
+        files[path.name] = path.read_bytes()
+    missing = [name for name in _SECRET_FILES if f"{name}.key" not in files]
+    if missing:
+        raise KeystoreError(f"{keys_dir} lacks {', '.join(missing)}; it cannot be backed up")
+    return files
+
+
+def is_empty_or_absent(keys_dir: Path) -> bool:
+    return not keys_dir.exists() or (keys_dir.is_dir() and not any(keys_dir.iterdir()))
+
+
+def stage_key_files(keys_dir: Path, files: dict[str, bytes]) -> Path:
+    """Write restored key files into a new private folder beside ``keys_dir``.
+
+    ``install_staged`` then moves it into place with one rename, once the database is
+    restored: a restore that fails half-way leaves no keys folder that looks whole.
+    """
+    if any(not _KEY_FILE_NAME.match(name) for name in files) or any(
+        f"{name}.key" not in files for name in _SECRET_FILES
+    ):
+        raise KeystoreError("the backup's key files are incomplete or wrongly named")
+    keys_dir.parent.mkdir(parents=True, exist_ok=True)
+    staged = keys_dir.parent / f".{keys_dir.name}.restoring-{secrets.token_hex(4)}"
+    staged.mkdir(mode=0o700)
+    for name, data in files.items():
+        descriptor = os.open(staged / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(descriptor, data)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    return staged
+
+
+def install_staged(staged: Path, keys_dir: Path) -> None:
+    if keys_dir.exists():
+        keys_dir.rmdir()  # empty, as the restore checked; refuses otherwise
+    staged.rename(keys_dir)
+
+
+def discard_staged(staged: Path) -> None:
+    shutil.rmtree(staged, ignore_errors=True)
 
 
 SMTP_PASSWORD_FILE = "smtp-password"  # noqa: S105 - the file's name, not its content

@@ -223,6 +223,17 @@ class Settings(BaseSettings):
         "http://<56 characters>.onion): the base of every link the desk prints or shows. "
         "https makes the dashboard's cookies Secure, with the __Host- prefix.",
     )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Folder where the server writes a backup every HRD_BACKUP_HOURS (mode "
+        "0700); unset, the server writes none (`hrd-reports backup create` still does).",
+    )
+    backup_hours: int = Field(
+        default=24, ge=1, le=24 * 31, description="Hours between two scheduled backups."
+    )
+    backup_keep: int = Field(
+        default=7, ge=1, le=1000, description="Scheduled backups kept; older ones are deleted."
+    )
     smtp_url: str | None = Field(
         default=None,
         description="The mail server for the desk's notifications: "

@@ -1,4 +1,5 @@
-"""``init``, ``serve`` and ``audit verify``: setting a desk up, running it, checking its log."""
+"""``init``, ``serve``, ``status`` and ``audit verify``: setting a desk up, running it,
+checking its health and its log."""
 
 import copy
 import datetime as dt
@@ -12,6 +13,7 @@ import uvicorn
 from hrd_reports.cli.common import (
     DEFAULT_HOST,
     DEFAULT_PORT,
+    JSON_OUTPUT,
     PASSWORD_STDIN,
     PUBLIC_URL_HINT,
     cli_command,
@@ -21,9 +23,11 @@ from hrd_reports.cli.common import (
     read_password,
     runtime,
 )
-from hrd_reports.db import unit_of_work
+from hrd_reports.db import make_engine, unit_of_work
 from hrd_reports.notifier import build_notifier
-from hrd_reports.services import audit, desk, users
+from hrd_reports.services import audit, desk, health, users
+from hrd_reports.services.clock import utc_now
+from hrd_reports.settings import Settings
 
 
 @cli_command
@@ -169,4 +173,35 @@ def audit_verify(as_json: bool = typer.Option(False, "--json")) -> None:
     if not verdict.intact:
         if not as_json:
             typer.echo(f"audit log BROKEN: {verdict.problem}", err=True)
+        raise typer.Exit(1)
+
+
+@cli_command
+def status(as_json: bool = JSON_OUTPUT) -> None:
+    """Database, keys folder, last backup, unfinished rotation, disk, storage, audit head.
+
+    Exits 1 when something needs an operator (unreachable or unmigrated database, unsound
+    keys folder, failed or stale backup, disk nearly full). Changes nothing.
+    """
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        result = health.check_desk(engine=engine, settings=settings, now=utc_now())
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(
+            {
+                "sound": result.sound,
+                "checks": {
+                    check.name: {"level": check.level.value, "detail": check.detail, **check.values}
+                    for check in result.checks
+                },
+            }
+        )
+    else:
+        for check in result.checks:
+            marker = {"ok": "ok", "warning": "WARNING", "problem": "PROBLEM"}[check.level.value]
+            typer.echo(f"{check.name:<9} {marker:<8} {check.detail}")
+    if not result.sound:
         raise typer.Exit(1)

@@ -35,6 +35,9 @@ class Purpose(StrEnum):
     ATTACHMENT_KEY = "attachment-key"
     ATTACHMENT_CHUNK = "attachment-chunk"
     ATTACHMENT_RECORD = "attachment-record"
+    # A backup file: the server secrets sealed to the recovery key, and the file's MAC key.
+    BACKUP_SECRETS = "backup-secrets"
+    BACKUP_MAC = "backup-mac"
     # A staff member's e-mail address for notifications (crypto.addresses).
     CONTACT_ADDRESS = "contact-address"
 

@@ -22,12 +22,13 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Scope
 
 from hrd_reports import __version__
+from hrd_reports.backups.schedule import BackupScheduler
 from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
 from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.i18n import N_
 from hrd_reports.notifier import build_notifier, send_forever
 from hrd_reports.resources import resource_dir
-from hrd_reports.services import audit
+from hrd_reports.services import audit, clock
 from hrd_reports.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -111,7 +112,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         background = [asyncio.create_task(chores.run_hourly()), asyncio.create_task(guard.run())]
         if notifier is not None:
             background.append(asyncio.create_task(send_forever(notifier)))
+        backups = _start_backups(runtime)
         yield
+        if backups is not None:
+            await asyncio.to_thread(backups.stop)
         for task in background:
             task.cancel()
         for task in background:
@@ -209,6 +213,15 @@ def _largest_report_with_files(settings: Settings) -> int:
     framing = 4096 * (settings.attachments_per_report + 1)
     files = settings.attachments_per_report * settings.attachment_max_bytes
     return MAX_REQUEST_BYTES + files + framing
+
+
+def _start_backups(runtime: Runtime) -> BackupScheduler | None:
+    """With HRD_BACKUP_DIR set, a thread writes a backup whenever one is due."""
+    if runtime.settings.backup_dir is None:
+        return None
+    scheduler = BackupScheduler(runtime, clock=clock.utc_now)
+    scheduler.start()
+    return scheduler
 
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
 from hrd_reports.models import ReporterStage, Role
-from hrd_reports.services import accounts, audit, keyring, listing, stages, users
+from hrd_reports.services import accounts, audit, clock, health, keyring, listing, stages, users
 from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
 from hrd_reports.web.pages import see_other
+from hrd_reports.wiring import Runtime
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
@@ -25,7 +26,7 @@ AUDIT_PAGE = 100
 
 @router.get("/users", response_class=HTMLResponse, name="dashboard_users")
 def user_list(
-    request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser
+    request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser, rt: RuntimeDep
 ) -> HTMLResponse:
     return pages.render(
         request,
@@ -34,8 +35,18 @@ def user_list(
             "me": me,
             "people": users.list_users(session),
             "roles": [role.value for role in Role],
+            "backup": _backup_problem(rt) if me.role == Role.ADMIN else None,
         },
     )
+
+
+def _backup_problem(rt: Runtime) -> dict[str, Any] | None:
+    """A failed or stale scheduled backup, for the administrators' page (the day only)."""
+    check = health.backup_check(rt.settings, clock.utc_now())
+    if check.level != health.Level.PROBLEM:
+        return None
+    failed = check.values.get("last_attempt_ok") is False
+    return {"failed": failed, "day": str(check.values.get("last_attempt") or "")[:10]}
 
 
 @router.post("/users", response_class=HTMLResponse, name="dashboard_user_invite")

@@ -41,6 +41,7 @@ from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
 from tests.atrest import every_log_record_in, files_under, find_leaks, postgres_dump
+from tests.cli import invoke
 from tests.conftest import DatabaseServer
 from tests.dashboard_support import (
     Clock,
@@ -220,6 +221,10 @@ def test_no_plaintext_receipt_password_or_key_at_rest(
 
             command_line(cli_env, terminal, sent, admin=admin, carol=people["carol"])
             secrets |= _keys_of_the_desk(desk, everyone)  # the new intake key
+            # A backup of all of it lands in the searched folder too: a stolen backup is
+            # one of the threats.
+            backed_up = invoke(cli_env, "backup", "create", "--out", str(workdir / "desk.hrdb"))
+            assert backed_up.exit_code == 0, backed_up.stderr
 
     secrets |= _credentials(
         list(staff.values()),
@@ -239,6 +244,7 @@ def test_no_plaintext_receipt_password_or_key_at_rest(
         blobs.append(("pg_dump", postgres_dump(settings.database_url)))
     else:
         assert any(path.endswith(".db") for path, _ in blobs)
+    assert any(path.endswith(".hrdb") for path, _ in blobs)
     _assert_the_logs_were_written(workdir)
     leaks = find_leaks(blobs, secrets)
     assert not leaks, "found at rest:\n" + "\n".join(leaks)

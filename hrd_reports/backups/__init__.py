@@ -1,0 +1,1 @@
+"""Backups of a whole desk: the file format, writing one, checking one, restoring one."""

@@ -23,6 +23,11 @@ Name = Annotated[str, Form(max_length=64)]
 AUDIT_PAGE = 100
 
 
+def _row(name: str) -> str:
+    # The service has accepted the name, so it is a user name (letters, digits, . _ -).
+    return f"person-{name}"
+
+
 @router.get("/users", response_class=HTMLResponse, name="dashboard_users")
 def user_list(
     request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser
@@ -86,7 +91,7 @@ def user_vet(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_users")
+    return see_other(request, "dashboard_users", done="vetted", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/revoke", name="dashboard_user_revoke")
@@ -95,7 +100,7 @@ def user_revoke(
 ) -> Response:
     users.revoke_user(session, name=name, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return see_other(request, "dashboard_users")
+    return see_other(request, "dashboard_users", done="revoked", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/role", name="dashboard_user_role")
@@ -109,7 +114,7 @@ def user_role(
 ) -> Response:
     users.change_role(session, name=name, role=role, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return see_other(request, "dashboard_users")
+    return see_other(request, "dashboard_users", done="role", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/disable", name="dashboard_user_disable")
@@ -125,7 +130,8 @@ def user_disable(
         session, name=name, disabled=disabled, actor=me.name, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(request, "dashboard_users")
+    done = "disabled" if disabled else "enabled"
+    return see_other(request, "dashboard_users", done=done, anchor=_row(name), at=name)
 
 
 @router.get("/audit", response_class=HTMLResponse, name="dashboard_audit")
@@ -208,4 +214,4 @@ def stage_message_save(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_stages")
+    return see_other(request, "dashboard_stages", done="stage", anchor=f"stage-{stage}", at=stage)

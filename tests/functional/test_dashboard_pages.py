@@ -99,9 +99,7 @@ def _cells(page: str) -> list[list[str]]:
     ]
 
 
-def test_report_list_shows_no_code_only_translated_labels(
-    desk: Desk, cora: StaffBrowser
-) -> None:
+def test_report_list_shows_no_code_only_translated_labels(desk: Desk, cora: StaffBrowser) -> None:
     threat = desk.submit(report_content("CANARY-labels", incident_types=("death_threat",)))
     desk.submit(report_content("CANARY-other", incident_types=("blackmail", "surveillance")))
     cora.post(f"/dashboard/reports/{threat.report_id}/workflow", status="triage", priority="p1")
@@ -198,9 +196,7 @@ def test_report_page_shows_every_field_of_the_form_by_its_label(
     assert _codes_in(shown) == []
 
 
-def test_report_page_shows_its_short_id_as_selectable_text(
-    desk: Desk, cora: StaffBrowser
-) -> None:
+def test_report_page_shows_its_short_id_as_selectable_text(desk: Desk, cora: StaffBrowser) -> None:
     submitted = desk.submit(report_content("CANARY-short-id"))
     page = cora.report(submitted.report_id)
     short = submitted.report_id.hex[:8]
@@ -467,9 +463,7 @@ def test_case_worker_home_shows_overdue_then_unread_then_assigned(
         page.index(f'data-testid="home-{part}"') for part in ("overdue", "unread", "assigned")
     ]
     assert sections == sorted(sections)
-    overdue, unread, assigned = (
-        _section(page, part) for part in ("overdue", "unread", "assigned")
-    )
+    overdue, unread, assigned = (_section(page, part) for part in ("overdue", "unread", "assigned"))
     assert str(late.report_id) in overdue
     assert str(fresh.report_id) not in overdue
     assert str(talking.report_id) in unread

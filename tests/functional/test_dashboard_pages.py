@@ -493,3 +493,28 @@ def test_key_holder_home_is_the_report_list(cora: StaffBrowser) -> None:
     response = cora.client.get("/dashboard", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/reports"
+
+
+def test_key_holder_today_shows_overdue_unread_and_urgent_reports_nobody_holds(
+    client: TestClient, desk: Desk, admin: Person, worker: Staff, cora: StaffBrowser
+) -> None:
+    danger = desk.submit(report_content("CANARY-danger", incident_types=("detention",)))
+    held = desk.submit(report_content("CANARY-held", incident_types=("detention",)))
+    calm = desk.submit(report_content("CANARY-calm", incident_types=("dismissal",)))
+    desk.assign(held.report_id, to="wafa", by=admin)
+    cora.page("/dashboard/reports")  # opened once: urgency is learned from the content
+    _received_days_ago(desk, danger.report_id, 2)
+    post_reporter_message(client, calm.receipt, calm.report_id, "CANARY-hello")
+
+    page = cora.page("/dashboard/today")
+
+    assert 'href="/dashboard/today?lang=en"' in page
+    overdue, unread, unassigned = (
+        _section(page, part) for part in ("overdue", "unread", "unassigned")
+    )
+    assert str(danger.report_id) in overdue
+    assert str(danger.report_id) in unassigned
+    assert str(held.report_id) not in unassigned
+    assert str(calm.report_id) not in unassigned
+    assert str(calm.report_id) in unread
+    assert 'data-testid="home-assigned"' not in page

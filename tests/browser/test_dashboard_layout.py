@@ -59,8 +59,9 @@ def signed_in(
 
 
 def a_long_report(desk: Desk, narrative: str) -> str:
-    """A report with every field filled, and words longer than any phone is wide."""
-    unbroken = "x" * 300
+    """A report with every field filled, and words longer than any phone is wide (within the
+    form's bounds: it follows the form, so every field is shown)."""
+    unbroken = "x" * 200
     document = {
         "v": 1,
         "incident_types": ["death_threat", "surveillance", "arbitrary_arrest"],
@@ -68,8 +69,8 @@ def a_long_report(desk: Desk, narrative: str) -> str:
         "in_danger_now": "yes",
         "location": {"governorate": "salah_al_din", "district": unbroken, "place_type": "home"},
         "target": {"who": "me", "sector": "journalist", "gender": "woman", "age_band": "30_44"},
-        "perpetrator": {"types": ["pmf", "krg_security"], "identifiers": unbroken},
-        "narrative": f"{narrative} {unbroken}",
+        "perpetrator": {"types": ["pmf", "krg_security"], "identifiers": unbroken * 3},
+        "narrative": f"{narrative} {unbroken * 3}",
         "needs": ["relocation", "digital_security"],
         "consent": {"share": "named", "publish": "no"},
     }

@@ -343,4 +343,4 @@ def report_destroy(
     )
     session.commit()
     checkpoint_deleted(runtime.engine)
-    return see_other(request, "dashboard_reports")
+    return see_other(request, "dashboard_reports", done="destroyed")

@@ -58,6 +58,7 @@ DONE = {
     "note": N_("Your note was added."),
     "reply": N_("Your reply was encrypted and is waiting in the reporter's inbox."),
     "linked": N_("The reports were linked."),
+    "destroyed": N_("The report was destroyed, with its messages, notes and files."),
     "vetted": N_("The person was vetted: they hold the keys of their role now."),
     "revoked": N_("The vetting was revoked: the person holds no key now."),
     "role": N_("The role was changed. The person holds no key until they are vetted again."),

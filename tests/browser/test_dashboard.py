@@ -620,6 +620,9 @@ def test_key_holder_destroys_a_poisoned_report_from_its_page(watch: Watch, desk:
     follow(watched.page, watched.page.get_by_test_id("destroy"))
 
     assert re.search(r"/dashboard/reports(\?|$)", watched.page.url), watched.page.url
+    assert watched.page.get_by_test_id("done").inner_text() == (
+        "The report was destroyed, with its messages, notes and files."
+    )
     watched.assert_inert("the list after the destruction")
     assert watched.page.locator(f"tr[data-report-id='{poisoned.report_id}']").count() == 0
     assert watched.page.locator(f"tr[data-report-id='{honest}']").is_visible()

@@ -15,7 +15,7 @@ from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
-from hrd_reports.web.pages import see_other
+from hrd_reports.web.pages import see_done
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
@@ -91,7 +91,7 @@ def user_vet(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_users", done="vetted", anchor=_row(name), at=name)
+    return see_done(request, "dashboard_users", done="vetted", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/revoke", name="dashboard_user_revoke")
@@ -100,7 +100,7 @@ def user_revoke(
 ) -> Response:
     users.revoke_user(session, name=name, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return see_other(request, "dashboard_users", done="revoked", anchor=_row(name), at=name)
+    return see_done(request, "dashboard_users", done="revoked", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/role", name="dashboard_user_role")
@@ -114,7 +114,7 @@ def user_role(
 ) -> Response:
     users.change_role(session, name=name, role=role, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return see_other(request, "dashboard_users", done="role", anchor=_row(name), at=name)
+    return see_done(request, "dashboard_users", done="role", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/disable", name="dashboard_user_disable")
@@ -131,7 +131,7 @@ def user_disable(
     )
     session.commit()
     done = "disabled" if disabled else "enabled"
-    return see_other(request, "dashboard_users", done=done, anchor=_row(name), at=name)
+    return see_done(request, "dashboard_users", done=done, anchor=_row(name), at=name)
 
 
 @router.get("/audit", response_class=HTMLResponse, name="dashboard_audit")
@@ -214,4 +214,4 @@ def stage_message_save(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_stages", done="stage", anchor=f"stage-{stage}", at=stage)
+    return see_done(request, "dashboard_stages", done="stage", anchor=f"stage-{stage}", at=stage)

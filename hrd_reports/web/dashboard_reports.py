@@ -32,7 +32,7 @@ from hrd_reports.web.auth import (
     authorise,
 )
 from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
-from hrd_reports.web.pages import Notice, see_other
+from hrd_reports.web.pages import Notice, see_done
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
@@ -199,7 +199,7 @@ def report_workflow(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(
+    return see_done(
         request, "dashboard_report", report_id=report_id, done="saved", anchor="workflow"
     )
 
@@ -217,7 +217,7 @@ def report_note(
         session, reader=me.unlocked, report_id=report_id, text=note, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id, done="note", anchor="notes")
+    return see_done(request, "dashboard_report", report_id=report_id, done="note", anchor="notes")
 
 
 @router.post("/reports/{report_id}/reply", name="dashboard_report_reply")
@@ -233,7 +233,7 @@ def report_reply(
         session, reader=me.unlocked, report_id=report_id, text=reply, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(
+    return see_done(
         request, "dashboard_report", report_id=report_id, done="reply", anchor="conversation"
     )
 
@@ -255,7 +255,7 @@ def report_tags(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(
+    return see_done(
         request, "dashboard_report", report_id=report_id, done="tags", anchor="desk-tags"
     )
 
@@ -285,9 +285,7 @@ def report_link(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(
-        request, "dashboard_report", report_id=report_id, done="linked", anchor="links"
-    )
+    return see_done(request, "dashboard_report", report_id=report_id, done="linked", anchor="links")
 
 
 @router.post("/reports/{report_id}/assign", name="dashboard_report_assign")
@@ -307,7 +305,7 @@ def report_assign(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(
+    return see_done(
         request, "dashboard_report", report_id=report_id, done="assigned", anchor="assignment"
     )
 
@@ -320,7 +318,7 @@ def report_unassign(
         session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(
+    return see_done(
         request, "dashboard_report", report_id=report_id, done="unassigned", anchor="assignment"
     )
 
@@ -343,4 +341,4 @@ def report_destroy(
     )
     session.commit()
     checkpoint_deleted(runtime.engine)
-    return see_other(request, "dashboard_reports", done="destroyed")
+    return see_done(request, "dashboard_reports", done="destroyed")

@@ -148,34 +148,37 @@ def _reported_day(code: str, text: object) -> str:
     return text
 
 
-def see_other(
+def see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
+    """303 to a route's path (post/redirect/get: a reload never repeats an action)."""
+    return RedirectResponse(request.url_for(route, **params).path, status_code=303)
+
+
+def see_done(
     request: Request,
     route: str,
     /,
     *,
-    done: str | None = None,
+    done: str,
     anchor: str | None = None,
     at: str | None = None,
     **params: Any,
 ) -> RedirectResponse:
-    """303 to a route's path (post/redirect/get: a reload never repeats an action).
+    """``see_other`` after an action, to the page that says what it did, where the reader was.
 
-    ``done`` is a key of ``labels.DONE`` (the page says what happened), ``anchor`` the part of
+    ``done`` is a key of ``labels.DONE`` (the sentence the page shows), ``anchor`` the part of
     the page the reader was at (and ``at`` the code of that part, where the page has several
     alike); the page's language goes on with them. Each is one of a fixed set, never text a
-    person typed.
+    person typed, so a crafted link cannot put words on a desk's page.
     """
-    if done is not None and done not in DONE:
+    if done not in DONE:
         raise ValueError(f"no sentence for {done!r}")
-    query = {"lang": request.query_params.get("lang", "")}
-    query = {key: value for key, value in query.items() if value in SUPPORTED_LOCALES}
-    if done is not None:
-        query["done"] = done
+    query = {"done": done}
+    language = request.query_params.get("lang", "")
+    if language in SUPPORTED_LOCALES:
+        query = {"lang": language, **query}
     if at is not None:
         query["at"] = at
-    path = request.url_for(route, **params).path
-    if query:
-        path += "?" + urlencode(query)
+    path = f"{request.url_for(route, **params).path}?{urlencode(query)}"
     if anchor:
         path += "#" + anchor
     return RedirectResponse(path, status_code=303)

@@ -425,6 +425,22 @@ def test_reporter_unknown_address_is_a_reporter_page_with_the_quick_exit_and_no_
     assert "set-cookie" not in response.headers
 
 
+def test_crash_on_a_reporter_page_is_a_reporter_page_with_the_quick_exit_and_no_cookie(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("CANARY-exception-text")
+
+    monkeypatch.setattr("hrd_reports.web.reporter._form_context", broken)
+    crashing = TestClient(client.app, raise_server_exceptions=False)
+    response = crashing.get("/report")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert settings.quick_exit_url in response.text
+    assert "CANARY-exception-text" not in response.text
+    assert "set-cookie" not in response.headers
+
+
 def test_api_unknown_address_still_answers_json(client: TestClient) -> None:
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404

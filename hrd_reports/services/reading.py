@@ -57,6 +57,12 @@ class ReportView:
         """Opened, and as the form makes a report (see ``hrd_reports.received``)."""
         return self.content is not None and received.follows_form(self.content)
 
+    def excerpt(self) -> str:
+        """The start of the narrative on one line, its control characters written out."""
+        if self.content is None:
+            return ""
+        return received.visible(" ".join(str(self.content.get("narrative", "")).split())[:60])
+
     def summary(self) -> str:
         """One line for a list: the incident types and the start of the narrative.
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -56,6 +57,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_logout": ALL_STAFF,
     "dashboard_home": ALL_STAFF,
     "dashboard_welcome": ALL_STAFF,
+    "dashboard_today": READERS,
     "dashboard_reports": READERS,
     "dashboard_report": READERS,
     "dashboard_report_workflow": READERS,
@@ -327,3 +329,25 @@ class Argon2Slots:
         finally:
             if acquired:
                 self._semaphore.release()
+
+
+async def signed_in_for_page(request: Request) -> SignedIn | None:
+    """Who is signed in, for a dashboard page that no route's check ran for (an address with
+    no page, a crash): their name and navigation on it, and nothing decided by it.
+
+    The session is resumed in a worker thread, never on the event loop; a session that does
+    not resume (or a database that does not answer) leaves the page without a name.
+    """
+    known: SignedIn | None = getattr(request.state, "signed_in", None)
+    if known is not None:
+        return known
+    cookie = request.cookies.get(session_cookie_name(request))
+    runtime: Runtime = request.app.state.runtime
+    token = SessionToken.parse(cookie, secret=runtime.secrets.session) if cookie else None
+    if token is None or token in request.app.state.ended_sessions:
+        return None
+    try:
+        return await run_in_threadpool(_resume, runtime, token)
+    except Exception:  # noqa: BLE001 - an error page must answer even when the database fails
+        logger.warning("the session of an error page could not be resumed")
+        return None

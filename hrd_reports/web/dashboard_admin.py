@@ -15,13 +15,18 @@ from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.labels import STAGE_TEXTS
-from hrd_reports.web.pages import see_other
+from hrd_reports.web.pages import see_done
 from hrd_reports.wiring import Runtime
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
 Name = Annotated[str, Form(max_length=64)]
 AUDIT_PAGE = 100
+
+
+def _row(name: str) -> str:
+    # The service has accepted the name, so it is a user name (letters, digits, . _ -).
+    return f"person-{name}"
 
 
 @router.get("/users", response_class=HTMLResponse, name="dashboard_users")
@@ -97,7 +102,7 @@ def user_vet(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_users")
+    return see_done(request, "dashboard_users", done="vetted", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/revoke", name="dashboard_user_revoke")
@@ -106,7 +111,7 @@ def user_revoke(
 ) -> Response:
     users.revoke_user(session, name=name, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return see_other(request, "dashboard_users")
+    return see_done(request, "dashboard_users", done="revoked", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/role", name="dashboard_user_role")
@@ -120,7 +125,7 @@ def user_role(
 ) -> Response:
     users.change_role(session, name=name, role=role, actor=me.name, secrets=runtime.secrets)
     session.commit()
-    return see_other(request, "dashboard_users")
+    return see_done(request, "dashboard_users", done="role", anchor=_row(name), at=name)
 
 
 @router.post("/users/{name}/disable", name="dashboard_user_disable")
@@ -136,7 +141,8 @@ def user_disable(
         session, name=name, disabled=disabled, actor=me.name, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(request, "dashboard_users")
+    done = "disabled" if disabled else "enabled"
+    return see_done(request, "dashboard_users", done=done, anchor=_row(name), at=name)
 
 
 @router.get("/audit", response_class=HTMLResponse, name="dashboard_audit")
@@ -219,4 +225,4 @@ def stage_message_save(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_stages")
+    return see_done(request, "dashboard_stages", done="stage", anchor=f"stage-{stage}", at=stage)

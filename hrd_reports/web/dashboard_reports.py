@@ -17,14 +17,22 @@ from hrd_reports.crypto.messages import MAX_MESSAGE_BYTES
 from hrd_reports.db import checkpoint_deleted
 from hrd_reports.i18n import N_
 from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
-from hrd_reports.services import assignment, casework, conversation, listing, users, withdrawal
+from hrd_reports.services import (
+    assignment,
+    casework,
+    conversation,
+    linking,
+    listing,
+    users,
+    withdrawal,
+)
 from hrd_reports.services.errors import Invalid, ServiceError
 from hrd_reports.web.auth import (
     CurrentUser,
     authorise,
 )
 from hrd_reports.web.deps import DbSession, PagesDep, RuntimeDep
-from hrd_reports.web.pages import Notice, see_other
+from hrd_reports.web.pages import Notice, see_done
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
@@ -33,15 +41,6 @@ Text = Annotated[str, Form(max_length=200)]
 
 
 LongText = Annotated[str, Form(max_length=casework.MAX_NOTE_LENGTH)]
-
-
-@router.get("", response_class=HTMLResponse, name="dashboard_home")
-def home(request: Request, me: CurrentUser) -> Response:
-    if me.role == Role.AUDITOR:
-        return see_other(request, "dashboard_stats")
-    if me.role == Role.ADMIN and not me.unlocked.user.vetted:
-        return see_other(request, "dashboard_users")
-    return see_other(request, "dashboard_reports")
 
 
 def _optional_enum(kind: Any, value: str) -> Any:
@@ -152,6 +151,11 @@ def report_page(
     detail = casework.show(
         session, reader=me.unlocked, report_id=report_id, secrets=runtime.secrets
     )
+    candidates = []
+    if detail.view.content is not None:
+        candidates = linking.candidates(
+            session, reader=me.unlocked, report_id=report_id, secrets=runtime.secrets
+        )
     session.commit()
     assignable = []
     if me.role in {Role.ADMIN, Role.COORDINATOR}:
@@ -163,7 +167,13 @@ def report_page(
     return pages.render(
         request,
         "dashboard/report.html",
-        {"me": me, "detail": detail, "assignable": assignable, **_choices()},
+        {
+            "me": me,
+            "detail": detail,
+            "assignable": assignable,
+            "candidates": candidates,
+            **_choices(),
+        },
     )
 
 
@@ -189,7 +199,9 @@ def report_workflow(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id)
+    return see_done(
+        request, "dashboard_report", report_id=report_id, done="saved", anchor="workflow"
+    )
 
 
 @router.post("/reports/{report_id}/notes", name="dashboard_report_note")
@@ -205,7 +217,7 @@ def report_note(
         session, reader=me.unlocked, report_id=report_id, text=note, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id)
+    return see_done(request, "dashboard_report", report_id=report_id, done="note", anchor="notes")
 
 
 @router.post("/reports/{report_id}/reply", name="dashboard_report_reply")
@@ -221,7 +233,9 @@ def report_reply(
         session, reader=me.unlocked, report_id=report_id, text=reply, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id)
+    return see_done(
+        request, "dashboard_report", report_id=report_id, done="reply", anchor="conversation"
+    )
 
 
 @router.post("/reports/{report_id}/tags", name="dashboard_report_tags")
@@ -241,7 +255,9 @@ def report_tags(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id)
+    return see_done(
+        request, "dashboard_report", report_id=report_id, done="tags", anchor="desk-tags"
+    )
 
 
 @router.post("/reports/{report_id}/links", name="dashboard_report_link")
@@ -251,17 +267,25 @@ def report_link(
     session: DbSession,
     runtime: RuntimeDep,
     me: CurrentUser,
-    other: Annotated[str, Form(max_length=36)],
+    # Picked from the recent reports, or typed as a short id (or a whole id).
+    chosen: Annotated[str, Form(max_length=36)] = "",
+    other: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
+    if other.strip():
+        other_id = linking.resolve(session, reader=me.unlocked, text=other)
+    elif chosen:
+        other_id = linking.resolve(session, reader=me.unlocked, text=chosen)
+    else:
+        raise Invalid(N_("choose a report from the list, or type its short id"))
     casework.link_reports(
         session,
         reader=me.unlocked,
         report_id=report_id,
-        other_id=other.strip(),
+        other_id=other_id,
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id)
+    return see_done(request, "dashboard_report", report_id=report_id, done="linked", anchor="links")
 
 
 @router.post("/reports/{report_id}/assign", name="dashboard_report_assign")
@@ -281,7 +305,9 @@ def report_assign(
         secrets=runtime.secrets,
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id)
+    return see_done(
+        request, "dashboard_report", report_id=report_id, done="assigned", anchor="assignment"
+    )
 
 
 @router.post("/reports/{report_id}/unassign", name="dashboard_report_unassign")
@@ -292,7 +318,9 @@ def report_unassign(
         session, keyholder=me.unlocked, report_id=report_id, secrets=runtime.secrets
     )
     session.commit()
-    return see_other(request, "dashboard_report", report_id=report_id)
+    return see_done(
+        request, "dashboard_report", report_id=report_id, done="unassigned", anchor="assignment"
+    )
 
 
 @router.post("/reports/{report_id}/destroy", name="dashboard_report_destroy")
@@ -313,4 +341,4 @@ def report_destroy(
     )
     session.commit()
     checkpoint_deleted(runtime.engine)
-    return see_other(request, "dashboard_reports")
+    return see_done(request, "dashboard_reports", done="destroyed")

@@ -5,7 +5,7 @@ through gettext, so an Arabic dashboard reads ``حالة`` names, not ``out_of_m
 """
 
 from hrd_reports.i18n import N_
-from hrd_reports.models import ReporterStage, ReportStatus, RiskLevel, Role
+from hrd_reports.models import Priority, ReporterStage, ReportStatus, RiskLevel, Role
 
 ROLE_NAMES = {
     Role.ADMIN: N_("administrator"),
@@ -14,7 +14,8 @@ ROLE_NAMES = {
     Role.AUDITOR: N_("auditor"),
 }
 STATUS_NAMES = {
-    ReportStatus.RECEIVED: N_("received"),
+    # Not "received": a reader would take the stored code for a label.
+    ReportStatus.RECEIVED: N_("new, not yet acknowledged"),
     ReportStatus.ACKNOWLEDGED: N_("acknowledged"),
     ReportStatus.TRIAGE: N_("in triage"),
     ReportStatus.OPEN: N_("open case"),
@@ -36,6 +37,34 @@ NAMES: dict[str, str] = {
     member.value: name
     for table in (ROLE_NAMES, STATUS_NAMES, RISK_NAMES)
     for member, name in table.items()
+}
+
+# Priorities by what they mean for the desk, not as the stored p1..p4. Apart from ``NAMES``:
+# their translations come with the next catalogue update.
+PRIORITY_NAMES = {
+    Priority.P1.value: N_("priority 1, immediate"),
+    Priority.P2.value: N_("priority 2, high"),
+    Priority.P3.value: N_("priority 3, normal"),
+    Priority.P4.value: N_("priority 4, low"),
+}
+
+# What a page says after an action, by the fixed key its address carries (``?done=saved``):
+# never words from the request, so that a crafted link cannot put a sentence on a desk page.
+DONE = {
+    "saved": N_("The workflow was saved."),
+    "assigned": N_("The report was assigned."),
+    "unassigned": N_("The report was taken back: nobody is assigned to it now."),
+    "tags": N_("The tags were saved."),
+    "note": N_("Your note was added."),
+    "reply": N_("Your reply was encrypted and is waiting in the reporter's inbox."),
+    "linked": N_("The reports were linked."),
+    "destroyed": N_("The report was destroyed, with its messages, notes and files."),
+    "vetted": N_("The person was vetted: they hold the keys of their role now."),
+    "revoked": N_("The vetting was revoked: the person holds no key now."),
+    "role": N_("The role was changed. The person holds no key until they are vetted again."),
+    "disabled": N_("The account was disabled."),
+    "enabled": N_("The account was enabled."),
+    "stage": N_("The words reporters read were saved."),
 }
 
 # What a reporter is told of each stage, unless the desk wrote its own words for it.

@@ -5,22 +5,27 @@ Accept-Language, else English; never from a cookie, since reporter pages set non
 """
 
 import base64
+import datetime as dt
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
+from babel.dates import format_date, format_skeleton
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED_LOCALES, locale
 from hrd_reports.resources import resource_dir
 from hrd_reports.services.errors import ServiceError
+from hrd_reports.services.linking import short_id
 from hrd_reports.settings import Settings
-from hrd_reports.web.labels import NAMES
+from hrd_reports.web.labels import DONE, NAMES, PRIORITY_NAMES
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,9 @@ class Pages:
             "sri": self.integrity,
             "static": lambda path: f"/static/{path}",
             "names": NAMES,
+            "priority_names": PRIORITY_NAMES,
+            "done_messages": DONE,
+            "short_id": short_id,
             "languages": [
                 (code, LANGUAGE_NAMES[code], locale(code).direction) for code in SUPPORTED_LOCALES
             ],
@@ -81,6 +89,8 @@ class Pages:
             auto_reload=False,
         )
         environment.install_gettext_translations(current.translations, newstyle=True)  # type: ignore[attr-defined]
+        environment.filters["day"] = functools.partial(_day, code)
+        environment.filters["reported_day"] = functools.partial(_reported_day, code)
         environment.globals.update(self._globals, lang=current.code, direction=current.direction)
         return environment
 
@@ -115,6 +125,60 @@ class Pages:
         return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
 
 
+def _day(code: str, day: dt.date | None) -> str:
+    """A day as the reader's language writes it (Babel's CLDR data: "7 Dec 2026", or in
+    Arabic script and month names on an Arabic page)."""
+    if day is None:
+        return ""
+    return format_date(day, format="medium", locale=code)
+
+
+def _reported_day(code: str, text: object) -> str:
+    """A date as a reporter gave it (a day, or a month): in the reader's way when it is one,
+    else as the text it is (the browser builds the report, so it may be anything)."""
+    if not isinstance(text, str):
+        return ""
+    try:
+        if len(text) == len("2026-12-07"):
+            return _day(code, dt.date.fromisoformat(text))
+        if len(text) == len("2026-12"):
+            return format_skeleton("yMMMM", dt.date.fromisoformat(text + "-01"), locale=code)
+    except ValueError:
+        pass
+    return text
+
+
 def see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
     """303 to a route's path (post/redirect/get: a reload never repeats an action)."""
     return RedirectResponse(request.url_for(route, **params).path, status_code=303)
+
+
+def see_done(
+    request: Request,
+    route: str,
+    /,
+    *,
+    done: str,
+    anchor: str | None = None,
+    at: str | None = None,
+    **params: Any,
+) -> RedirectResponse:
+    """``see_other`` after an action, to the page that says what it did, where the reader was.
+
+    ``done`` is a key of ``labels.DONE`` (the sentence the page shows), ``anchor`` the part of
+    the page the reader was at (and ``at`` the code of that part, where the page has several
+    alike); the page's language goes on with them. Each is one of a fixed set, never text a
+    person typed, so a crafted link cannot put words on a desk's page.
+    """
+    if done not in DONE:
+        raise ValueError(f"no sentence for {done!r}")
+    query = {"done": done}
+    language = request.query_params.get("lang", "")
+    if language in SUPPORTED_LOCALES:
+        query = {"lang": language, **query}
+    if at is not None:
+        query["at"] = at
+    path = f"{request.url_for(route, **params).path}?{urlencode(query)}"
+    if anchor:
+        path += "#" + anchor
+    return RedirectResponse(path, status_code=303)

@@ -104,7 +104,9 @@ INJECTED_MARKUP = """() => {
         found.push(`${el.localName}[${attr.name}=${attr.value.slice(0, 40)}]`);
     }
   }
-  const tags = "script, iframe, frame, object, embed, svg, math, style, base, img, details, "
+  // The report page's own script (its copy button) is the one script a dashboard page has.
+  const tags = "script:not([src='/static/js/copy.js']), iframe, frame, object, embed, svg, "
+    + "math, style, base, img, details, "
     + "meta[http-equiv], link:not([rel=stylesheet]):not([rel=icon])";
   for (const el of document.querySelectorAll(tags)) found.push(el.outerHTML.slice(0, 80));
   return found;
@@ -140,7 +142,8 @@ def sign_in(page: Page, server: LiveServer, staff: Staff, fake_clock: Clock) -> 
     ) as answer:
         page.get_by_role("button", name="Sign in").click()
     assert answer.value.status == 303, page.locator("main").inner_text()
-    page.wait_for_url(re.compile(r"/dashboard/(reports|users)\b"))
+    # Key holders land on the report list, case workers on their worklist.
+    page.wait_for_url(re.compile(r"/dashboard(/reports|/users)?(\?|$)"))
 
 
 # --- Watching a page for a payload that ran ------------------------------------------------
@@ -257,8 +260,8 @@ def hostile_report(payload: str) -> dict[str, Any]:
 
 
 def summary_of(narrative: str) -> str:
-    """What the list shows for a report of one death threat (``ReportView.summary``)."""
-    return "death_threat: " + " ".join(narrative.split())[:60]
+    """What the list shows for a report of one death threat: its label, never its code."""
+    return "Death threat: " + " ".join(narrative.split())[:60]
 
 
 def _field(page: Page, label: str) -> str:
@@ -450,6 +453,8 @@ def test_invited_case_worker_reads_only_the_report_assigned_to_them(
     # Wafa signs in (her enrolment spent a code: sign_in moves to the next step). Nothing is
     # assigned to her yet, so she sees nothing.
     sign_in(wafa_page, live_server, wafa, fake_clock)
+    assert wafa_page.get_by_text("No open report is assigned to you.").is_visible()
+    follow(wafa_page, wafa_page.get_by_role("link", name="Reports", exact=True))
     assert wafa_page.locator("tr[data-report-id]").count() == 0
     assert wafa_page.get_by_text("No report matches.").is_visible()
 
@@ -479,7 +484,7 @@ def test_invited_case_worker_reads_only_the_report_assigned_to_them(
     assert cora_page.locator("[data-testid=assignee]").text_content() == "wafa"
     follow(cora_page, cora_page.get_by_role("link", name="Reports"))
     cells = row_of(cora_page, hers).locator("td").all_text_contents()
-    assert cells[2:] == ["in triage", "P1", "wafa"], cells
+    assert cells[2:] == ["in triage", "priority 1, immediate", "wafa"], cells
 
     # Wafa's list now holds that one report, and not the other.
     wafa_page.reload()
@@ -615,6 +620,9 @@ def test_key_holder_destroys_a_poisoned_report_from_its_page(watch: Watch, desk:
     follow(watched.page, watched.page.get_by_test_id("destroy"))
 
     assert re.search(r"/dashboard/reports(\?|$)", watched.page.url), watched.page.url
+    assert watched.page.get_by_test_id("done").inner_text() == (
+        "The report was destroyed, with its messages, notes and files."
+    )
     watched.assert_inert("the list after the destruction")
     assert watched.page.locator(f"tr[data-report-id='{poisoned.report_id}']").count() == 0
     assert watched.page.locator(f"tr[data-report-id='{honest}']").is_visible()

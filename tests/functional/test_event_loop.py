@@ -142,6 +142,10 @@ def test_no_database_statement_or_argon2_runs_on_the_event_loop(
     cora.post(f"/dashboard/reports/{report_id}/notes", note="a note, written on the loop?")
     wes = StaffBrowser(app, worker, fake_clock)
     assert wes.client.get("/dashboard/audit").status_code == 403
+    # A worklist, and an address with no page, whose error page names who is signed in.
+    wes.page("/dashboard")
+    missing = wes.client.get("/dashboard/no/such/page")
+    assert (missing.status_code, "wes (case worker)" in missing.text) == (404, True)
     stale = wes.client.post(
         "/dashboard/logout", data={"csrf_token": "stale"}, follow_redirects=False
     )

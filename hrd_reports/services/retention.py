@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Destroyer, Report, ReportStatus
-from hrd_reports.services import audit, keyring, reading, withdrawal
+from hrd_reports.services import audit, keyring, linking, reading, withdrawal
 from hrd_reports.services.clock import utc_today
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Conflict
@@ -41,6 +41,10 @@ class Due:
     since: dt.date
     destroy_on: dt.date
     held: bool
+
+    @property
+    def short_id(self) -> str:
+        return linking.short_id(self.report_id)
 
 
 def _expiring(policy: Policy, *, by: dt.date) -> ColumnElement[bool]:
@@ -78,6 +82,25 @@ def due(
             for public_id, status, since, held in rows
         ),
         key=lambda entry: entry.destroy_on,
+    )
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What the policy holds for one report: held, or the day it goes (None: no period applies
+    to its status)."""
+
+    held: bool
+    destroy_on: dt.date | None
+
+
+def outlook(session: Session, *, report_id: str | UUID, policy: Policy) -> Outlook:
+    report = reading.get_report(session, report_id)
+    days = policy.get(report.status) if report.withdrawn_on is None else None
+    since = report.status_on or report.received_on
+    return Outlook(
+        held=report.legal_hold,
+        destroy_on=since + dt.timedelta(days=days) if days is not None else None,
     )
 
 

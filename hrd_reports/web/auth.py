@@ -72,6 +72,8 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_report_assign": KEY_HOLDERS,
     "dashboard_report_unassign": KEY_HOLDERS,
     "dashboard_report_destroy": KEY_HOLDERS,
+    "dashboard_report_hold": KEY_HOLDERS,
+    "dashboard_report_release": KEY_HOLDERS,
     "dashboard_users": ADMINS | {Role.COORDINATOR},
     "dashboard_user_invite": ADMINS,
     "dashboard_user_vet": KEY_HOLDERS,

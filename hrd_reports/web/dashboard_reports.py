@@ -23,6 +23,7 @@ from hrd_reports.services import (
     conversation,
     linking,
     listing,
+    retention,
     users,
     withdrawal,
 )
@@ -158,7 +159,11 @@ def report_page(
         )
     session.commit()
     assignable = []
+    kept = None
     if me.role in {Role.ADMIN, Role.COORDINATOR}:
+        kept = retention.outlook(
+            session, report_id=report_id, policy=runtime.settings.retention_days
+        )
         assignable = [
             user.name
             for user in users.list_users(session)
@@ -172,6 +177,7 @@ def report_page(
             "detail": detail,
             "assignable": assignable,
             "candidates": candidates,
+            "retention": kept,
             **_choices(),
         },
     )

@@ -65,6 +65,8 @@ DONE = {
     "disabled": N_("The account was disabled."),
     "enabled": N_("The account was enabled."),
     "stage": N_("The words reporters read were saved."),
+    "held": N_("The report is on legal hold: the retention policy does not destroy it."),
+    "released": N_("The legal hold was released: the retention policy applies again."),
 }
 
 # What a reporter is told of each stage, unless the desk wrote its own words for it.

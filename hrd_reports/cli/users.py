@@ -1,4 +1,4 @@
-"""``user add``, ``user invite``, ``user vet`` and ``user revoke``."""
+"""``user add``, ``user invite``, ``user vet``, ``user revoke`` and ``user password``."""
 
 import datetime as dt
 import getpass
@@ -22,7 +22,7 @@ from hrd_reports.cli.common import (
 from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role, User
-from hrd_reports.services import accounts, keyring, users
+from hrd_reports.services import accounts, keyring, password_change, signin, users
 from hrd_reports.settings import public_origin
 
 app = typer.Typer(help="People: add, vet and revoke.", no_args_is_help=True)
@@ -184,3 +184,39 @@ def revoke(name: str) -> None:
             "A key rotation is advised, since they could have kept what they could open: "
             "hrd-reports keys rotate --as KEYHOLDER --retire-old"
         )
+
+
+@app.command("password")
+@cli_command
+def password(name: str, password_stdin: bool = PASSWORD_STDIN) -> None:
+    """Change NAME's password: the current one, then the new one (twice when typed; with
+    --password-stdin, the current on the first line and the new on the second). Every
+    dashboard session of NAME ends."""
+    current = read_password(name=name, from_stdin=password_stdin)
+    if password_stdin:
+        new = read_password(name=name, from_stdin=True)
+    else:
+        new = getpass.getpass(f"New password for {name}: ")
+        if getpass.getpass(f"Repeat the new password for {name}: ") != new:
+            raise fail("the two new passwords differ")
+    with runtime() as rt:
+        # The Argon2 work first, in a read-only unit of work (see services.password_change).
+        with unit_of_work(rt.read_sessions) as session:
+            prepared = password_change.prepare(
+                session, name=name, current=current, new=new, passwords=rt.passwords
+            )
+        with unit_of_work(rt.sessions) as session:
+            try:
+                password_change.apply(
+                    session,
+                    prepared=prepared,
+                    throttle=signin.Throttle(
+                        max_failures=rt.settings.login_max_failures,
+                        lockout=dt.timedelta(minutes=rt.settings.login_lockout_minutes),
+                    ),
+                    secrets=rt.secrets,
+                )
+            finally:
+                # A refusal is counted and audited too: guessing costs the guesser.
+                session.commit()
+    typer.echo(f"the password of {name} is changed; their dashboard sessions have ended.")

@@ -26,6 +26,7 @@ from hrd_reports.web import (
     dashboard_files,
     dashboard_home,
     dashboard_notifications,
+    dashboard_password,
     dashboard_reports,
     dashboard_retention,
     dashboard_signin,
@@ -156,6 +157,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(dashboard_home.router)
     app.include_router(dashboard_reports.router)
     app.include_router(dashboard_retention.router)
+    app.include_router(dashboard_password.router)
     app.include_router(dashboard_files.router)
     app.include_router(dashboard_admin.router)
     app.include_router(dashboard_notifications.router)

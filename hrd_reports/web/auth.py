@@ -57,6 +57,8 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_logout": ALL_STAFF,
     "dashboard_home": ALL_STAFF,
     "dashboard_welcome": ALL_STAFF,
+    "dashboard_password": ALL_STAFF,
+    "dashboard_password_change": ALL_STAFF,
     "dashboard_today": READERS,
     "dashboard_reports": READERS,
     "dashboard_report": READERS,

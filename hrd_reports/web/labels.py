@@ -65,6 +65,7 @@ DONE = {
     "disabled": N_("The account was disabled."),
     "enabled": N_("The account was enabled."),
     "stage": N_("The words reporters read were saved."),
+    "password": N_("Your password is changed. Your other sessions have ended."),
     "held": N_("The report is on legal hold: the retention policy does not destroy it."),
     "released": N_("The legal hold was released: the retention policy applies again."),
 }

@@ -1,0 +1,101 @@
+"""A person changes their own password in the dashboard. The Argon2 work (checking the current
+password, protecting the key under the new one) runs in a worker thread, in a read-only unit of
+work, with an Argon2 slot held as at sign-in; the change is then decided in one write."""
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from hrd_reports.db import unit_of_work
+from hrd_reports.i18n import N_
+from hrd_reports.services import password_change, signin, users
+from hrd_reports.services.errors import AuthenticationFailed, ServiceError
+from hrd_reports.web.auth import CurrentUser, SignedIn, authorise
+from hrd_reports.web.deps import PagesDep, RuntimeDep
+from hrd_reports.web.pages import Notice, see_done
+from hrd_reports.wiring import Runtime
+
+router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
+
+Password = Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)]
+
+_BUSY = N_("many people are signing in at once; please try again in a moment")
+
+
+def _page(
+    request: Request,
+    pages: PagesDep,
+    me: SignedIn,
+    *,
+    problem: Notice | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    return pages.render(
+        request,
+        "dashboard/password.html",
+        {"me": me, "problem": problem, "min_length": users.MIN_PASSWORD_LENGTH},
+        status_code=status,
+    )
+
+
+@router.get("/password", response_class=HTMLResponse, name="dashboard_password")
+def password_form(request: Request, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
+    return _page(request, pages, me)
+
+
+def _change(runtime: Runtime, me: SignedIn, current: str, new: str) -> None:
+    with unit_of_work(runtime.read_sessions) as session:
+        prepared = password_change.prepare(
+            session,
+            name=me.name,
+            current=current,
+            new=new,
+            passwords=runtime.passwords,
+            private_key=me.unlocked.private_key,
+        )
+    with unit_of_work(runtime.sessions) as session:
+        try:
+            password_change.apply(
+                session,
+                prepared=prepared,
+                throttle=signin.Throttle(
+                    max_failures=runtime.settings.login_max_failures,
+                    lockout=dt.timedelta(minutes=runtime.settings.login_lockout_minutes),
+                ),
+                secrets=runtime.secrets,
+                keep=me.token,
+            )
+        except AuthenticationFailed:
+            # The failure count and the audit entry are kept, as at sign-in.
+            session.commit()
+            raise
+        session.commit()
+
+
+@router.post("/password", name="dashboard_password_change")
+async def password_change_submit(
+    request: Request,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    me: CurrentUser,
+    current: Password = "",
+    new: Password = "",
+    new_again: Password = "",
+) -> Response:
+    if new != new_again:
+        return _page(
+            request, pages, me, problem=Notice(N_("the two new passwords differ")), status=400
+        )
+    async with request.app.state.argon2_slots.held() as slot:
+        if not slot:
+            return _page(request, pages, me, problem=Notice(_BUSY), status=429)
+        try:
+            await run_in_threadpool(_change, runtime, me, current, new)
+        except AuthenticationFailed as exc:
+            return _page(request, pages, me, problem=Notice.of(exc), status=401)
+        except ServiceError as exc:
+            return _page(request, pages, me, problem=Notice.of(exc), status=400)
+    return see_done(request, "dashboard_password", done="password")

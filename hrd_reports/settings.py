@@ -151,6 +151,14 @@ class Settings(BaseSettings):
         pattern=r"^https?://",
         description="Where the quick-exit button sends a reporter: a neutral, common site.",
     )
+    desk_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="The name in the tab title and heading of every reporter page. A neutral "
+        "name keeps the words \"threat\" and \"report\" out of a reporter's browser history; "
+        "unset, the pages say \"Protection desk\" in the reader's language.",
+    )
     onion_location: str | None = Field(
         default=None,
         pattern=r"^http://[a-z2-7]{56}\.onion$",

@@ -20,7 +20,7 @@ from babel.dates import format_date, format_skeleton
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED_LOCALES, locale
+from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED_LOCALES, N_, locale
 from hrd_reports.resources import resource_dir
 from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.linking import short_id
@@ -44,6 +44,11 @@ class Notice:
         return cls(refusal.template, refusal.params)
 
 
+# The reporter pages' title and heading when HRD_DESK_NAME is unset: neutral, so that a
+# browser's history of them does not read "threat" or "report".
+DEFAULT_DESK_NAME = N_("Protection desk")
+
+
 def choose_locale(request: Request) -> str:
     asked = request.query_params.get("lang", "")
     if asked in SUPPORTED_LOCALES:
@@ -62,6 +67,7 @@ class Pages:
     def __init__(self, settings: Settings) -> None:
         self._loader = jinja2.FileSystemLoader(resource_dir("templates"))
         self._static = resource_dir("static")
+        self._desk_name = settings.desk_name
         self._globals = {
             "quick_exit_url": settings.quick_exit_url,
             "sri": self.integrity,
@@ -91,7 +97,12 @@ class Pages:
         environment.install_gettext_translations(current.translations, newstyle=True)  # type: ignore[attr-defined]
         environment.filters["day"] = functools.partial(_day, code)
         environment.filters["reported_day"] = functools.partial(_reported_day, code)
-        environment.globals.update(self._globals, lang=current.code, direction=current.direction)
+        environment.globals.update(
+            self._globals,
+            lang=current.code,
+            direction=current.direction,
+            desk_name=self._desk_name or current.translations.gettext(DEFAULT_DESK_NAME),
+        )
         return environment
 
     @cache  # noqa: B019 - static files do not change while the server runs

@@ -308,6 +308,7 @@ def _inbox_page(
         "reporter/inbox.html",
         {
             "problem": None,
+            "problem_field": None,
             "inbox": None,
             "opened": [],
             "withdrawn": False,
@@ -325,10 +326,17 @@ def _inbox_page(
 
 
 class _FormRefused(Exception):
-    def __init__(self, notice: Notice, status: int) -> None:
+    """``field``: the id of the field the page marks as the cause, if one is."""
+
+    def __init__(self, notice: Notice, status: int, field: str | None = None) -> None:
         super().__init__(notice.template)
         self.notice = notice
         self.status = status
+        self.field = field
+
+
+# The receipt field of each inbox form, by the form's action.
+_RECEIPT_FIELD = {"read": "receipt", "send": "message-receipt", "withdraw": "withdraw-receipt"}
 
 
 def _checked_inbox_form(
@@ -343,9 +351,9 @@ def _checked_inbox_form(
     try:
         keys = derive_receipt_keys(fields.get("receipt", "")[:200])
     except InvalidReceipt:
-        raise _FormRefused(Notice(_RECEIPT_MISTYPED), 400) from None
+        raise _FormRefused(Notice(_RECEIPT_MISTYPED), 400, _RECEIPT_FIELD[action]) from None
     if action == "withdraw" and fields.get("confirm_withdraw") != "yes":
-        raise _FormRefused(Notice(_CONFIRM_WITHDRAW), 400)
+        raise _FormRefused(Notice(_CONFIRM_WITHDRAW), 400, "confirm-withdraw")
     # The same global bound as reports without JavaScript: no proof of work is possible here.
     if not limit.allow():
         raise _FormRefused(Notice(_BUSY), 429)
@@ -469,7 +477,13 @@ async def inbox_submit(request: Request, runtime: RuntimeDep, pages: PagesDep) -
             files,
         )
     except _FormRefused as refused:
-        return _inbox_page(request, pages, problem=refused.notice, status_code=refused.status)
+        return _inbox_page(
+            request,
+            pages,
+            problem=refused.notice,
+            problem_field=refused.field,
+            status_code=refused.status,
+        )
     except BodyTooLarge:
         return _too_large(request, pages)
     except NotFound as exc:

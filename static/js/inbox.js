@@ -18,8 +18,6 @@
   const progress = document.getElementById("inbox-progress");
   const progressText = document.getElementById("inbox-progress-text");
   const progressBar = document.getElementById("inbox-progress-bar");
-  const errorBox = document.getElementById("inbox-error");
-  const serverProblem = document.querySelector("[data-testid=inbox-problem]");
   const withdrawnNotice = document.getElementById("inbox-withdrawn");
   const view = document.getElementById("inbox-view");
   const stageText = view.querySelector("[data-testid=inbox-stage]");
@@ -68,9 +66,10 @@
 
   /* A refusal the reporter should read as it is, rather than "something went wrong". */
   class Shown extends Error {
-    constructor(message) {
+    constructor(message, field) {
       super(message);
       this.shown = message;
+      this.field = field;  // the id of the field to blame, if one is
     }
   }
 
@@ -85,11 +84,9 @@
       });
     });
 
-  /* Progress and errors show next to the button that was pressed. */
+  /* Progress shows next to the button that was pressed; errors in the summary at the top. */
   function placeFeedback(where) {
-    const button = where.querySelector('button[type="submit"]');
-    where.insertBefore(progress, button);
-    where.insertBefore(errorBox, button);
+    where.insertBefore(progress, where.querySelector('button[type="submit"]'));
   }
 
   function showProgress(message, percent) {
@@ -98,19 +95,17 @@
     progressBar.value = Math.round(percent);
   }
 
-  function showError(message) {
+  /* In the error summary (reporter.js), linked to ``field`` (an element id) if one is given. */
+  function showError(message, field) {
     progress.hidden = true;
-    errorBox.textContent = message;
-    errorBox.hidden = false;
-    errorBox.scrollIntoView({ block: "center" });
+    if (window.HrdErrors) window.HrdErrors.show([{ message: message, field: field }]);
+    else window.alert(message);
   }
 
   function clearFeedback() {
-    errorBox.hidden = true;
-    errorBox.textContent = "";
+    if (window.HrdErrors) window.HrdErrors.clear();
     sentNotice.hidden = true;
     withdrawnNotice.hidden = true;
-    if (serverProblem) serverProblem.hidden = true;
   }
 
   function forget() {
@@ -221,7 +216,8 @@
     try {
       await action();
     } catch (error) {
-      showError(error && error.shown ? error.shown : text.msgFailed);
+      if (error && error.shown) showError(error.shown, error.field);
+      else showError(text.msgFailed);
     } finally {
       busy = false;
       buttons.forEach((button) => { button.disabled = false; });
@@ -237,7 +233,7 @@
       try {
         derived = await HrdEnvelope.deriveReceiptKeys(receiptInput.value);
       } catch (error) {
-        if (error instanceof HrdEnvelope.InvalidReceipt) throw new Shown(text.msgMistyped);
+        if (error instanceof HrdEnvelope.InvalidReceipt) throw new Shown(text.msgMistyped, "receipt");
         throw error;
       }
       forget();
@@ -277,12 +273,12 @@
     run(messageForm, async () => {
       if (!keys) throw new Error("no inbox is open");
       const words = messageText.value.trim();
-      if (!words) throw new Shown(text.msgEmpty);
+      if (!words) throw new Shown(text.msgEmpty, "message-text");
       if (new TextEncoder().encode(words).length > HrdEnvelope.MAX_MESSAGE_BYTES) {
-        throw new Shown(text.msgTooLong);
+        throw new Shown(text.msgTooLong, "message-text");
       }
       const chosen = files ? files.check() : { choices: [] };
-      if (chosen.problem) throw new Shown(chosen.problem);
+      if (chosen.problem) throw new Shown(chosen.problem, "message-files");
       const choices = chosen.choices;
       if (choices.length && !filesSupported()) throw new Shown(text.msgFilesUnsupported);
       showProgress(text.msgSending, 2);
@@ -327,7 +323,7 @@
     event.preventDefault();
     run(withdrawForm, async () => {
       if (!keys) throw new Error("no inbox is open");
-      if (!confirmBox.checked) throw new Shown(text.msgConfirm);
+      if (!confirmBox.checked) throw new Shown(text.msgConfirm, "confirm-withdraw");
       showProgress(text.msgWithdrawing, 2);
       const response = await HrdApi.postJson("/api/v1/inbox/withdraw", await query(5, 90));
       if (response.status === 404) throw nothingFound();

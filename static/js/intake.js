@@ -15,7 +15,6 @@
   const progress = document.getElementById("progress");
   const progressText = document.getElementById("progress-text");
   const progressBar = document.getElementById("progress-bar");
-  const sendError = document.getElementById("send-error");
   const submitButton = form.querySelector('button[type="submit"]');
   const files = window.HrdFiles && window.HRDAttachments ? HrdFiles.attach(form) : null;
   let busy = false;
@@ -40,9 +39,11 @@
     progressBar.value = Math.round(percent);
   }
 
-  function showError(message, receipt) {
+  /* In the error summary (reporter.js): ``problems`` is a message, or a list of
+     {message, field} when fields are to blame. */
+  function showError(problems, receipt) {
     progress.hidden = true;
-    sendError.textContent = message;
+    const list = typeof problems === "string" ? [{ message: problems }] : problems;
     if (receipt) {
       // Digit groups read left to right, on a right-to-left page too.
       const shown = document.createElement("span");
@@ -51,10 +52,11 @@
       shown.lang = "en";
       shown.dataset.testid = "receipt-fallback";
       shown.textContent = receipt;
-      sendError.append(" ", shown);
+      list[0].extra = shown;
     }
-    sendError.hidden = false;
-    sendError.scrollIntoView({ block: "center" });
+    // Without reporter.js (blocked, or failed its integrity check) the page still says it.
+    if (window.HrdErrors) window.HrdErrors.show(list);
+    else window.alert(list.map((problem) => problem.message).join("\n"));
   }
 
   /* The report document, built from the form exactly as content_from_form builds it. */
@@ -98,10 +100,14 @@
     };
   }
 
+  /* What the reporter still has to fill in, each with its field: [] when nothing. */
   function missing(report) {
-    if (report.incident_types.length === 0) return text.msgIncidentType;
-    if (!report.narrative.trim()) return text.msgNarrative;
-    return null;
+    const problems = [];
+    if (report.incident_types.length === 0) {
+      problems.push({ message: text.msgIncidentType, field: "incident_type" });
+    }
+    if (!report.narrative.trim()) problems.push({ message: text.msgNarrative, field: "narrative" });
+    return problems;
   }
 
   /* A refusal the reporter should read as it is, rather than "could not be sent". */
@@ -205,13 +211,13 @@
     // Never let the browser post the form in the clear once this script runs.
     event.preventDefault();
     if (busy) return;
-    sendError.hidden = true;
+    if (window.HrdErrors) HrdErrors.clear();
     if (!supported()) return showError(text.msgUnsupported);
     const report = collect();
-    const problem = missing(report);
-    if (problem) return showError(problem);
+    const problems = missing(report);
+    if (problems.length) return showError(problems);
     const chosen = files ? files.check() : { choices: [] };
-    if (chosen.problem) return showError(chosen.problem);
+    if (chosen.problem) return showError([{ message: chosen.problem, field: "files" }]);
     if (chosen.choices.length && !filesSupported()) return showError(text.msgFilesUnsupported);
     busy = true;
     submitButton.disabled = true;

@@ -15,6 +15,34 @@
   }
 
   if (exit) exit.addEventListener("click", quickExit);
+
+  /* Focus an element of this page and bring it into view; one that cannot take the focus by
+     itself (a heading, <main>) is made able to. */
+  function focusOn(target) {
+    if (!target) return;
+    if (target.tabIndex < 0 && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus();
+    target.scrollIntoView({ block: "center" });
+  }
+
+  /* The desk keeps one entry in the browser's history: a link to another of its pages
+     replaces the current entry instead of adding one, and a link within the page (the skip
+     link, the error summary's) moves the focus without adding one. So the quick exit, which
+     replaces that one entry, leaves Back with nothing of the desk to return to: someone who
+     takes the phone and presses Back lands where the reporter was before the desk. Links
+     opened another way (a new tab, a modifier key) are left to the browser. */
+  document.addEventListener("click", (event) => {
+    if (event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey ||
+        event.shiftKey || event.altKey) return;
+    const link = event.target instanceof Element ? event.target.closest("a[href]") : null;
+    if (!link || link.target || link.hasAttribute("download")) return;
+    const url = new URL(link.href, window.location.href);
+    if (url.origin !== window.location.origin) return;
+    event.preventDefault();
+    const here = url.pathname === window.location.pathname && url.search === window.location.search;
+    if (here && url.hash) focusOn(document.getElementById(decodeURIComponent(url.hash.slice(1))));
+    else window.location.replace(url.href);
+  });
   let lastEscape = 0;
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape" || !exit) return;
@@ -66,8 +94,14 @@
       }
     });
     if (copy && navigator.clipboard) {
+      const status = view.querySelector("[data-testid=copy-status]");
       copy.hidden = false;
-      copy.addEventListener("click", () => navigator.clipboard.writeText(shown.textContent));
+      copy.addEventListener("click", () => {
+        status.textContent = "";
+        navigator.clipboard.writeText(shown.textContent).then(
+          () => { status.textContent = copy.dataset.msgCopied; },
+          () => { status.textContent = copy.dataset.msgNotCopied; });
+      });
     }
   }
 
@@ -78,6 +112,72 @@
     const needed = ["[data-testid=receipt]", "[data-testid=receipt-confirm]", "#receipt-done"];
     return needed.every((selector) => view.querySelector(selector)) ? view : null;
   }
+
+  /* The error summary (templates/reporter/_fields.html): every problem at the top of the
+     page, each linked to its field, which is marked invalid and carries the message too; the
+     summary takes the focus, so a screen reader reads it at once. The same for what the
+     page's scripts find and for what the server refused. */
+  const summary = document.querySelector("[data-error-summary]");
+
+  function clearErrors() {
+    if (!summary) return;
+    const list = summary.querySelector("[data-error-list]");
+    summary.hidden = true;
+    list.hidden = true;
+    list.replaceChildren();
+    document.querySelectorAll("[data-field-problem]").forEach((p) => p.remove());
+    document.querySelectorAll("[aria-invalid]").forEach((field) => {
+      field.removeAttribute("aria-invalid");
+      if ((field.getAttribute("aria-describedby") || "").endsWith("-problem")) {
+        field.removeAttribute("aria-describedby");
+      }
+    });
+  }
+
+  /* Marks the field (every box of a group) and puts the message before it. */
+  function markField(id, message) {
+    const first = document.getElementById(id);
+    if (!first) return false;
+    const group = first.name && first.form ? Array.from(first.form.elements).filter(
+      (element) => element.name === first.name) : [first];
+    const note = document.createElement("p");
+    note.className = "problem";
+    note.id = id + "-problem";
+    note.dataset.fieldProblem = "";
+    note.textContent = message;
+    const place = first.closest(".choices") || first;
+    place.parentNode.insertBefore(note, place);
+    group.forEach((field) => {
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", note.id);
+    });
+    return true;
+  }
+
+  /* ``problems``: [{message, field (an element id, or none), extra (a node to add)}]. */
+  function showErrors(problems) {
+    if (!summary) return;
+    clearErrors();
+    const list = summary.querySelector("[data-error-list]");
+    problems.forEach((problem) => {
+      const item = document.createElement("li");
+      if (problem.field && markField(problem.field, problem.message)) {
+        const link = document.createElement("a");
+        link.href = "#" + problem.field;
+        link.textContent = problem.message;
+        item.append(link);
+      } else {
+        item.textContent = problem.message;
+      }
+      if (problem.extra) item.append(" ", problem.extra);
+      list.append(item);
+    });
+    list.hidden = false;
+    summary.hidden = false;
+    focusOn(summary);
+  }
+
+  window.HrdErrors = Object.freeze({ show: showErrors, clear: clearErrors });
 
   window.HrdReceipt = Object.freeze({
     /* Asked by the report form before it sends anything: a report stored with no way to
@@ -92,6 +192,7 @@
       view.hidden = false;
       armReceipt(view, receipt);
       window.scrollTo(0, 0);
+      view.querySelector("[data-testid=receipt]").focus();
     },
   });
 

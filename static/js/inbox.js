@@ -18,6 +18,7 @@
   const progress = document.getElementById("inbox-progress");
   const progressText = document.getElementById("inbox-progress-text");
   const progressBar = document.getElementById("inbox-progress-bar");
+  const errorList = document.getElementById("inbox-error");
   const withdrawnNotice = document.getElementById("inbox-withdrawn");
   const view = document.getElementById("inbox-view");
   const stageText = view.querySelector("[data-testid=inbox-stage]");
@@ -98,12 +99,20 @@
   /* In the error summary (reporter.js), linked to ``field`` (an element id) if one is given. */
   function showError(message, field) {
     progress.hidden = true;
-    if (window.HrdErrors) window.HrdErrors.show([{ message: message, field: field }]);
-    else window.alert(message);
+    if (window.HrdErrors) return window.HrdErrors.show([{ message: message, field: field }]);
+    // Without reporter.js (blocked, or refused by its integrity check), plainly.
+    const summary = document.querySelector("[data-error-summary]");
+    const item = document.createElement("li");
+    item.textContent = message;
+    errorList.replaceChildren(item);
+    errorList.hidden = false;
+    summary.hidden = false;
+    summary.focus();
   }
 
   function clearFeedback() {
     if (window.HrdErrors) window.HrdErrors.clear();
+    else errorList.hidden = true;
     sentNotice.hidden = true;
     withdrawnNotice.hidden = true;
   }

@@ -54,9 +54,19 @@
       shown.textContent = receipt;
       list[0].extra = shown;
     }
-    // Without reporter.js (blocked, or failed its integrity check) the page still says it.
-    if (window.HrdErrors) window.HrdErrors.show(list);
-    else window.alert(list.map((problem) => problem.message).join("\n"));
+    if (window.HrdErrors) return window.HrdErrors.show(list);
+    // Without reporter.js (blocked, or refused by its integrity check) the summary is filled
+    // here, plainly: the page must still say why nothing was sent.
+    const summary = document.querySelector("[data-error-summary]");
+    const items = summary.querySelector("[data-error-list]");
+    items.replaceChildren(...list.map((problem) => {
+      const item = document.createElement("li");
+      item.textContent = problem.message;
+      return item;
+    }));
+    items.hidden = false;
+    summary.hidden = false;
+    summary.focus();
   }
 
   /* The report document, built from the form exactly as content_from_form builds it. */

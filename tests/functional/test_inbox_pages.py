@@ -114,6 +114,14 @@ def test_inbox_form_mistyped_receipt_gets_400_with_the_message_and_nothing_else(
     assert response.status_code == 400
     assert "set-cookie" not in response.headers
     assert _problems(response.text) == [MISTYPED]
+    # The summary takes the focus and leads to the receipt field, which says it is wrong.
+    assert re.search(r'<div class="error-summary"[^>]*\bautofocus\b', response.text)
+    assert '<li data-testid="inbox-problem"><a href="#receipt">' in response.text
+    assert re.search(
+        r'<input type="text" id="receipt"[^>]*aria-invalid="true" aria-describedby="receipt-problem"',
+        response.text,
+    )
+    assert 'id="receipt-problem"' in response.text
     # No inbox is shown, and the receipt is not written back into the page.
     assert re.search(r'<section id="inbox-view"[^>]*\bhidden\b', response.text)
     assert 'data-testid="inbox-message"' not in response.text

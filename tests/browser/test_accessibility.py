@@ -1,0 +1,259 @@
+"""axe-core, in Chromium, on every reporter and dashboard page, in English and in Arabic: no
+violation of serious or critical impact.
+
+axe-core comes from the pinned ``axe-playwright-python`` (pyproject's test extra; it bundles
+axe-core 4.12.1). The pages forbid inline script (script-src 'self'), and axe is not one of
+the desk's files: it is run through ``page.evaluate``, which the page's Content Security
+Policy does not govern, so the policy stays on, as deployed, for every check here.
+"""
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from axe_playwright_python.base import AXE_SCRIPT
+from playwright.sync_api import BrowserContext, Page, Route
+
+from hrd_reports.db import unit_of_work
+from hrd_reports.models import Role
+from hrd_reports.services import accounts
+from hrd_reports.services import desk as desk_service
+from hrd_reports.settings import Settings
+from hrd_reports.wiring import Runtime
+from tests.browser.conftest import LiveServer
+from tests.browser.support import PAGE_TIMEOUT_MS, fill_report, send_and_read_receipt
+from tests.browser.test_dashboard import sign_in
+from tests.dashboard_support import Clock, Staff, enrol, install_clock
+from tests.helpers import Desk, Person, report_content
+
+pytestmark = pytest.mark.browser
+
+LANGUAGES = ("en", "ar")
+BLOCKING = ("serious", "critical")
+NewContext = Callable[..., BrowserContext]
+
+RUN_AXE = "() => axe.run(document, { resultTypes: ['violations'] })"
+
+
+def serious_violations(page: Page, where: str) -> list[str]:
+    """Each serious or critical violation on the page as it is now: where, rule, impact and
+    the elements, for the failure message."""
+    page.wait_for_load_state("load")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT)
+    results: dict[str, Any] = page.evaluate(RUN_AXE)
+    assert results["passes"], f"{where}: axe checked nothing"
+    return [
+        f"{where}: {violation['id']} ({violation['impact']}) {violation['help']}: "
+        + ", ".join(str(node["target"]) for node in violation["nodes"])
+        for violation in results["violations"]
+        if violation["impact"] in BLOCKING
+    ]
+
+
+class Checked:
+    """Collects the violations of every page, so that one run names them all."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+        self.pages: list[str] = []
+
+    def check(self, page: Page, where: str) -> None:
+        self.pages.append(where)
+        self.found.extend(serious_violations(page, where))
+
+    def open(self, page: Page, url: str, where: str, status: int = 200) -> None:
+        response = page.goto(url)
+        assert response is not None
+        assert response.status == status, f"{where}: {response.status}"
+        self.check(page, where)
+
+    def assert_none(self) -> None:
+        assert not self.found, "\n".join(self.found)
+
+
+def test_accessibility_check_finds_a_serious_violation(new_context: NewContext) -> None:
+    # The check itself: a field without a label is a critical violation it must report.
+    page = _context(new_context)
+    page.set_content('<!doctype html><html lang="en"><title>t</title><main><input></main>')
+
+    assert [found.split(" ")[1:3] for found in serious_violations(page, "control")] == [
+        ["label", "(critical)"]
+    ]
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return install_clock(monkeypatch)
+
+
+@pytest.fixture
+def head(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
+    """The desk's first administrator, who holds its keys: every dashboard page opens."""
+    return enrol(desk, admin, Role.ADMIN)
+
+
+def _context(new_context: NewContext) -> Page:
+    context = new_context()
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    return context.new_page()
+
+
+NOSCRIPT = re.compile(r"</?noscript>")
+SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL)
+
+
+def _as_without_javascript(route: Route) -> None:
+    """The desk's pages as a browser without JavaScript shows them: no script runs, and what
+    is in <noscript> is part of the page."""
+    request = route.request
+    if request.resource_type == "script":
+        route.abort()
+    elif request.resource_type == "document":
+        response = route.fetch()
+        body = NOSCRIPT.sub("", SCRIPT.sub("", response.text()))
+        route.fulfill(response=response, body=body)
+    else:
+        route.continue_()
+
+
+def _context_without_javascript(new_context: NewContext) -> Page:
+    """A page that runs no script of the desk's, but does run axe.
+
+    Chromium with JavaScript switched off does not run axe either (``page.evaluate`` never
+    returns), so the pages are shown as such a browser shows them instead.
+    """
+    page = _context(new_context)
+    page.context.route("**/*", _as_without_javascript)
+    return page
+
+
+def test_reporter_pages_have_no_serious_accessibility_violations(
+    new_context: NewContext, live_server: LiveServer
+) -> None:
+    checked = Checked()
+    for lang in LANGUAGES:
+        page = _context(new_context)
+        url = live_server.url
+        checked.open(page, url(f"/?lang={lang}"), f"start ({lang})")
+        checked.open(page, url(f"/report?lang={lang}"), f"report form ({lang})")
+        # Sent empty: the error summary and the fields marked invalid.
+        page.click("#report-form button[type=submit]")
+        page.get_by_test_id("error-summary").wait_for()
+        checked.check(page, f"report form with errors ({lang})")
+        fill_report(page, f"an accessibility check ({lang})")
+        receipt = send_and_read_receipt(page)
+        checked.check(page, f"receipt ({lang})")
+        page.check("[data-testid=receipt-confirm]")
+        page.click("#receipt-done")
+        page.wait_for_url(re.compile(r"/report/done"))
+        checked.check(page, f"after finishing ({lang})")
+        checked.open(page, url(f"/inbox?lang={lang}"), f"inbox ({lang})")
+        page.fill("#receipt", "1234")
+        page.click("[data-testid=inbox-open]")
+        page.get_by_test_id("error-summary").wait_for()
+        checked.check(page, f"inbox with a mistyped receipt ({lang})")
+        page.fill("#receipt", receipt)
+        page.click("[data-testid=inbox-open]")
+        page.get_by_test_id("inbox-view").wait_for()
+        checked.check(page, f"inbox opened ({lang})")
+        checked.open(page, url(f"/no-such-page?lang={lang}"), f"not found ({lang})", 404)
+
+        # Without JavaScript: the server's own pages for what the scripts do otherwise.
+        no_js = _context_without_javascript(new_context)
+        checked.open(no_js, url(f"/report?lang={lang}"), f"report form, no script ({lang})")
+        with no_js.expect_navigation():
+            no_js.click("#report-form button[type=submit]")
+        checked.check(no_js, f"report form with errors, no script ({lang})")
+        fill_report(no_js, f"an accessibility check without script ({lang})")
+        with no_js.expect_navigation():
+            no_js.click("#report-form button[type=submit]")
+        no_js.get_by_test_id("receipt").wait_for()
+        checked.check(no_js, f"receipt, no script ({lang})")
+        checked.open(no_js, url(f"/inbox?lang={lang}"), f"inbox, no script ({lang})")
+        no_js.fill("#receipt", "1234")
+        with no_js.expect_navigation():
+            no_js.click("[data-testid=inbox-open]")
+        checked.check(no_js, f"inbox with a mistyped receipt, no script ({lang})")
+        no_js.fill("#receipt", receipt)
+        with no_js.expect_navigation():
+            no_js.click("[data-testid=inbox-open]")
+        no_js.get_by_test_id("inbox-view").wait_for()
+        checked.check(no_js, f"inbox opened, no script ({lang})")
+
+    assert len(checked.pages) == 2 * 15
+    checked.assert_none()
+
+
+def _invitation(desk: Desk) -> str:
+    with desk.session() as session:
+        token = accounts.invite(
+            session,
+            name="ivy",
+            role=Role.CASE_WORKER,
+            actor="test",
+            valid_for=dt.timedelta(hours=1),
+            secrets=desk.secrets,
+        )
+        session.commit()
+    return token
+
+
+def test_dashboard_pages_have_no_serious_accessibility_violations(
+    new_context: NewContext, live_server: LiveServer, desk: Desk, head: Staff, fake_clock: Clock
+) -> None:
+    report_id = desk.submit(report_content("an accessibility check of the dashboard")).report_id
+    invitation = _invitation(desk)
+    checked = Checked()
+    url = live_server.url
+    for lang in LANGUAGES:
+        page = _context(new_context)
+        checked.open(page, url(f"/dashboard/login?lang={lang}"), f"sign-in ({lang})")
+        checked.open(
+            page, url(f"/dashboard/invitation/{invitation}?lang={lang}"), f"invitation ({lang})"
+        )
+        sign_in(page, live_server, head, fake_clock)
+        for path, where in [
+            ("/dashboard/reports", "reports"),
+            (f"/dashboard/reports/{report_id}", "a report"),
+            ("/dashboard/users", "people"),
+            ("/dashboard/audit", "audit log"),
+            ("/dashboard/stats", "counts"),
+            ("/dashboard/stages", "stages"),
+        ]:
+            checked.open(page, url(f"{path}?lang={lang}"), f"{where} ({lang})")
+        checked.open(
+            page,
+            url(f"/dashboard/reports/00000000-0000-4000-8000-000000000000?lang={lang}"),
+            f"report not found ({lang})",
+            404,
+        )
+
+    assert len(checked.pages) == 2 * 9
+    checked.assert_none()
+
+
+@pytest.fixture
+def fresh_server(settings: Settings, runtime: Runtime) -> Iterator[LiveServer]:
+    """A desk that is not set up yet: its setup page is the one way in."""
+    live = LiveServer(settings, runtime)
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def test_setup_page_of_a_fresh_desk_has_no_serious_accessibility_violations(
+    new_context: NewContext, fresh_server: LiveServer, runtime: Runtime
+) -> None:
+    with unit_of_work(runtime.sessions) as session:
+        token = desk_service.issue_setup_link(session, valid_for=dt.timedelta(hours=1))
+        session.commit()
+    checked = Checked()
+    for lang in LANGUAGES:
+        page = _context(new_context)
+        checked.open(page, fresh_server.url(f"/setup/{token}?lang={lang}"), f"setup ({lang})")
+    checked.assert_none()

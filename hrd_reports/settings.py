@@ -156,8 +156,8 @@ class Settings(BaseSettings):
         min_length=1,
         max_length=80,
         description="The name in the tab title and heading of every reporter page. A neutral "
-        "name keeps the words \"threat\" and \"report\" out of a reporter's browser history; "
-        "unset, the pages say \"Protection desk\" in the reader's language.",
+        'name keeps the words "threat" and "report" out of a reporter\'s browser history; '
+        'unset, the pages say "Protection desk" in the reader\'s language.',
     )
     onion_location: str | None = Field(
         default=None,

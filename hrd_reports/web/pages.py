@@ -20,7 +20,7 @@ from babel.dates import format_date, format_skeleton
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, SUPPORTED_LOCALES, N_, locale
+from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, N_, SUPPORTED_LOCALES, locale
 from hrd_reports.resources import resource_dir
 from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.linking import short_id

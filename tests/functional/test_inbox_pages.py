@@ -118,7 +118,8 @@ def test_inbox_form_mistyped_receipt_gets_400_with_the_message_and_nothing_else(
     assert re.search(r'<div class="error-summary"[^>]*\bautofocus\b', response.text)
     assert '<li data-testid="inbox-problem"><a href="#receipt">' in response.text
     assert re.search(
-        r'<input type="text" id="receipt"[^>]*aria-invalid="true" aria-describedby="receipt-problem"',
+        r'<input type="text" id="receipt"[^>]*'
+        r'aria-invalid="true" aria-describedby="receipt-problem"',
         response.text,
     )
     assert 'id="receipt-problem"' in response.text

@@ -167,3 +167,18 @@ def test_quick_exit_by_keyboard_leaves_nothing_of_the_desk_behind_back(
     back_again: Any = page.go_back()
     assert back_again is None or not back_again.url.startswith(live_server.origin)
     assert not page.url.startswith(live_server.origin)
+
+
+def test_inbox_refusal_focuses_the_summary_linked_to_the_receipt_field(
+    page: Page, live_server: LiveServer
+) -> None:
+    page.goto(live_server.url("/inbox"))
+    page.fill("#receipt", "1234")
+
+    page.click("[data-testid=inbox-open]")
+
+    expect(page.get_by_test_id("error-summary")).to_be_focused()
+    mistyped = page.get_attribute("#inbox-form", "data-msg-mistyped")
+    assert page.evaluate(SUMMARY_LINKS) == ["#receipt"]
+    assert page.get_by_test_id("inbox-error").text_content() == mistyped
+    assert _invalid(page, "receipt") == ("true", mistyped)

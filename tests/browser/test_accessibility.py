@@ -216,12 +216,16 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
         )
         sign_in(page, live_server, head, fake_clock)
         for path, where in [
+            ("/dashboard/today", "today"),
+            ("/dashboard/welcome", "welcome"),
             ("/dashboard/reports", "reports"),
             (f"/dashboard/reports/{report_id}", "a report"),
             ("/dashboard/users", "people"),
             ("/dashboard/audit", "audit log"),
             ("/dashboard/stats", "counts"),
             ("/dashboard/stages", "stages"),
+            ("/dashboard/notifications", "notifications"),
+            ("/dashboard/password", "password"),
         ]:
             checked.open(page, url(f"{path}?lang={lang}"), f"{where} ({lang})")
         checked.open(
@@ -231,7 +235,7 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             404,
         )
 
-    assert len(checked.pages) == 2 * 9
+    assert len(checked.pages) == 2 * 13
     checked.assert_none()
 
 

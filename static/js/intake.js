@@ -213,6 +213,8 @@
       if (code) throw new Shown(text.msgFilesFailed);
       throw Object.assign(new Error("key changed"), { keyChanged: true });
     }
+    // The desk's disk is nearly full: nothing was stored, and sending again now would not help.
+    if (response.status === 503) throw new Shown(text.msgUnavailable);
     if (response.status !== 201) throw new Error("refused with " + response.status);
     return receipt;
   }

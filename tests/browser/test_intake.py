@@ -17,6 +17,7 @@ from sqlalchemy import select
 from hrd_reports.crypto.receipts import derive_receipt_keys, lookup_hash
 from hrd_reports.crypto.submission import WIRE_FIELDS
 from hrd_reports.models import Report
+from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime
 from tests.browser.conftest import LiveServer
 from tests.browser.support import (
@@ -297,3 +298,34 @@ def test_report_stored_whose_receipt_view_fails_shows_the_receipt_in_its_message
     # Nothing more is sent from this page: the same report twice, each receipt lost.
     assert page.locator("#report-form button[type=submit]").is_disabled()
     assert len(recorder.posts()) == 1
+
+
+def test_report_page_says_when_the_desk_cannot_take_reports_and_keeps_the_words(
+    page: Page, settings: Settings, runtime: Runtime, desk: Desk
+) -> None:
+    # More free space asked for than any disk has: the desk's disk guard refuses every
+    # reporter's write with 503 (on PostgreSQL the server's disk is not the desk's to see).
+    if not settings.database_url.startswith("sqlite"):
+        low = settings
+    else:
+        low = settings.model_copy(update={"min_free_disk_mb": 2**40})
+    server = LiveServer(low, runtime)
+    server.start()
+    try:
+        page.goto(server.url("/report"))
+        narrative = canary("disk-low")
+        fill_report(page, narrative)
+        if low is settings:
+            send_and_read_receipt(page)
+            return
+        with page.expect_response(server.url("/api/v1/reports")) as refused:
+            page.click("button[type=submit]")
+        assert refused.value.status == 503
+        error = page.locator("#send-error")
+        error.wait_for(state="visible")
+        assert error.text_content() == page.get_attribute("#report-form", "data-msg-unavailable")
+        assert page.locator("[data-testid=receipt]").is_hidden()
+        assert page.input_value("textarea[name=narrative]") == narrative
+        assert _stored_reports(desk) == []
+    finally:
+        server.stop()

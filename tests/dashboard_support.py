@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from uuid import UUID
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -191,3 +192,31 @@ def assert_dashboard_cookie(cookie: SetCookie, *, secure: bool) -> None:
     assert cookie.attributes["path"] == "/"
     assert ("secure" in cookie.attributes) == secure
     assert "domain" not in cookie.attributes
+
+
+def enrolled_steps_ago(
+    desk: Desk, person: Person, role: Role, monkeypatch: pytest.MonkeyPatch
+) -> Staff:
+    """``person`` enrolled three time steps ago: the code their app shows now is fresh for a
+    server of its own, whose clock is the real one (each code works once)."""
+    earlier = clock.utc_now() - dt.timedelta(seconds=3 * totp.STEP_SECONDS)
+    with monkeypatch.context() as moved:
+        moved.setattr(clock, "utc_now", lambda: earlier)
+        return enrol(desk, person, role)
+
+
+def signed_in_over_http(base_url: str, staff: Staff) -> httpx.Client:
+    """A browser of ``staff`` signed in to a real server, with the code their app shows now."""
+    browser = httpx.Client(base_url=base_url, timeout=60)
+    form = browser.get("/dashboard/login").text
+    answer = browser.post(
+        "/dashboard/login",
+        data={
+            "name": staff.person.name,
+            "password": staff.person.password,
+            "code": staff.code(dt.datetime.now(dt.UTC)),
+            "form_token": hidden_value(form, "form_token"),
+        },
+    )
+    assert answer.status_code == 303, answer.text
+    return browser

@@ -22,7 +22,7 @@ from hrd_reports.crypto.receipts import derive_receipt_keys
 from hrd_reports.crypto.submission import Submission, encode_b64, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import checkpoint_deleted, unit_of_work
-from hrd_reports.models import Role
+from hrd_reports.models import ReportStatus, Role
 from hrd_reports.services import (
     assignment,
     casework,
@@ -288,6 +288,19 @@ class Desk:
             )
             session.commit()
         return outcome
+
+    def set_status(self, report_id: UUID, status: ReportStatus, *, by: Person) -> None:
+        with self.session() as session:
+            casework.update_workflow(
+                session,
+                reader=self._unlock(session, by),
+                report_id=report_id,
+                status=status,
+                priority=casework.KEEP,
+                risk=None,
+                secrets=self.secrets,
+            )
+            session.commit()
 
     def reply(self, report_id: UUID, text: str, *, by: Person) -> UUID:
         with self.session() as session:

@@ -5,7 +5,6 @@ lost. The full run:
     HRD_TEST_FLOOD_SUBMISSIONS=5000 python -m pytest tests/functional/test_flood.py -s
 """
 
-import datetime as dt
 import os
 import threading
 import time
@@ -13,11 +12,9 @@ import time
 import httpx
 import pytest
 
-from hrd_reports.crypto import totp
 from hrd_reports.models import Role
-from hrd_reports.services import clock
-from tests.dashboard_support import Staff, enrol
-from tests.helpers import Desk, Person, hidden_value, post_report, report_content
+from tests.dashboard_support import enrolled_steps_ago, signed_in_over_http
+from tests.helpers import Desk, Person, post_report, report_content
 from tests.load import differences, prepare, read_back, run_load
 from tests.server import StartServer
 
@@ -29,31 +26,6 @@ NORMAL_PER_HOUR = 30
 RISE_WAIT_SECONDS = 40
 
 
-def _case_worker(desk: Desk, admin: Person, monkeypatch: pytest.MonkeyPatch) -> Staff:
-    person = desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
-    # Enrolled a few steps ago: the code her app shows now is fresh for the real server.
-    earlier = clock.utc_now() - dt.timedelta(seconds=3 * totp.STEP_SECONDS)
-    with monkeypatch.context() as moved:
-        moved.setattr(clock, "utc_now", lambda: earlier)
-        return enrol(desk, person, Role.CASE_WORKER)
-
-
-def _sign_in(base_url: str, staff: Staff) -> httpx.Client:
-    browser = httpx.Client(base_url=base_url, timeout=60)
-    form = browser.get("/dashboard/login").text
-    answer = browser.post(
-        "/dashboard/login",
-        data={
-            "name": staff.person.name,
-            "password": staff.person.password,
-            "code": staff.code(dt.datetime.now(dt.UTC)),
-            "form_token": hidden_value(form, "form_token"),
-        },
-    )
-    assert answer.status_code == 303, answer.text
-    return browser
-
-
 @pytest.mark.slow
 def test_flood_raises_the_work_and_a_reporter_and_a_case_worker_still_get_through(
     desk: Desk,
@@ -62,7 +34,9 @@ def test_flood_raises_the_work_and_a_reporter_and_a_case_worker_still_get_throug
     start_server: StartServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    staff = _case_worker(desk, admin, monkeypatch)
+    staff = enrolled_steps_ago(
+        desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER, monkeypatch
+    )
     cli_env["HRD_POW_FLOOD_PER_HOUR"] = str(NORMAL_PER_HOUR)
     flood = prepare(desk.intake_key(), SUBMISSIONS, label="flood")
     server = start_server(workers=2)
@@ -72,7 +46,7 @@ def test_flood_raises_the_work_and_a_reporter_and_a_case_worker_still_get_throug
     pages: list[int] = []
     flooding = threading.Event()
     flooding.set()
-    browser = _sign_in(server.url, staff)
+    browser = signed_in_over_http(server.url, staff)
 
     def work() -> None:
         while flooding.is_set():

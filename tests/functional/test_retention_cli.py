@@ -3,7 +3,6 @@ leaves in the database's files: nothing of the destroyed report's body or key.""
 
 import datetime as dt
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +10,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
 from hrd_reports.models import Destroyer, Report, ReportStatus, WithdrawnReport
-from hrd_reports.services import casework, clock, credentials
+from hrd_reports.services import clock
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
@@ -34,23 +33,6 @@ def today(monkeypatch: pytest.MonkeyPatch) -> list[dt.datetime]:
     return now
 
 
-def _close(desk: Desk, admin: Person, report_id: UUID, status: ReportStatus) -> None:
-    with desk.session() as session:
-        reader = credentials.unlock(
-            session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
-        )
-        casework.update_workflow(
-            session,
-            reader=reader,
-            report_id=report_id,
-            status=status,
-            priority=casework.KEEP,
-            risk=None,
-            secrets=desk.secrets,
-        )
-        session.commit()
-
-
 def _as_admin(env: dict[str, str], admin: Person, *args: str) -> tuple[int, str, str]:
     run = invoke(env, *args, "--as", admin.name, "--password-stdin", stdin=admin.password + "\n")
     return run.exit_code, run.stdout, run.stderr
@@ -61,9 +43,9 @@ def test_purge_dry_run_lists_what_goes_and_when_and_destroys_nothing(
 ) -> None:
     soon = desk.submit(report_content("CANARY-purge soon")).report_id
     now = desk.submit(report_content("CANARY-purge now")).report_id
-    _close(desk, admin, now, ReportStatus.DUPLICATE)
+    desk.set_status(now, ReportStatus.DUPLICATE, by=admin)
     today[0] += dt.timedelta(days=25)
-    _close(desk, admin, soon, ReportStatus.DUPLICATE)
+    desk.set_status(soon, ReportStatus.DUPLICATE, by=admin)
     today[0] += dt.timedelta(days=20)
 
     listed = invoke(env, "reports", "purge", "--dry-run", "--json")
@@ -84,7 +66,7 @@ def test_hold_from_the_cli_keeps_a_due_report_through_a_purge_until_released(
     env: dict[str, str], desk: Desk, admin: Person, today: list[dt.datetime]
 ) -> None:
     report_id = desk.submit(report_content("CANARY-purge held")).report_id
-    _close(desk, admin, report_id, ReportStatus.CLOSED)
+    desk.set_status(report_id, ReportStatus.CLOSED, by=admin)
     code, _, stderr = _as_admin(env, admin, "reports", "hold", str(report_id), "--reason", "court")
     assert code == 0, stderr
     today[0] += dt.timedelta(days=366)
@@ -120,7 +102,7 @@ def test_purge_leaves_nothing_of_the_destroyed_report_in_the_database_files(
 ) -> None:
     report_id = desk.submit(report_content("CANARY-purge at rest " * 40)).report_id
     kept_id = desk.submit(report_content("CANARY-purge kept")).report_id
-    _close(desk, admin, report_id, ReportStatus.CLOSED)
+    desk.set_status(report_id, ReportStatus.CLOSED, by=admin)
     with desk.session() as session:
         body, sealed_dek = session.execute(
             select(Report.body, Report.sealed_dek).where(Report.public_id == report_id)
@@ -161,7 +143,7 @@ def test_server_destroys_reports_whose_retention_period_ended_itself(
     settings: Settings, runtime: Runtime, desk: Desk, admin: Person, today: list[dt.datetime]
 ) -> None:
     report_id = desk.submit(report_content("CANARY-purge by the server")).report_id
-    _close(desk, admin, report_id, ReportStatus.DUPLICATE)
+    desk.set_status(report_id, ReportStatus.DUPLICATE, by=admin)
     today[0] += dt.timedelta(days=30)
     with TestClient(create_app(settings.model_copy(update={"retention": POLICY}), runtime=runtime)):
         pass  # start-up runs the first round

@@ -6,7 +6,6 @@ one works on the other; a proof of work spent on one is refused on the other; a 
 runs while both take reports, and every report still opens afterwards.
 """
 
-import datetime as dt
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hrd_reports.crypto import totp
 from hrd_reports.models import Role
-from hrd_reports.services import clock
 from tests.cli import invoke
-from tests.dashboard_support import Staff, enrol
-from tests.helpers import Desk, Person, hidden_value, post_report, report_content, solve
+from tests.dashboard_support import Staff, enrolled_steps_ago, signed_in_over_http
+from tests.helpers import Desk, Person, post_report, report_content, solve
 from tests.server import ServerProcess
 
 
@@ -41,29 +38,8 @@ def servers(cli_env: dict[str, str], tmp_path: Path, desk: Desk) -> Iterator[lis
 
 @pytest.fixture
 def wafa(desk: Desk, admin: Person, monkeypatch: pytest.MonkeyPatch) -> Staff:
-    """A vetted case worker, enrolled a few steps ago: the code her app shows now is fresh
-    for the real servers, whose clock is the real one."""
     person = desk.add_vetted("wafa", Role.CASE_WORKER, by=admin)
-    earlier = clock.utc_now() - dt.timedelta(seconds=3 * totp.STEP_SECONDS)
-    with monkeypatch.context() as moved:
-        moved.setattr(clock, "utc_now", lambda: earlier)
-        return enrol(desk, person, Role.CASE_WORKER)
-
-
-def _signed_in(base_url: str, staff: Staff) -> httpx.Client:
-    browser = httpx.Client(base_url=base_url, timeout=30)
-    form = browser.get("/dashboard/login").text
-    answer = browser.post(
-        "/dashboard/login",
-        data={
-            "name": staff.person.name,
-            "password": staff.person.password,
-            "code": staff.code(dt.datetime.now(dt.UTC)),
-            "form_token": hidden_value(form, "form_token"),
-        },
-    )
-    assert answer.status_code == 303, answer.text
-    return browser
+    return enrolled_steps_ago(desk, person, Role.CASE_WORKER, monkeypatch)
 
 
 def test_report_sent_to_one_server_is_read_on_the_other_with_a_session_both_accept(
@@ -76,7 +52,7 @@ def test_report_sent_to_one_server_is_read_on_the_other_with_a_session_both_acce
     report_id = sent.json()["report_id"]
     desk.assign(report_id, to="wafa", by=admin)
 
-    on_second = _signed_in(second.url, wafa)
+    on_second = signed_in_over_http(second.url, wafa)
     # The same browser, its cookie and all, on the other server.
     on_first = httpx.Client(base_url=first.url, cookies=on_second.cookies, timeout=30)
     try:

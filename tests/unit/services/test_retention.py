@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from hrd_reports.models import AuditEvent, Destroyer, Report, ReportStatus, Role, WithdrawnReport
-from hrd_reports.services import casework, credentials, retention
+from hrd_reports.services import credentials, retention
 from hrd_reports.services.errors import Conflict, Forbidden, Invalid
 from hrd_reports.settings import retention_policy
 from tests.helpers import Desk, Person, report_content
@@ -17,23 +17,6 @@ from tests.unit.services.accounts_support import Clock
 
 POLICY = {ReportStatus.CLOSED: 365, ReportStatus.DUPLICATE: 30}
 DAY = dt.timedelta(days=1)
-
-
-def _set_status(desk: Desk, admin: Person, report_id: UUID, status: ReportStatus) -> None:
-    with desk.session() as session:
-        reader = credentials.unlock(
-            session, name=admin.name, password=admin.password, passwords=desk.runtime.passwords
-        )
-        casework.update_workflow(
-            session,
-            reader=reader,
-            report_id=report_id,
-            status=status,
-            priority=casework.KEEP,
-            risk=None,
-            secrets=desk.secrets,
-        )
-        session.commit()
 
 
 def _purge(desk: Desk, policy: dict[ReportStatus, int] = POLICY) -> list[str]:
@@ -80,7 +63,7 @@ def test_purge_destroys_a_closed_report_on_the_day_its_period_ends_and_keeps_a_t
 ) -> None:
     report_id = desk.submit(report_content("CANARY-retention closed")).report_id
     fake_clock.advance(40 * DAY)
-    _set_status(desk, admin, report_id, ReportStatus.CLOSED)
+    desk.set_status(report_id, ReportStatus.CLOSED, by=admin)
 
     fake_clock.advance(364 * DAY)
     assert _purge(desk) == []
@@ -101,7 +84,7 @@ def test_purge_destroys_a_closed_report_on_the_day_its_period_ends_and_keeps_a_t
 def test_purge_keeps_open_reports_however_old(desk: Desk, admin: Person, fake_clock: Clock) -> None:
     untouched = desk.submit(report_content("CANARY-retention received")).report_id
     worked_on = desk.submit(report_content("CANARY-retention open")).report_id
-    _set_status(desk, admin, worked_on, ReportStatus.OPEN)
+    desk.set_status(worked_on, ReportStatus.OPEN, by=admin)
     fake_clock.advance(20 * 365 * DAY)
     assert _purge(desk) == []
     assert _exists(desk, untouched)
@@ -112,7 +95,7 @@ def test_report_that_never_changed_status_counts_from_the_day_it_arrived(
     desk: Desk, admin: Person, fake_clock: Clock
 ) -> None:
     report_id = desk.submit(report_content("CANARY-retention before the upgrade")).report_id
-    _set_status(desk, admin, report_id, ReportStatus.DUPLICATE)
+    desk.set_status(report_id, ReportStatus.DUPLICATE, by=admin)
     # As a report closed before the column existed: no day of its last change.
     with desk.session() as session:
         report = session.execute(select(Report).where(Report.public_id == report_id)).scalar_one()
@@ -126,7 +109,7 @@ def test_legal_hold_keeps_a_due_report_until_it_is_released(
     desk: Desk, admin: Person, fake_clock: Clock
 ) -> None:
     report_id = desk.submit(report_content("CANARY-retention held")).report_id
-    _set_status(desk, admin, report_id, ReportStatus.DUPLICATE)
+    desk.set_status(report_id, ReportStatus.DUPLICATE, by=admin)
     _hold(desk, admin, report_id, held=True, reason="a lawyer asked us to keep it")
     fake_clock.advance(400 * DAY)
     assert _purge(desk) == []
@@ -171,10 +154,10 @@ def test_due_lists_what_the_policy_destroys_within_the_warning_days_soonest_firs
     desk: Desk, admin: Person, fake_clock: Clock
 ) -> None:
     later = desk.submit(report_content("CANARY-retention later")).report_id
-    _set_status(desk, admin, later, ReportStatus.CLOSED)
+    desk.set_status(later, ReportStatus.CLOSED, by=admin)
     fake_clock.advance(340 * DAY)
     sooner = desk.submit(report_content("CANARY-retention sooner")).report_id
-    _set_status(desk, admin, sooner, ReportStatus.DUPLICATE)
+    desk.set_status(sooner, ReportStatus.DUPLICATE, by=admin)
     fake_clock.advance(20 * DAY)
     with desk.session() as session:
         now = retention.due(session, policy=POLICY)
@@ -188,7 +171,7 @@ def test_purge_without_a_policy_destroys_nothing(
     desk: Desk, admin: Person, fake_clock: Clock
 ) -> None:
     report_id = desk.submit(report_content("CANARY-retention no policy")).report_id
-    _set_status(desk, admin, report_id, ReportStatus.CLOSED)
+    desk.set_status(report_id, ReportStatus.CLOSED, by=admin)
     fake_clock.advance(50 * 365 * DAY)
     assert _purge(desk, policy={}) == []
     assert _exists(desk, report_id)

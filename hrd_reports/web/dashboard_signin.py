@@ -32,7 +32,7 @@ from hrd_reports.web.auth import (
     set_cookie,
 )
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
-from hrd_reports.web.pages import Notice, see_other
+from hrd_reports.web.pages import Notice, see_other_in_language
 from hrd_reports.wiring import Runtime
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
@@ -108,7 +108,7 @@ async def login(
         token = await run_in_threadpool(_record_sign_in, runtime, check)
     except AuthenticationFailed as exc:
         return _login_page(request, pages, name=name, problem=Notice.of(exc), status=401)
-    response = see_other(request, "dashboard_home")
+    response = see_other_in_language(request, "dashboard_home")
     set_cookie(
         response,
         request,
@@ -163,7 +163,7 @@ def logout(request: Request, session: DbSession, me: CurrentUser) -> Response:
     sessions.close(session, token=me.token)
     session.commit()
     request.app.state.ended_sessions.add(me.token)
-    response = see_other(request, "dashboard_login_form")
+    response = see_other_in_language(request, "dashboard_login_form")
     delete_cookie(response, request, SESSION_COOKIE_PLAIN)
     # The browser forgets this origin's cookies, storage and cached pages.
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
@@ -305,7 +305,7 @@ async def invitation_accept(
             problem=problem,
             status=400,
         )
-    response = see_other(request, "dashboard_welcome")
+    response = see_other_in_language(request, "dashboard_welcome")
     set_cookie(
         response,
         request,

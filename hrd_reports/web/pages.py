@@ -164,6 +164,13 @@ def see_other(request: Request, route: str, **params: Any) -> RedirectResponse:
     return RedirectResponse(request.url_for(route, **params).path, status_code=303)
 
 
+def see_other_in_language(request: Request, route: str, **params: Any) -> RedirectResponse:
+    """``see_other``, to the page in the language of the page that was sent: a person who
+    signed in or enrolled in Arabic goes on in Arabic."""
+    path = request.url_for(route, **params).path
+    return RedirectResponse(f"{path}?lang={choose_locale(request)}", status_code=303)
+
+
 def see_done(
     request: Request,
     route: str,

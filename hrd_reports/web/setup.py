@@ -15,7 +15,7 @@ from hrd_reports.i18n import N_
 from hrd_reports.services import accounts, desk, users
 from hrd_reports.services.errors import Invalid, NotFound, ServiceError
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
-from hrd_reports.web.pages import Notice, choose_locale, see_other
+from hrd_reports.web.pages import Notice, see_other_in_language
 
 router = APIRouter()
 
@@ -45,9 +45,7 @@ def setup_continue(
         return pages.render(
             request, "setup_confirm.html", {"invitation": invitation}, status_code=400
         )
-    response = see_other(request, "dashboard_invitation_form", token=invitation)
-    response.headers["Location"] += f"?lang={choose_locale(request)}"
-    return response
+    return see_other_in_language(request, "dashboard_invitation_form", token=invitation)
 
 
 @router.get("/setup/{token}", response_class=HTMLResponse)

@@ -123,7 +123,7 @@ def test_counts_page_names_priorities_by_their_labels(
     desk: Desk, cora: StaffBrowser, admin: Person
 ) -> None:
     desk.submit(report_content("CANARY-counted"))
-    counts = cora.page("/dashboard/stats").split("<main>", 1)[1]
+    counts = cora.page("/dashboard/stats").split("<main", 1)[1]
     headings = [_text(cell) for cell in re.findall(r"<th>(.*?)</th>", counts)]
     assert _codes_in(" ".join(headings)) == []
     assert "received" not in headings

@@ -33,8 +33,9 @@ class Housekeeping:
         self._grace = dt.timedelta(days=settings.withdrawal_grace_days)
         self._policy = settings.retention_days
         # How many reports had been destroyed when their rows were last shredded from the
-        # database's files; None: not yet since the server started.
-        self._shredded_at: int | None = None
+        # database's files. Unknown at start: a desk that ever destroyed a report is shredded
+        # once then, and one that never did is not rewritten for nothing at every start.
+        self._shredded_at = 0
 
     def _round(self) -> None:
         with one_server_at_a_time(self._runtime.engine, "housekeeping") as ours:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from hrd_reports import keystore
 from hrd_reports.db import unit_of_work
+from hrd_reports.rounds import in_thread_to_the_end
 from hrd_reports.services import notification_mail, notifications
 from hrd_reports.services.clock import naive_utc_now
 from hrd_reports.settings import Settings
@@ -126,7 +127,7 @@ async def send_forever(notifier: Notifier) -> None:
     """A round now and every ``ROUND_SECONDS``, until cancelled with the server."""
     while True:
         try:
-            await asyncio.to_thread(notifier.run_once)
+            await in_thread_to_the_end(notifier.run_once)
         except Exception as exc:  # noqa: BLE001 - a busy database must not end the sender
             logger.warning(
                 "a round of notifications failed (%s); the next one is in %d seconds",

@@ -11,14 +11,13 @@ import asyncio
 import datetime as dt
 import logging
 
-from fastapi.concurrency import run_in_threadpool
-
 from hrd_reports.db import (
     checkpoint_deleted,
     one_server_at_a_time,
     shred_deleted_reports,
     unit_of_work,
 )
+from hrd_reports.rounds import in_thread_to_the_end
 from hrd_reports.services import attachments, retention, withdrawal
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime
@@ -66,7 +65,7 @@ class Housekeeping:
 
     async def run_now(self) -> None:
         try:
-            await run_in_threadpool(self._round)
+            await in_thread_to_the_end(self._round)
         except Exception:  # noqa: BLE001 - a busy database must not stop the server or the loop
             logger.warning(
                 "purging withdrawn and expired reports and expired uploads failed; "

@@ -14,12 +14,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hrd_reports.db import is_sqlite, unit_of_work
 from hrd_reports.i18n import N_
+from hrd_reports.rounds import in_thread_to_the_end
 from hrd_reports.services import challenges
 from hrd_reports.settings import Settings
 from hrd_reports.web.middleware import send_json
@@ -85,7 +85,7 @@ class IntakeGuard:
     async def run(self) -> None:
         while True:
             try:
-                await run_in_threadpool(self.measure)
+                await in_thread_to_the_end(self.measure)
             except Exception:  # noqa: BLE001 - a busy database must not stop the guard
                 logger.warning("measuring the intake's load failed; keeping the last measure")
             await asyncio.sleep(MEASURE_EVERY_SECONDS)

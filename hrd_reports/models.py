@@ -113,6 +113,8 @@ class User(Base):
     # Per-account throttling: consecutive failed sign-ins and the end of a lock-out.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     locked_until: Mapped[dt.datetime | None]
+    # The language the person chose for their dashboard; unset, it follows their browser.
+    language: Mapped[str | None] = mapped_column(String(16))
 
     def __repr__(self) -> str:
         return f"User(name={self.name!r}, role={self.role.value!r})"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.crypto.passwords import PasswordProtection
 from hrd_reports.crypto.xwing import PrivateKey
-from hrd_reports.i18n import N_
+from hrd_reports.i18n import N_, SUPPORTED_LOCALES
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import IntakeKeyGrant, Report, ReportGrant, Role, User
 from hrd_reports.services import audit, keyring, sessions
@@ -315,6 +315,26 @@ def set_disabled(
         detail={},
     )
     return outcome
+
+
+def choose_language(
+    session: Session, *, name: str, language: str | None, secrets: ServerSecrets
+) -> None:
+    """The language of a person's own dashboard; None follows their browser again."""
+    if language is not None and language not in SUPPORTED_LOCALES:
+        raise Invalid(N_("choose one of the languages offered"))
+    audit.lock_for_change(session)
+    user = get_user(session, name)
+    user.language = language
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=name,
+        action="user.language",
+        subject=name,
+        detail={"language": language or "browser"},
+    )
 
 
 def list_users(session: Session) -> list[User]:

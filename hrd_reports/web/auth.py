@@ -58,6 +58,7 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_home": ALL_STAFF,
     "dashboard_welcome": ALL_STAFF,
     "dashboard_password": ALL_STAFF,
+    "dashboard_language": ALL_STAFF,
     "dashboard_password_change": ALL_STAFF,
     "dashboard_today": READERS,
     "dashboard_reports": READERS,
@@ -115,6 +116,8 @@ class SignedIn:
     # Reporters' messages nobody has read yet on the reports this person may read, for the
     # navigation (None for someone who reads no reports).
     unread: int | None = None
+    # The dashboard language the person chose (None: their browser's).
+    language: str | None = None
 
     @property
     def csrf_token(self) -> str:
@@ -266,6 +269,7 @@ def _resume(runtime: Runtime, token: SessionToken) -> SignedIn | None:
         role=unlocked.user.role,
         needs_touch=needs_touch,
         unread=unread,
+        language=unlocked.user.language,
     )
 
 

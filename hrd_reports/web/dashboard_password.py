@@ -1,4 +1,7 @@
-"""A person changes their own password in the dashboard. The Argon2 work (checking the current
+"""A person's own account in the dashboard: the language of their dashboard, and their
+password.
+
+A person changes their own password in the dashboard. The Argon2 work (checking the current
 password, protecting the key under the new one) runs in a worker thread, in a read-only unit of
 work, with an Argon2 slot held as at sign-in; the change is then decided in one write."""
 
@@ -21,6 +24,8 @@ from hrd_reports.wiring import Runtime
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(authorise)])
 
 Password = Annotated[str, Form(max_length=users.MAX_PASSWORD_LENGTH)]
+# A language's code, or "" to follow the browser.
+LanguageCode = Annotated[str, Form(max_length=16)]
 
 _BUSY = N_("many people are signing in at once; please try again in a moment")
 
@@ -99,3 +104,27 @@ async def password_change_submit(
         except ServiceError as exc:
             return _page(request, pages, me, problem=Notice.of(exc), status=400)
     return see_done(request, "dashboard_password", done="password")
+
+
+def _choose_language(runtime: Runtime, me: SignedIn, language: str | None) -> None:
+    with unit_of_work(runtime.sessions) as session:
+        users.choose_language(session, name=me.name, language=language, secrets=runtime.secrets)
+        session.commit()
+
+
+@router.post("/language", name="dashboard_language")
+async def language_submit(
+    request: Request,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    me: CurrentUser,
+    language: LanguageCode = "",
+) -> Response:
+    try:
+        await run_in_threadpool(_choose_language, runtime, me, language or None)
+    except ServiceError as exc:
+        return _page(request, pages, me, problem=Notice.of(exc), status=400)
+    # The next page is in the chosen language, not in the one the form was sent from.
+    return see_done(
+        request, "dashboard_password", done="language", anchor="language", keep_language=False
+    )

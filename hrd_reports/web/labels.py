@@ -66,6 +66,7 @@ DONE = {
     "enabled": N_("The account was enabled."),
     "stage": N_("The words reporters read were saved."),
     "password": N_("Your password is changed. Your other sessions have ended."),
+    "language": N_("Your dashboard is now in the language you chose."),
     "held": N_("The report is on legal hold: the retention policy does not destroy it."),
     "released": N_("The legal hold was released: the retention policy applies again."),
 }

@@ -1,14 +1,16 @@
 """Server-rendered pages in the reader's language, with gettext from the first template on.
 
-The language comes from ``?lang=`` (links and forms carry it on), else from the browser's
-Accept-Language, else English; never from a cookie, since reporter pages set none.
+The language comes from ``?lang=`` (links, forms and redirects carry it on), else from the
+browser's Accept-Language, else English; never from a cookie or storage, since reporter pages
+set none. A signed-in staff member's own choice of dashboard language comes first.
 """
 
 import base64
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -17,10 +19,20 @@ from urllib.parse import urlencode
 
 import jinja2
 from babel.dates import format_date, format_skeleton
+from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
 
-from hrd_reports.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, N_, SUPPORTED_LOCALES, locale
+from hrd_reports.i18n import (
+    DEFAULT_LOCALE,
+    LANGUAGE_NAMES,
+    N_,
+    SUPPORTED_LOCALES,
+    Locale,
+    locale,
+    negotiate,
+)
 from hrd_reports.resources import resource_dir
 from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.linking import short_id
@@ -50,15 +62,13 @@ DEFAULT_DESK_NAME = N_("Protection desk")
 
 
 def choose_locale(request: Request) -> str:
+    chosen = getattr(getattr(request.state, "signed_in", None), "language", None)
+    if chosen in SUPPORTED_LOCALES:
+        return str(chosen)
     asked = request.query_params.get("lang", "")
     if asked in SUPPORTED_LOCALES:
         return asked
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower()
-        for candidate in (code, code.split("-")[0]):
-            if candidate in SUPPORTED_LOCALES:
-                return candidate
-    return DEFAULT_LOCALE
+    return negotiate(request.headers.get("accept-language", "")) or DEFAULT_LOCALE
 
 
 class Pages:
@@ -95,8 +105,15 @@ class Pages:
             auto_reload=False,
         )
         environment.install_gettext_translations(current.translations, newstyle=True)  # type: ignore[attr-defined]
-        environment.filters["day"] = functools.partial(_day, code)
-        environment.filters["reported_day"] = functools.partial(_reported_day, code)
+        # Counts in sentences in the page's digits: the same as Jinja's own (autoescaped,
+        # values filled in after translation), with whole numbers written as the language
+        # writes them.
+        gettext, ngettext = _gettext_in_digits(current)
+        environment.globals.update(gettext=gettext, _=gettext, ngettext=ngettext)
+        environment.filters["day"] = functools.partial(_day, current)
+        environment.filters["reported_day"] = functools.partial(_reported_day, current)
+        environment.filters["digits"] = current.digits
+        environment.filters["number"] = functools.partial(_number, current)
         environment.globals.update(
             self._globals,
             lang=current.code,
@@ -136,24 +153,71 @@ class Pages:
         return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
 
 
-def _day(code: str, day: dt.date | None) -> str:
-    """A day as the reader's language writes it (Babel's CLDR data: "7 Dec 2026", or in
-    Arabic script and month names on an Arabic page)."""
+def _gettext_in_digits(current: Locale) -> tuple[Callable[..., str], Callable[..., str]]:
+    translations = current.translations
+
+    def fill(context: jinja2.runtime.Context, text: str, values: dict[str, Any]) -> str:
+        if context.eval_ctx.autoescape:
+            # The catalogue's own words, as Jinja's gettext takes them; the values are escaped.
+            text = Markup(text)  # noqa: S704 - a translation from the committed catalogue
+        if current.digits("0") != "0":
+            # "%(num)d" takes only a number: the count goes in as text, in the page's digits.
+            text = type(text)(_WHOLE_NUMBER.sub(r"%(\1)s", text))
+            values = {
+                name: current.digits(str(value)) if _is_count(value) else value
+                for name, value in values.items()
+            }
+        return text % values
+
+    @jinja2.pass_context
+    def gettext(context: jinja2.runtime.Context, message: str, /, **values: Any) -> str:
+        return fill(context, translations.gettext(message), values)
+
+    @jinja2.pass_context
+    def ngettext(
+        context: jinja2.runtime.Context, singular: str, plural: str, count: int, /, **values: Any
+    ) -> str:
+        values.setdefault("num", count)
+        return fill(context, translations.ngettext(singular, plural, count), values)
+
+    return gettext, ngettext
+
+
+_WHOLE_NUMBER = re.compile(r"%\(([a-z_]+)\)d")
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(current: Locale, value: int) -> str:
+    """A count shown on its own (a table's cell, the navigation's unread messages)."""
+    return current.digits(format_decimal(value, locale=current.cldr))
+
+
+def _day(current: Locale, day: dt.date | None) -> Markup:
+    """A day as the reader's language writes it, with the month in words (Babel's CLDR data:
+    "December 7, 2026", "7 كانون الأول 2026"): a date of digits alone read back to front
+    in a right-to-left sentence. Isolated, so that the sentence around it keeps its order."""
     if day is None:
-        return ""
-    return format_date(day, format="medium", locale=code)
+        return Markup("")
+    text = current.digits(format_date(day, format="long", locale=current.cldr))
+    return Markup("<bdi>%s</bdi>") % text
 
 
-def _reported_day(code: str, text: object) -> str:
+def _reported_day(current: Locale, text: object) -> Markup | str:
     """A date as a reporter gave it (a day, or a month): in the reader's way when it is one,
     else as the text it is (the browser builds the report, so it may be anything)."""
     if not isinstance(text, str):
         return ""
     try:
         if len(text) == len("2026-12-07"):
-            return _day(code, dt.date.fromisoformat(text))
+            return _day(current, dt.date.fromisoformat(text))
         if len(text) == len("2026-12"):
-            return format_skeleton("yMMMM", dt.date.fromisoformat(text + "-01"), locale=code)
+            month = format_skeleton(
+                "yMMMM", dt.date.fromisoformat(text + "-01"), locale=current.cldr
+            )
+            return Markup("<bdi>%s</bdi>") % current.digits(month)
     except ValueError:
         pass
     return text
@@ -179,20 +243,22 @@ def see_done(
     done: str,
     anchor: str | None = None,
     at: str | None = None,
+    keep_language: bool = True,
     **params: Any,
 ) -> RedirectResponse:
     """``see_other`` after an action, to the page that says what it did, where the reader was.
 
     ``done`` is a key of ``labels.DONE`` (the sentence the page shows), ``anchor`` the part of
     the page the reader was at (and ``at`` the code of that part, where the page has several
-    alike); the page's language goes on with them. Each is one of a fixed set, never text a
-    person typed, so a crafted link cannot put words on a desk's page.
+    alike); the page's language goes on with them, unless the action changed it. Each is one
+    of a fixed set, never text a person typed, so a crafted link cannot put words on a desk's
+    page.
     """
     if done not in DONE:
         raise ValueError(f"no sentence for {done!r}")
     query = {"done": done}
     language = request.query_params.get("lang", "")
-    if language in SUPPORTED_LOCALES:
+    if keep_language and language in SUPPORTED_LOCALES:
         query = {"lang": language, **query}
     if at is not None:
         query["at"] = at

@@ -49,9 +49,9 @@
       const shown = document.createElement("span");
       shown.className = "receipt";
       shown.dir = "ltr";
-      shown.lang = "en";
       shown.dataset.testid = "receipt-fallback";
-      shown.textContent = receipt;
+      // The receipt must show even when reporter.js did not load.
+      shown.textContent = window.HrdErrors ? window.HrdErrors.inPageDigits(receipt) : receipt;
       list[0].extra = shown;
     }
     if (window.HrdErrors) return window.HrdErrors.show(list);

@@ -67,6 +67,13 @@
     document.querySelectorAll("[data-script-missing]").forEach((box) => { box.hidden = false; });
   }, true);
 
+  /* A receipt in the digits of the page (Arabic-Indic on Arabic and Sorani pages, as the
+     server writes them: <html data-digits>); typed back, any digits are accepted. */
+  function inPageDigits(receipt) {
+    const digits = document.documentElement.dataset.digits || "0123456789";
+    return receipt.replace(/[0-9]/g, (d) => digits[d.charCodeAt(0) - 48]);
+  }
+
   /* The receipt is shown once. Leaving needs the "I have written it down" tick: people lose
      receipts by clicking away too fast. */
   function armReceipt(view, receipt) {
@@ -76,7 +83,7 @@
     const copy = view.querySelector("#copy-receipt");
     const leaveMessage = (document.getElementById("report-form") || document.body)
       .dataset.msgLeave || "";
-    if (receipt) shown.textContent = receipt;
+    if (receipt) shown.textContent = inPageDigits(receipt);
     guardLeaving = (event) => {
       if (confirm.checked) return undefined;
       event.preventDefault();
@@ -177,7 +184,7 @@
     focusOn(summary);
   }
 
-  window.HrdErrors = Object.freeze({ show: showErrors, clear: clearErrors });
+  window.HrdErrors = Object.freeze({ show: showErrors, clear: clearErrors, inPageDigits });
 
   window.HrdReceipt = Object.freeze({
     /* Asked by the report form before it sends anything: a report stored with no way to
@@ -187,7 +194,7 @@
     },
     show: function (receipt) {
       const view = receiptView();
-      view.querySelector("[data-testid=receipt]").textContent = receipt;
+      view.querySelector("[data-testid=receipt]").textContent = inPageDigits(receipt);
       document.getElementById("report-view").hidden = true;
       view.hidden = false;
       armReceipt(view, receipt);

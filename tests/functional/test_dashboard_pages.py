@@ -139,10 +139,12 @@ def test_list_and_report_dates_are_written_in_the_readers_language(
         session.commit()
     english = cora.page("/dashboard/reports?lang=en")
     arabic = cora.page(f"/dashboard/reports/{submitted.report_id}?lang=ar")
-    assert "Mar 4, 2026" in english
+    assert "March 4, 2026" in english
     assert "2026-03-04" not in _text(english)
     assert "2026-03-04" not in _text(arabic)
-    assert "04\u200f/03\u200f/2026" in arabic
+    # Iraq's month names, the page's digits, the month in words: no day-month order to misread
+    # in a right-to-left line.
+    assert "<bdi>٤ آذار ٢٠٢٦</bdi>" in arabic
 
 
 # ---- the report page: everything the reporter said -------------------------------------

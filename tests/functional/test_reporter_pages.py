@@ -112,16 +112,16 @@ def test_reports_without_javascript_are_bounded_globally(
 
 def test_arabic_pages_are_right_to_left_and_keep_their_language(client: TestClient) -> None:
     page = client.get("/report?lang=ar").text
-    assert '<html lang="ar" dir="rtl">' in page
+    assert '<html lang="ar" dir="rtl"' in page
     assert 'action="/report?lang=ar"' in page
     assert locale("ar").translations.gettext("Report an incident") in page
 
 
 def test_language_follows_the_browser_when_not_asked(client: TestClient) -> None:
     page = client.get("/", headers={"accept-language": "ar-IQ,ar;q=0.9,en;q=0.5"}).text
-    assert '<html lang="ar" dir="rtl">' in page
+    assert '<html lang="ar" dir="rtl"' in page
     assert (
-        '<html lang="en" dir="ltr">'
+        '<html lang="en" dir="ltr"'
         in client.get("/?lang=en", headers={"accept-language": "ar"}).text
     )
 

@@ -171,7 +171,7 @@ def test_setup_page_is_marked_for_translation_and_direction(
     client: TestClient, setup_token: str
 ) -> None:
     page = client.get(f"/setup/{setup_token}").text
-    assert '<html lang="en" dir="ltr">' in page
+    assert '<html lang="en" dir="ltr"' in page
 
 
 def test_setup_submitted_twice_at_once_sets_up_once_and_never_fails(

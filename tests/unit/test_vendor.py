@@ -1,4 +1,4 @@
-"""The browser's cryptography is exactly the pinned, recorded bundle, and the fonts are too.
+"""The browser's cryptography is exactly the pinned, recorded bundle (the fonts: test_fonts.py).
 
 A changed byte in ``static/vendor/hpke.min.js`` (a bad rebuild, a tampered checkout) must fail
 here before any reporter runs it.
@@ -66,18 +66,6 @@ def test_bundle_hashes_with_the_pinned_noble_hashes() -> None:
     assert (
         record["packages"]["@noble/hashes"]["version"] == manifest["dependencies"]["@noble/hashes"]
     )
-
-
-def test_fonts_match_their_record() -> None:
-    record = json.loads((STATIC / "fonts" / "fonts.json").read_text())
-    assert record["license"] == "OFL-1.1"
-    assert "OFL.txt" in record["files"]
-    for name, expected in record["files"].items():
-        data = (STATIC / "fonts" / name).read_bytes()
-        assert (hashlib.sha256(data).hexdigest(), len(data)) == (
-            expected["sha256"],
-            expected["bytes"],
-        )
 
 
 def test_bundle_says_whether_its_packages_were_audited() -> None:

@@ -2,9 +2,10 @@
 # Builds the committed browser files from the pinned packages in node_modules/:
 #   static/vendor/hpke.min.js        classic script (IIFE) defining one global, HPKE
 #   static/vendor/hpke.min.js.json   versions bundled, SHA-256, SRI (sha384-...), sizes
-#   static/fonts/noto-sans-arabic-arabic-400.woff2, static/fonts/OFL.txt
-#   static/fonts/fonts.json          version, SHA-256 and size of each font file
-#   static/css/fonts.css             the @font-face rules
+#   static/fonts/*.woff2             Noto Sans Arabic (arabic) and Noto Sans (latin, latin-ext)
+#   static/fonts/*-OFL.txt           each font package's licence
+#   static/fonts/fonts.json          packages, versions, SHA-256 and size of each font file
+#   static/css/fonts.css             the @font-face rules, one per file
 # Usage, from the repository root: cd vendor/hpke && npm ci --ignore-scripts && ./build.sh
 # The output is deterministic: running this twice gives byte-identical files.
 set -eu
@@ -54,23 +55,16 @@ node_modules/.bin/esbuild entry.mjs \
     --metafile="$TMP/meta.json" \
     --outfile="$TMP/hpke.min.js"
 
-FONTS=node_modules/@fontsource/noto-sans-arabic
-# The regular face only: browsers draw bold from it, and a reporter on a slow or metered
-# connection gains more from 49 KB less than from heavier strokes.
-for weight in 400; do
-    cp "$FONTS/files/noto-sans-arabic-arabic-$weight-normal.woff2" \
-        "$TMP/noto-sans-arabic-arabic-$weight.woff2"
-done
-cp "$FONTS/LICENSE" "$TMP/OFL.txt"
-
-# Checks the bundle against tests/testdata/vectors.json, then writes the .json manifests
-# and fonts.css into $TMP.
+# Checks the bundle against tests/testdata/vectors.json, then writes the .json manifests and
+# fonts.css into $TMP, and the font files it picks from node_modules/ into $TMP/fonts/.
 node write-manifests.mjs "$TMP" "$ROOT/tests/testdata/vectors.json"
 
 # Only now, with every check passed, replace the committed files.
 cp "$TMP/hpke.min.js" "$TMP/hpke.min.js.json" "$ROOT/static/vendor/"
-cp "$TMP/noto-sans-arabic-arabic-400.woff2" \
-    "$TMP/OFL.txt" "$TMP/fonts.json" "$ROOT/static/fonts/"
+# static/fonts/ holds what this build wrote and nothing else: a font dropped from the build
+# is no longer served.
+rm -f "$ROOT"/static/fonts/*
+cp "$TMP"/fonts/* "$ROOT/static/fonts/"
 cp "$TMP/fonts.css" "$ROOT/static/css/"
 
 cd "$ROOT"

@@ -195,14 +195,19 @@ def _number(current: Locale, value: int) -> str:
     return current.digits(format_decimal(value, locale=current.cldr))
 
 
+def day_text(code: str, day: dt.date) -> str:
+    """A day as the reader's language writes it, with the month in words and in its digits
+    (Babel's CLDR data: "December 7, 2026", or Iraq's month names and Arabic-Indic digits on an
+    Arabic page): a date of digits alone is read back to front in a right-to-left sentence."""
+    current = locale(code)
+    return current.digits(format_date(day, format="long", locale=current.cldr))
+
+
 def _day(current: Locale, day: dt.date | None) -> Markup:
-    """A day as the reader's language writes it, with the month in words (Babel's CLDR data:
-    "December 7, 2026", "7 كانون الأول 2026"): a date of digits alone read back to front
-    in a right-to-left sentence. Isolated, so that the sentence around it keeps its order."""
+    """``day_text``, isolated, so that the sentence around it keeps its order."""
     if day is None:
         return Markup("")
-    text = current.digits(format_date(day, format="long", locale=current.cldr))
-    return Markup("<bdi>%s</bdi>") % text
+    return Markup("<bdi>%s</bdi>") % day_text(current.code, day)
 
 
 def _reported_day(current: Locale, text: object) -> Markup | str:

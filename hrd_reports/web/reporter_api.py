@@ -34,7 +34,7 @@ from hrd_reports.services.attachments import FileNamed
 from hrd_reports.services.errors import Invalid, NotFound
 from hrd_reports.web import reporter_uploads
 from hrd_reports.web.deps import ReadSession, RuntimeDep
-from hrd_reports.web.pages import choose_locale
+from hrd_reports.web.pages import choose_locale, day_text
 from hrd_reports.web.reporter_schemas import (
     B64,
     EXACTLY_AS_DOCUMENTED,
@@ -187,6 +187,9 @@ class SealedMessageOut(BaseModel):
     id: str
     sender: str
     sent_on: str = Field(description="The day only (YYYY-MM-DD).")
+    sent_on_text: str = Field(
+        description="The same day as the page's language writes it (month in words, its digits)."
+    )
     ciphertext: str = Field(
         description="A reply: HPKE-sealed to the reporter's key. The reporter's own message: "
         "AES-256-GCM under the message key. Standard base64."
@@ -280,6 +283,7 @@ def _look_up(runtime: Runtime, proof: ProofOfWorkIn, token: bytes, locale: str) 
                 id=str(message.id),
                 sender=message.sender.value,
                 sent_on=message.sent_on.isoformat(),
+                sent_on_text=day_text(locale, message.sent_on),
                 ciphertext=encode_b64(message.ciphertext),
             )
             for message in inbox.messages

@@ -155,7 +155,8 @@
     const valid = inbox && typeof inbox.found === "boolean" && Array.isArray(inbox.messages) &&
       (!inbox.found || (UUID.test(inbox.report_id) && inbox.messages.every((message) =>
         message && UUID.test(message.id) && own(SENDERS, message.sender) &&
-        DAY.test(message.sent_on) && typeof message.ciphertext === "string")));
+        DAY.test(message.sent_on) && typeof message.sent_on_text === "string" &&
+        typeof message.ciphertext === "string")));
     if (!valid) throw new Error("the inbox answer is malformed");
     return inbox;
   }
@@ -180,9 +181,10 @@
     item.dataset.sender = message.sender;
     const meta = document.createElement("p");
     meta.className = "message-meta";
-    const day = document.createElement("span");
-    day.dir = "ltr";
-    day.textContent = message.sent_on;
+    // The day as the page's language writes it (the server's words for it), isolated from
+    // the sentence around it.
+    const day = document.createElement("bdi");
+    day.textContent = message.sent_on_text.slice(0, 64);
     meta.append(SENDERS[message.sender] + " · ", day);
     const body = document.createElement("p");
     body.className = "message-text";

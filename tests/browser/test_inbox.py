@@ -521,7 +521,7 @@ def test_inbox_hostile_reply_and_stage_message_show_as_text(
 
     assert shown_messages(page) == [("desk", reply)]
     assert page.locator("[data-testid=inbox-stage]").text_content() == stage_words
-    assert page.evaluate(ELEMENTS_IN_MESSAGES) == [["p", "span", "p"]]
+    assert page.evaluate(ELEMENTS_IN_MESSAGES) == [["p", "bdi", "p"]]
     assert page.locator("[data-testid=inbox-stage] *").count() == 0
     assert page.evaluate("() => window.__xss") is None
     assert dialogs == []

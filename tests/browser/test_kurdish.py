@@ -12,13 +12,15 @@ from playwright.sync_api import BrowserContext, Page
 from hrd_reports.crypto.receipts import normalise_receipt
 from hrd_reports.i18n import locale
 from hrd_reports.models import ReporterStage
+from hrd_reports.services import clock
 from hrd_reports.web.labels import STAGE_TEXTS
+from hrd_reports.web.pages import day_text
 from tests.browser.conftest import LiveServer
 from tests.browser.support import PAGE_TIMEOUT_MS, Recorder, fill_report, send_and_read_receipt
 from tests.browser.test_dashboard import cora, fake_clock, sign_in  # noqa: F401 - fixtures
 from tests.browser.test_inbox import open_inbox, shown_messages, stored_report_ids
 from tests.dashboard_support import Clock, Staff
-from tests.helpers import Desk, Person
+from tests.helpers import Desk, Person, report_content
 
 pytestmark = pytest.mark.browser
 
@@ -120,3 +122,17 @@ def test_a_case_worker_reads_the_dashboard_in_sorani_after_choosing_it(
     assert _language_of(page) == ("ckb", "rtl")
     assert page.get_by_role("heading", level=1).inner_text() == gettext("Reports")
     assert _fits_the_screen(page)
+
+
+@pytest.mark.parametrize("code", ["ckb", "kmr"])
+def test_the_inbox_writes_a_messages_day_as_the_language_does(
+    new_context: NewContext, live_server: LiveServer, desk: Desk, admin: Person, code: str
+) -> None:
+    submitted = desk.submit(report_content("a report whose reply is dated"))
+    desk.reply(submitted.report_id, REPLIES[code], by=admin)
+    page, _ = _phone(new_context, code)
+    page.goto(live_server.url(f"/inbox?lang={code}"))
+    open_inbox(page, submitted.receipt)
+    day = page.locator("[data-testid=inbox-message] .message-meta bdi").inner_text()
+    assert day == day_text(code, clock.utc_today())
+    assert re.search(r"\d{4}-\d{2}-\d{2}", day) is None

@@ -152,6 +152,49 @@ CONSENT_SHARE: Choices = (
 
 FLAGGED_TYPES = frozenset({"detention", "assassination_attempt"})
 
+# Every field of a report by its path in the document ("location.district"), with what the
+# report page calls it: what a referral to a partner can carry, in this order.
+REPORT_FIELDS: Choices = (
+    ("incident_types", N_("Incident types")),
+    ("in_danger_now", N_("In danger now")),
+    ("start", N_("When it started")),
+    ("end", N_("When it ended")),
+    ("ongoing", N_("Still ongoing")),
+    ("location.governorate", N_("Governorate")),
+    ("location.district", N_("District, town or area")),
+    ("location.place_type", N_("Kind of place")),
+    ("target.who", N_("Who was targeted")),
+    ("target.sector", N_("Their work")),
+    ("target.gender", N_("Gender")),
+    ("target.age_band", N_("Age")),
+    ("perpetrator.types", N_("Perpetrators")),
+    ("perpetrator.identification", N_("How sure the reporter is of who did it")),
+    ("perpetrator.identifiers", N_("Identifiers")),
+    ("narrative", N_("What happened")),
+    ("needs", N_("Needs")),
+    ("consent.share", N_("Consent to share")),
+    ("consent.publish", N_("Consent to publish")),
+)
+# What a referral leaves out when the reporter chose to share "without anything that
+# identifies me". The form asks for no name and no contact; what identifies a reporter is
+# what they wrote in their own words and what narrows them down to a few people:
+IDENTIFYING_FIELDS = frozenset(
+    {
+        # Their own account: names, places, the people around them.
+        "narrative",
+        # A town or an area, typed: with the rest, often one person.
+        "location.district",
+        # Names, units, vehicles, accounts: who did it, and so to whom.
+        "perpetrator.identifiers",
+        # The days it happened: with the place, the incident, and so the person.
+        "start",
+        "end",
+        # With the work and the governorate, a handful of people.
+        "target.gender",
+        "target.age_band",
+    }
+)
+
 
 def is_urgent(content: Mapping[str, Any]) -> bool:
     """In danger now, or an abduction, detention or attempt on a life: at the top of the list."""

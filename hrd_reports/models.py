@@ -361,6 +361,9 @@ class ReporterStage(StrEnum):
     REVIEWING = "reviewing"
     ACTION = "action"
     CLOSED = "closed"
+    # Shown instead of reviewing or action once the desk referred the case to a partner
+    # and chose to tell the reporter.
+    REFERRED = "referred"
 
 
 class StageMessage(Base):
@@ -436,6 +439,60 @@ class ReportLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     linked_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+
+
+class PartnerKeyKind(StrEnum):
+    AGE = "age"
+    OPENPGP = "openpgp"
+
+
+class Partner(Base):
+    """An organisation the desk refers cases to, and the public key it encrypts them to.
+
+    Public material only. ``key_binding`` is an HMAC under keys/binding.key of the partner's
+    id, name, kind and key: a row altered in the database (a key swapped for an attacker's,
+    two partners' names exchanged) is not encrypted to.
+    """
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[PartnerKeyKind] = mapped_column(_enum(PartnerKeyKind, "partner_key_kind"))
+    # The age recipient, or the OpenPGP certificate ASCII-armoured, as the desk read it.
+    public_key: Mapped[str] = mapped_column(String)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # What packages to it are encrypted with, for people to read ("ML-KEM-768 + X25519").
+    algorithm: Mapped[str] = mapped_column(String(100))
+    post_quantum: Mapped[bool]
+    key_binding: Mapped[bytes] = mapped_column(LargeBinary(32))
+    added_on: Mapped[dt.date]
+    added_by: Mapped[str] = mapped_column(String(64))
+    # Kept, not deleted: the referrals made to it still name it.
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class Referral(Base):
+    """That a report was referred to a partner: when, by whom, and the names of the fields
+    that went. Never their values, never the package: the desk keeps no copy of what it
+    sent."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    # The day only, as everywhere a report's history is kept.
+    referred_on: Mapped[dt.date]
+    referred_by: Mapped[str] = mapped_column(String(64))
+    # A JSON list of field paths ("location.governorate"), from content.REPORT_FIELDS.
+    fields: Mapped[str] = mapped_column(String(2000))
+    # Whether the reporter's inbox says the case was referred (ReporterStage.REFERRED).
+    reporter_told: Mapped[bool]
+
+    partner: Mapped[Partner] = relationship()
 
 
 class KeyRotation(Base):

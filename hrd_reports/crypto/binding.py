@@ -22,6 +22,9 @@ class Bound(StrEnum):
     RECOVERY_KEY = "recovery key"
     INTAKE_KEY = "intake key"
     DESK_KEY_GRANT = "desk key grant"
+    # A partner organisation's public key, with the partner's name and kind: a row altered
+    # in the database would otherwise send the next referral to someone else's key.
+    PARTNER_KEY = "partner key"
 
 
 def record_binding(secret: bytes, *, kind: Bound, owner: Sequence[str], material: bytes) -> bytes:

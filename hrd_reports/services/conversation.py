@@ -97,7 +97,7 @@ def open_inbox(
 ) -> Inbox:
     """The report's stage and every message, as ciphertext for the reporter to open."""
     report = report_of_receipt(session, lookup_token, secrets)
-    stage = stages.STAGE_OF_STATUS[report.status]
+    stage = stages.reporter_stage(session, report)
     rows = session.execute(
         select(ReportMessage).where(ReportMessage.report_id == report.id).order_by(ReportMessage.id)
     ).scalars()

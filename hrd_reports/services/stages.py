@@ -2,12 +2,14 @@
 desk's own words for each stage in each language.
 """
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
+    Referral,
+    Report,
     ReporterStage,
     ReportStatus,
     StageMessage,
@@ -29,6 +31,18 @@ STAGE_OF_STATUS = {
 
 
 MAX_STAGE_MESSAGE_LENGTH = 500
+
+
+def reporter_stage(session: Session, report: Report) -> ReporterStage:
+    """The stage of the report's status; "referred" instead, until it is closed, once the desk
+    referred it to a partner and chose to tell the reporter."""
+    stage = STAGE_OF_STATUS[report.status]
+    if stage == ReporterStage.CLOSED:
+        return stage
+    told = session.execute(
+        select(exists().where(Referral.report_id == report.id, Referral.reporter_told.is_(True)))
+    ).scalar_one()
+    return ReporterStage.REFERRED if told else stage
 
 
 def stage_message(session: Session, stage: ReporterStage, locale: str) -> str | None:

@@ -26,7 +26,9 @@ from hrd_reports.web import (
     dashboard_files,
     dashboard_home,
     dashboard_notifications,
+    dashboard_partners,
     dashboard_password,
+    dashboard_referrals,
     dashboard_reports,
     dashboard_retention,
     dashboard_signin,
@@ -159,7 +161,9 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(dashboard_retention.router)
     app.include_router(dashboard_password.router)
     app.include_router(dashboard_files.router)
+    app.include_router(dashboard_referrals.router)
     app.include_router(dashboard_admin.router)
+    app.include_router(dashboard_partners.router)
     app.include_router(dashboard_notifications.router)
     refusals.add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)

@@ -88,6 +88,12 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_notifications": READERS,
     "dashboard_notifications_save": READERS,
     "dashboard_notification_status": ADMINS,
+    # Referring a case: whoever may read the report and act on it (a key holder, or the case
+    # worker it is assigned to, which the service checks by their grant).
+    "dashboard_report_refer": READERS,
+    "dashboard_partners": ADMINS,
+    "dashboard_partner_add": ADMINS,
+    "dashboard_partner_disable": ADMINS,
 }
 
 

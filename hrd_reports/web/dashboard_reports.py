@@ -23,6 +23,7 @@ from hrd_reports.services import (
     conversation,
     linking,
     listing,
+    referrals,
     retention,
     users,
     withdrawal,
@@ -178,6 +179,12 @@ def report_page(
             "assignable": assignable,
             "candidates": candidates,
             "retention": kept,
+            "referral": referrals.section(
+                session,
+                report_id=report_id,
+                content=detail.view.content,
+                withdrawn=detail.withdrawn_on is not None,
+            ),
             **_choices(),
         },
     )

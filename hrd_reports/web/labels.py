@@ -69,6 +69,11 @@ DONE = {
     "language": N_("Your dashboard is now in the language you chose."),
     "held": N_("The report is on legal hold: the retention policy does not destroy it."),
     "released": N_("The legal hold was released: the retention policy applies again."),
+    "partner_added": N_(
+        "The partner was added. Compare its fingerprint with the partner before you refer a "
+        "case to it."
+    ),
+    "partner_disabled": N_("The partner was disabled: no case can be referred to it now."),
 }
 
 # What a reporter is told of each stage, unless the desk wrote its own words for it.
@@ -78,5 +83,9 @@ STAGE_TEXTS = {
     ReporterStage.ACTION.value: N_("The desk is taking action on your report."),
     ReporterStage.CLOSED.value: N_(
         "The desk has closed this report. You can still send a message, or a new report."
+    ),
+    ReporterStage.REFERRED.value: N_(
+        "The desk has passed your report on to a partner organisation that can help, as you "
+        "allowed."
     ),
 }

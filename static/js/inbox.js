@@ -45,6 +45,7 @@
     reviewing: text.stageReviewing,
     action: text.stageAction,
     closed: text.stageClosed,
+    referred: text.stageReferred,
   };
 
   // Only here: the lookup token, the message key and the private key of the open receipt, and

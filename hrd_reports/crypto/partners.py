@@ -110,6 +110,8 @@ def read_partner_key(data: bytes, *, now: dt.datetime) -> PartnerKey:
     if "AGE-SECRET-KEY-" in upper or "AGE-PLUGIN-" in upper or "PGP PRIVATE KEY" in upper:
         raise PartnerKeyRefused(Refusal.SECRET_KEY)
     if "-----BEGIN PGP" in upper:
+        if upper.count("-----BEGIN PGP") > 1:
+            raise PartnerKeyRefused(Refusal.OPENPGP_SEVERAL)
         return _read_openpgp(data, now=now)
     if stripped.startswith(("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")):
         raise PartnerKeyRefused(Refusal.SSH_KEY)

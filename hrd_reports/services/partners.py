@@ -24,8 +24,7 @@ from hrd_reports.crypto.partners import (
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Partner, PartnerKeyKind
-from hrd_reports.services import audit, keyring
-from hrd_reports.services.clock import utc_now, utc_today
+from hrd_reports.services import audit, clock, keyring
 from hrd_reports.services.errors import Conflict, Invalid, NotFound
 
 MAX_NAME_LENGTH = 100
@@ -144,7 +143,7 @@ def add_partner(
     """Register a partner and its public key, once the key passes every check."""
     name = check_name(name)
     try:
-        key = read_partner_key(key_data, now=utc_now())
+        key = read_partner_key(key_data, now=clock.utc_now())
     except PartnerKeyRefused as exc:
         raise refusal(exc) from None
     audit.lock_for_change(session)
@@ -162,7 +161,7 @@ def add_partner(
         algorithm=key.algorithm,
         post_quantum=key.post_quantum,
         key_binding=b"",
-        added_on=utc_today(),
+        added_on=clock.utc_today(),
         added_by=actor,
     )
     partner.key_binding = record_binding(

@@ -27,8 +27,7 @@ from hrd_reports.crypto.partners import KeyKind, PartnerKeyRefused, encrypt_to_p
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import Partner, Referral, Report
-from hrd_reports.services import audit, keyring, partners, reading
-from hrd_reports.services.clock import utc_now
+from hrd_reports.services import audit, clock, keyring, partners, reading
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Conflict, Invalid, ServiceError
 
@@ -169,7 +168,8 @@ def refer(
     if planned.refusal is not None:
         raise planned.refusal
     referral_id = uuid.uuid4()
-    now = utc_now()
+    # Through the module: the time a key is judged at is the one tests can move.
+    now = clock.utc_now()
     document = package(
         content, planned.fields, referral_id=referral_id, referred_on=now.date(), note=note
     )

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from hrd_reports.crypto.partners import MAX_KEY_BYTES
 from hrd_reports.services import partners
-from hrd_reports.services.errors import Invalid
+from hrd_reports.services.errors import Conflict, Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
 from hrd_reports.web.pages import Notice, see_done
@@ -47,7 +47,7 @@ def partner_add(
         added = partners.add_partner(
             session, name=name, key_data=key.encode("utf-8"), actor=me.name, secrets=runtime.secrets
         )
-    except Invalid as exc:
+    except (Invalid, Conflict) as exc:
         # The form again with why, and the name kept; never the key, which may be a secret
         # key pasted by mistake.
         session.rollback()
@@ -60,7 +60,7 @@ def partner_add(
                 "problem": Notice.of(exc),
                 "name": name,
             },
-            status_code=400,
+            status_code=409 if isinstance(exc, Conflict) else 400,
         )
     session.commit()
     return see_done(

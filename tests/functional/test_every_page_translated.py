@@ -14,13 +14,15 @@ from functools import cache
 import pytest
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from hrd_reports.i18n import SUPPORTED_LOCALES
-from hrd_reports.models import Role
+from hrd_reports.models import Partner, Role
 from hrd_reports.resources import resource_dir
 from hrd_reports.services import accounts
 from tests.dashboard_support import Clock, StaffBrowser, enrol
 from tests.helpers import Desk, Person, hidden_value, report_content
+from tests.partner_keys import as_bytes, consented_report, openpgp_partner
 
 TRANSLATED = [code for code in SUPPORTED_LOCALES if code != "en"]
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[a-z]")
@@ -89,7 +91,23 @@ def pages(client: TestClient, desk: Desk, admin: Person, fake_clock: Clock) -> d
         )
         session.commit()
     staff = StaffBrowser(client.app, enrol(desk, admin, Role.ADMIN), fake_clock)  # type: ignore[arg-type]
-    return {"submitted": submitted, "invitation": invitation, "admin": staff}
+    # A partner, and a report referred to it: the partners page, and a report's referral
+    # section with its form, its fields and a referral made.
+    staff.post("/dashboard/partners", name="Legal Aid", key=openpgp_partner().public_key)
+    referred = desk.submit(as_bytes(consented_report("CANARY-every-page", share="anonymised")))
+    with desk.session() as session:
+        partner = session.execute(select(Partner.public_id)).scalar_one()
+    response = staff.client.post(
+        f"/dashboard/reports/{referred.report_id}/referrals",
+        data={"partner": str(partner), "tell_reporter": "yes", "csrf_token": staff.csrf},
+    )
+    assert response.status_code == 200
+    return {
+        "submitted": submitted,
+        "invitation": invitation,
+        "admin": staff,
+        "referred": referred,
+    }
 
 
 REPORTER_PAGES = ["/", "/report", "/inbox", "/report/done", "/no-such-page"]
@@ -100,6 +118,7 @@ DASHBOARD_PAGES = [
     "/dashboard/users",
     "/dashboard/stats",
     "/dashboard/stages",
+    "/dashboard/partners",
     "/dashboard/audit",
     "/dashboard/notifications",
     "/dashboard/password",
@@ -143,6 +162,12 @@ def test_no_reporter_page_is_left_in_english(
         name: untranslated(page, code)
         for name, page in _reporter_pages(client, code, receipt).items()
     }
+    referred = pages["referred"].receipt  # type: ignore[attr-defined]
+    inbox = TestClient(client.app).post(
+        f"/inbox?lang={code}", data={"action": "read", "receipt": referred, "no_script": "yes"}
+    )
+    assert 'data-testid="inbox-stage"' in inbox.text
+    found["inbox of a referred report"] = untranslated(inbox.text, code)
     assert {name: left for name, left in found.items() if left} == {}
     assert all(
         f'<html lang="{code}"' in page for page in _reporter_pages(client, code, receipt).values()
@@ -159,6 +184,16 @@ def test_no_dashboard_page_is_left_in_english(
         path: admin.client.get(path.format(report=report) + f"?lang={code}").text
         for path in DASHBOARD_PAGES
     }
+    referred = pages["referred"].report_id  # type: ignore[attr-defined]
+    shown["a referred report"] = admin.client.get(f"/dashboard/reports/{referred}?lang={code}").text
+    shown["a key refused"] = admin.client.post(
+        f"/dashboard/partners?lang={code}",
+        data={"name": "Org", "key": "age1pq1" + "q" * 60, "csrf_token": admin.csrf},
+    ).text
+    shown["a referral refused"] = admin.client.post(
+        f"/dashboard/reports/{report}/referrals?lang={code}",
+        data={"partner": "", "csrf_token": admin.csrf},
+    ).text
     anonymous = TestClient(client.app)
     shown["sign-in"] = anonymous.get(f"/dashboard/login?lang={code}").text
     shown["invitation"] = anonymous.get(

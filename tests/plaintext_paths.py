@@ -5,6 +5,7 @@ have really run, so that a path that silently did nothing cannot pass the sweep.
 import base64
 import contextlib
 import enum
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pyrage
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -61,6 +63,8 @@ class Plaintext(enum.Enum):
     # Evidence files from a browser without JavaScript: encrypted on the server as they stream.
     FILE_SEALED_BY_THE_REAL_SERVER = 14
     FILE_OF_A_MESSAGE_SEALED_BY_THE_SERVER = 15
+    # The desk's note to a partner, which goes only inside the encrypted referral.
+    REFERRAL_NOTE = 16
 
     @property
     def words(self) -> dict[str, str]:
@@ -133,6 +137,8 @@ def send_without_javascript(client: Any, words: str, *, file_words: str | None =
             "narrative": words,
             "district": words,
             "perpetrator_identifiers": words,
+            # Shared with the reporter's name: the whole report may be referred to a partner.
+            "consent_share": "named",
         },
         files=files,
     )
@@ -312,6 +318,32 @@ def coordinator_works(coordinator: StaffBrowser, sent: Reports) -> None:
     page = coordinator.report(sent.in_browser.report_id)
     for word in [*P.INTERNAL_NOTE.words.values(), *P.TAGS.words.values()]:
         assert word in page
+
+
+def referred_to_a_partner(head: StaffBrowser, coordinator: StaffBrowser, sent: Reports) -> bytes:
+    """An administrator registers a partner; the coordinator refers the report sealed by the
+    server to it, with a note, and downloads the package: only ciphertext, which the
+    partner's key opens to the report's words and the note. Returns the package."""
+    partner = pyrage.x25519.Identity.generate()
+    head.post("/dashboard/partners", name="Legal Aid", key=str(partner.to_public()))
+    page = coordinator.report(sent.without_js.report_id)
+    chosen = re.search(r'<option value="([0-9a-f-]{36})">Legal Aid</option>', page)
+    assert chosen is not None
+    response = coordinator.client.post(
+        f"/dashboard/reports/{sent.without_js.report_id}/referrals",
+        data={
+            "partner": chosen.group(1),
+            "note": P.REFERRAL_NOTE.text,
+            "tell_reporter": "yes",
+            "csrf_token": coordinator.csrf,
+        },
+    )
+    assert response.status_code == 200, response.text
+    package = bytes(response.content)
+    opened = json.loads(pyrage.decrypt(package, [partner]))
+    assert opened["note"] == P.REFERRAL_NOTE.text
+    assert P.REPORT_SEALED_BY_THE_SERVER.words["arabic"] in opened["report"]["narrative"]
+    return package
 
 
 # ---- the command line ---------------------------------------------------------------------

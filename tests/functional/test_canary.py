@@ -5,7 +5,8 @@ its own in Latin, Arabic and Kurdish script: a report sealed in the browser (the
 client over HTTP), reports sealed by the server (the form without JavaScript, in process and
 on the real ``hrd-reports serve``), a form refused and given back, the reporters' messages
 and their reading of replies both ways, a reply, an internal note, tags and a search in the
-dashboard, listing and showing, an invitation, vetting, assignment, a mistyped password,
+dashboard, a referral to a partner with a note (its package too must be kept nowhere),
+listing and showing, an invitation, vetting, assignment, a mistyped password,
 revocation, withdrawal (destroyed at once, and kept for a grace period), and on the command
 line ``init``, ``user add`` and ``vet``, ``keys rotate``, ``reports list`` and ``show``.
 
@@ -61,6 +62,7 @@ from tests.plaintext_paths import (
     command_line,
     coordinator_works,
     real_server,
+    referred_to_a_partner,
     reporters_read_the_replies,
     reporters_withdraw,
     reporters_write,
@@ -196,6 +198,8 @@ def test_no_plaintext_receipt_password_or_key_at_rest(
             assert sign_in(TestClient(app), mistyped, fake_clock) == 401
             coordinator = StaffBrowser(app, staff["carol"], fake_clock)
             coordinator_works(coordinator, sent)
+            # Not even the ciphertext of a referral is kept: it leaves in the response only.
+            secrets["referral package"] = referred_to_a_partner(head, coordinator, sent)
             # Each case worker opens the one report assigned to them (their grant works).
             dave = StaffBrowser(app, staff["dave"], fake_clock)
             page = dave.report(sent.in_browser.report_id)

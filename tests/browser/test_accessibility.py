@@ -19,7 +19,7 @@ from playwright.sync_api import BrowserContext, Page, Route
 from hrd_reports.db import unit_of_work
 from hrd_reports.i18n import SUPPORTED_LOCALES
 from hrd_reports.models import Role
-from hrd_reports.services import accounts
+from hrd_reports.services import accounts, partners
 from hrd_reports.services import desk as desk_service
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime
@@ -28,6 +28,7 @@ from tests.browser.support import PAGE_TIMEOUT_MS, fill_report, send_and_read_re
 from tests.browser.test_dashboard import sign_in
 from tests.dashboard_support import Clock, Staff, enrol, install_clock
 from tests.helpers import Desk, Person, report_content
+from tests.partner_keys import age_partner, as_bytes, consented_report
 
 pytestmark = pytest.mark.browser
 
@@ -206,6 +207,17 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
     new_context: NewContext, live_server: LiveServer, desk: Desk, head: Staff, fake_clock: Clock
 ) -> None:
     report_id = desk.submit(report_content("an accessibility check of the dashboard")).report_id
+    # A partner, and a report the reporter allowed to share: its referral form and fields.
+    with desk.session() as session:
+        partners.add_partner(
+            session,
+            name="Legal Aid",
+            key_data=age_partner().public_key.encode(),
+            actor="admin",
+            secrets=desk.secrets,
+        )
+        session.commit()
+    to_refer = desk.submit(as_bytes(consented_report("to refer", share="anonymised"))).report_id
     invitation = _invitation(desk)
     checked = Checked()
     url = live_server.url
@@ -221,6 +233,8 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             ("/dashboard/welcome", "welcome"),
             ("/dashboard/reports", "reports"),
             (f"/dashboard/reports/{report_id}", "a report"),
+            (f"/dashboard/reports/{to_refer}", "a report to refer"),
+            ("/dashboard/partners", "partners"),
             ("/dashboard/users", "people"),
             ("/dashboard/audit", "audit log"),
             ("/dashboard/stats", "counts"),
@@ -236,7 +250,7 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             404,
         )
 
-    assert len(checked.pages) == len(LANGUAGES) * 13
+    assert len(checked.pages) == len(LANGUAGES) * 15
     checked.assert_none()
 
 

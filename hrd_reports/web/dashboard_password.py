@@ -1,9 +1,10 @@
-"""A person's own account in the dashboard: the language of their dashboard, and their
-password.
+"""A person's own account in the dashboard ("Your account", at /dashboard/password where the
+password page always was): the settings a person makes for themselves.
 
-A person changes their own password in the dashboard. The Argon2 work (checking the current
-password, protecting the key under the new one) runs in a worker thread, in a read-only unit of
-work, with an Argon2 slot held as at sign-in; the change is then decided in one write."""
+The language is a preference, stored and audited. For the password, the Argon2 work
+(checking the current password, protecting the key under the new one) runs in a worker
+thread, in a read-only unit of work, with an Argon2 slot held as at sign-in; the change is
+then decided in one write."""
 
 import datetime as dt
 from typing import Annotated

@@ -168,6 +168,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             SecurityHeadersMiddleware,
             onion_location=settings.onion_location,
             public_https=settings.public_url_is_https,
+            pinned_policies=[app.state.pages.reporter_policy],
         ),
         functools.partial(
             SessionGate,

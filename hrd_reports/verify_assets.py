@@ -97,12 +97,16 @@ def is_onion(origin: str) -> bool:
 
 
 @contextmanager
-def desk_client(*, proxy: str | None) -> Iterator[httpx.Client]:
+def desk_client(
+    *, proxy: str | None, transport: httpx.BaseTransport | None = None
+) -> Iterator[httpx.Client]:
     """A client that keeps no cookie (its jar refuses every one), follows no redirect and
-    reads nothing from the environment (no netrc password, no proxy but ``proxy``)."""
+    reads nothing from the environment (no netrc password, no proxy but ``proxy``).
+    ``transport``: another way to the desk, for tests."""
     jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     with httpx.Client(
         proxy=proxy,
+        transport=transport,
         timeout=TIMEOUT_SECONDS,
         follow_redirects=False,
         trust_env=False,

@@ -140,10 +140,11 @@ def verify(origin: str, *, client: httpx.Client) -> Verdict:
     answer = _get(client, origin + MANIFEST_PATH)
     served, problems = _read_manifest(answer)
     settings, declared, refused = _declared_settings(served)
+    version = _field(served, "manifest", "version")
     verdict = Verdict(
         url=origin,
         release=__version__,
-        desk_version=_field(served, "manifest", "version"),
+        desk_version=None if version is None else str(version),
         desk=declared,
         differences=problems + refused,
     )

@@ -4,6 +4,7 @@ a release, and checked on a running desk by anyone."""
 import typer
 
 from hrd_reports.cli.common import JSON_OUTPUT, cli_command, fail, print_json
+from hrd_reports.received import visible
 from hrd_reports.settings import Settings
 from hrd_reports.verify_assets import (
     Unreachable,
@@ -96,7 +97,7 @@ def _print(verdict: Verdict) -> None:
         )
         return
     rows = [("PATH", "EXPECTED", "GOT")] + [
-        (d.path, _cut(d.expected), _cut(d.got)) for d in verdict.differences
+        (visible(d.path), _cut(d.expected), _cut(d.got)) for d in verdict.differences
     ]
     width = max(len(path) for path, _, _ in rows)
     hash_width = max(len(expected) for _, expected, _ in rows)
@@ -108,10 +109,13 @@ def _print(verdict: Verdict) -> None:
     )
     detailed = [d for d in verdict.differences if d.detail and "Content-Security" not in d.path]
     for difference in detailed[:_DETAILED]:
-        typer.echo(f"\nFirst change in {difference.path}:\n{difference.detail}")
+        # The desk's own words: a control character in them is shown, never acted on.
+        typer.echo(f"\nFirst change in {visible(difference.path)}:")
+        typer.echo("\n".join(visible(line) for line in difference.detail.splitlines()))
     if len(detailed) > _DETAILED:
         typer.echo(f"\n(--json shows where each of the {len(detailed)} pages differs.)")
 
 
 def _cut(value: str) -> str:
+    value = visible(value)
     return value if len(value) <= _SHOWN else value[: _SHOWN - 1] + "…"

@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         'name keeps the words "threat" and "report" out of a reporter\'s browser history; '
         'unset, the pages say "Protection desk" in the reader\'s language.',
     )
+    tor_socks: str | None = Field(
+        default=None,
+        pattern=r"^socks5h?://[^/@]+:[0-9]{1,5}$",
+        description="Tor's SOCKS proxy, such as socks5h://127.0.0.1:9050: `verify-assets` "
+        "reaches a desk through it, and an onion address only through it.",
+    )
     onion_location: str | None = Field(
         default=None,
         pattern=r"^http://[a-z2-7]{56}\.onion$",
@@ -273,6 +279,11 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value  # pydantic's own type check refuses it
         return public_origin(value)
+
+    @field_validator("tor_socks", mode="before")
+    @classmethod
+    def _empty_tor_socks_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("smtp_url", mode="before")
     @classmethod

@@ -32,6 +32,7 @@ from hrd_reports.web import (
     dashboard_signin,
     housekeeping,
     intake_guard,
+    manifest,
     refusals,
     reporter,
     reporter_api,
@@ -119,6 +120,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.runtime = runtime
     app.state.notifier = notifier
     app.state.pages = Pages(settings)
+    app.state.served_manifest = manifest.ServedManifest(settings, app.state.pages)
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
     app.state.ended_sessions = EndedSessions()
@@ -149,6 +151,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     static_files = StaticFiles(directory=resource_dir("static"))
     app.mount("/static", GZipMiddleware(static_files, minimum_size=512), name="static")
     app.include_router(reporter.router)
+    app.include_router(manifest.router)
     app.include_router(reporter_api.router)
     app.include_router(reporter_uploads.router)
     reporter_api.add_openapi_route(app)
@@ -168,6 +171,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             SecurityHeadersMiddleware,
             onion_location=settings.onion_location,
             public_https=settings.public_url_is_https,
+            pinned_policies=[app.state.pages.reporter_policy],
         ),
         functools.partial(
             SessionGate,

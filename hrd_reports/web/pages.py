@@ -37,6 +37,7 @@ from hrd_reports.resources import resource_dir
 from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.linking import short_id
 from hrd_reports.settings import Settings
+from hrd_reports.web.headers import REPORTER_SCRIPTS, pinned_policy
 from hrd_reports.web.labels import DONE, NAMES, PRIORITY_NAMES
 
 
@@ -59,6 +60,11 @@ class Notice:
 # The reporter pages' title and heading when HRD_DESK_NAME is unset: neutral, so that a
 # browser's history of them does not read "threat" or "report".
 DEFAULT_DESK_NAME = N_("Protection desk")
+
+
+def is_reporter_page(template: str) -> bool:
+    """Whether a template is a reporter's page (they all extend reporter/base.html)."""
+    return template.startswith("reporter/") or template == "error.html"
 
 
 def choose_locale(request: Request) -> str:
@@ -130,6 +136,11 @@ class Pages:
         digest = hashlib.sha384((self._static / Path(path)).read_bytes()).digest()
         return "sha384-" + base64.b64encode(digest).decode("ascii")
 
+    @functools.cached_property
+    def reporter_policy(self) -> str:
+        """The Content-Security-Policy of reporter pages: only their own scripts run."""
+        return pinned_policy(self.integrity(path) for path in REPORTER_SCRIPTS)
+
     def render(
         self,
         request: Request,
@@ -152,7 +163,10 @@ class Pages:
             .get_template(name)
             .render({"request": request, "path_for": path_for, **(context or {})})
         )
-        return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+        sent = dict(headers or {})
+        if is_reporter_page(name):
+            sent["Content-Security-Policy"] = self.reporter_policy
+        return HTMLResponse(html, status_code=status_code, headers=sent)
 
 
 def _gettext_in_digits(current: Locale) -> tuple[Callable[..., str], Callable[..., str]]:

@@ -2,9 +2,10 @@
 violation of serious or critical impact.
 
 axe-core comes from the pinned ``axe-playwright-python`` (pyproject's test extra; it bundles
-axe-core 4.12.1). The pages forbid inline script (script-src 'self'), and axe is not one of
-the desk's files: it is run through ``page.evaluate``, which the page's Content Security
-Policy does not govern, so the policy stays on, as deployed, for every check here.
+axe-core 4.12.1). The pages forbid inline script (script-src names the desk's own files, and
+on reporter pages only their own scripts, by hash), and axe is not one of the desk's files:
+it is run through ``page.evaluate``, which the page's Content Security Policy does not
+govern, so the policy stays on, as deployed, for every check here.
 """
 
 import datetime as dt

@@ -1,5 +1,5 @@
 """A person's security keys and passkeys, on their account page: adding one (the browser asks
-the key, web/static js/security-key.js), and removing one.
+the key: static/js/security-key.js), and removing one.
 
 A key is added in the person's session: its challenge is kept under that session and no
 other (services.security_keys.registration_lookup), so a page of another session, or a

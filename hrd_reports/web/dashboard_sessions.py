@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from hrd_reports.models import User
 from hrd_reports.services import sessions
@@ -42,9 +43,7 @@ def _page(
     )
 
 
-def _listed(
-    runtime: Runtime, session: ReadSession | DbSession, me: SignedIn
-) -> list[sessions.OpenSession]:
+def _listed(runtime: Runtime, session: Session, me: SignedIn) -> list[sessions.OpenSession]:
     user = session.get(User, me.unlocked.user.id)
     if user is None:
         return []

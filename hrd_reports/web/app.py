@@ -25,10 +25,13 @@ from hrd_reports.web import (
     dashboard_admin,
     dashboard_files,
     dashboard_home,
+    dashboard_invitation,
     dashboard_notifications,
     dashboard_password,
     dashboard_reports,
     dashboard_retention,
+    dashboard_security_keys,
+    dashboard_sessions,
     dashboard_signin,
     housekeeping,
     intake_guard,
@@ -155,15 +158,21 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(reporter_api.router)
     app.include_router(reporter_uploads.router)
     reporter_api.add_openapi_route(app)
-    app.include_router(setup.router)
-    app.include_router(dashboard_signin.router)
-    app.include_router(dashboard_home.router)
-    app.include_router(dashboard_reports.router)
-    app.include_router(dashboard_retention.router)
-    app.include_router(dashboard_password.router)
-    app.include_router(dashboard_files.router)
-    app.include_router(dashboard_admin.router)
-    app.include_router(dashboard_notifications.router)
+    for module in (
+        setup,
+        dashboard_signin,
+        dashboard_invitation,
+        dashboard_home,
+        dashboard_reports,
+        dashboard_retention,
+        dashboard_password,
+        dashboard_security_keys,
+        dashboard_sessions,
+        dashboard_files,
+        dashboard_admin,
+        dashboard_notifications,
+    ):
+        app.include_router(module.router)
     refusals.add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
     app.outermost = [
@@ -179,7 +188,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             cookie_names=SESSION_COOKIE_NAMES,
             open_paths=[
                 route.path_regex
-                for route in dashboard_signin.router.routes
+                for router in (dashboard_signin.router, dashboard_invitation.router)
+                for route in router.routes
                 if isinstance(route, APIRoute) and ACCESS.get(route.name) is ANONYMOUS
             ],
             sign_in_path=app.url_path_for("dashboard_login_form"),

@@ -38,7 +38,7 @@ from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.linking import short_id
 from hrd_reports.settings import Settings
 from hrd_reports.web.headers import REPORTER_SCRIPTS, pinned_policy
-from hrd_reports.web.labels import DONE, NAMES, PRIORITY_NAMES
+from hrd_reports.web.labels import DEVICE_NAMES, DONE, NAMES, PRIORITY_NAMES
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ class Pages:
             "sri": self.integrity,
             "static": lambda path: f"/static/{path}",
             "names": NAMES,
+            "device_names": DEVICE_NAMES,
             "priority_names": PRIORITY_NAMES,
             "done_messages": DONE,
             "short_id": short_id,

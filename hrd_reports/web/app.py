@@ -23,6 +23,7 @@ from hrd_reports.services import clock
 from hrd_reports.settings import Settings
 from hrd_reports.web import (
     dashboard_admin,
+    dashboard_exports,
     dashboard_files,
     dashboard_home,
     dashboard_notifications,
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(dashboard_retention.router)
     app.include_router(dashboard_password.router)
     app.include_router(dashboard_files.router)
+    app.include_router(dashboard_exports.router)
     app.include_router(dashboard_admin.router)
     app.include_router(dashboard_notifications.router)
     refusals.add_refusal_handlers(app)

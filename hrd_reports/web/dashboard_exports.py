@@ -234,6 +234,7 @@ def reports_csv(
     )
 
 
+YES, NO = N_("Yes"), N_("No")
 # Said at the foot of every export, and on every printed page of a case file.
 EXPORTED_BY = N_("Exported by %(name)s on %(day)s")
 
@@ -259,7 +260,7 @@ class _Cells:
         return "; ".join(filter(None, (self.choice(table, code) for code in codes)))
 
     def yes_no(self, value: bool | None) -> str:
-        return "" if value is None else self.gettext("Yes" if value else "No")
+        return "" if value is None else self.gettext(YES if value else NO)
 
     def moment(self, value: Any) -> str:
         moment = value if isinstance(value, dict) else {}

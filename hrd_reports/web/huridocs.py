@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hrd_reports import content, received
+from hrd_reports.services.evidence import FileView
 from hrd_reports.services.exports import CaseFile
 from hrd_reports.services.linking import short_id
 from hrd_reports.web.labels import NAMES, PRIORITY_NAMES
@@ -196,7 +197,7 @@ def _desk(case: CaseFile, report: dict[str, Any], translate: Translate) -> dict[
     }
 
 
-def _file(file: Any) -> dict[str, Any]:
+def _file(file: FileView) -> dict[str, Any]:
     """A file as the list shows it (ESF 167, Files): what it is, never its content."""
     record = file.record
     return {
@@ -205,7 +206,7 @@ def _file(file: Any) -> dict[str, Any]:
         "opened": record is not None,
         "name": file.name if record is not None else None,
         "media_type": file.media_type if record is not None else None,
-        "media_type_as_sent": record.media_type if record is not None else None,
+        "media_type_as_sent": file.media_type_as_sent if record is not None else None,
         "size": record.size if record is not None else None,
         "stored_size": file.stored_size,
         "sha256": record.sha256_original if record is not None else None,

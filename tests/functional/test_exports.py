@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from hrd_reports.content import ReportContent
+from hrd_reports.crypto.attachments import Record
 from hrd_reports.csvfile import FORMULA_STARTS
 from hrd_reports.models import AuditEvent, Role
 from hrd_reports.services import clock
@@ -614,3 +615,32 @@ def test_csv_without_the_box_ticked_exports_nothing(desk: Desk, cora: StaffBrows
     assert 'data-testid="confirm-missing"' in response.text
     assert "status=received" in response.text
     assert _export_events(desk) == []
+
+
+def test_a_file_name_no_page_can_hold_exports_as_its_escape(
+    client: TestClient, desk: Desk, cora: StaffBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reporter's client writes the file's record: a name with a lone surrogate (which no
+    # UTF-8 text can hold) and markup.
+    def crafted(record: Record) -> bytes:
+        return json.dumps(
+            {
+                "name": "\ud800<b>x</b>.jpg",
+                "type": record.media_type,
+                "size": record.size,
+                "sha256": record.sha256_original,
+                "sha256_sent": record.sha256_sent,
+                "metadata": record.metadata.value,
+            }
+        ).encode("ascii")
+
+    monkeypatch.setattr(Record, "to_json_bytes", crafted)
+    report_id = _report_with_a_photo(client, desk)
+
+    page = _confirmed(cora, f"/dashboard/reports/{report_id}/case-file")
+    document = _confirmed(cora, f"/dashboard/reports/{report_id}/case-file.json")
+    report_page = cora.client.get(f"/dashboard/reports/{report_id}")
+
+    assert page.status_code == document.status_code == report_page.status_code == 200
+    assert "&lt;b&gt;x&lt;/b&gt;.jpg" in page.text
+    assert document.json()["event"]["files"][0]["name"] == "\\ud800<b>x</b>.jpg"

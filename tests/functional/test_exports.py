@@ -26,7 +26,7 @@ from hrd_reports.crypto.attachments import Record
 from hrd_reports.csvfile import FORMULA_STARTS
 from hrd_reports.models import AuditEvent, Role
 from hrd_reports.services import clock
-from hrd_reports.web.dashboard_exports import HEADINGS
+from hrd_reports.web.report_csv import HEADINGS
 from tests.dashboard_support import Clock, Staff, StaffBrowser, enrol
 from tests.helpers import Desk, Person, post_reporter_message, solved_pow
 from tests.uploads import named, new_reporter, upload

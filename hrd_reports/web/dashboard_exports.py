@@ -164,7 +164,8 @@ def case_file_json(
     session.commit()
     code = choose_locale(request)
     document = huridocs.document(case, language=code, translate=locale(code).translations.gettext)
-    # A lone surrogate (a file name a reporter's client made up) goes out as its JSON escape.
+    # Should a lone surrogate still be in the document, it goes out as its JSON escape rather
+    # than failing the export.
     body = json.dumps(document, ensure_ascii=False, indent=2).encode(
         "utf-8", errors="backslashreplace"
     )

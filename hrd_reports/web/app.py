@@ -23,6 +23,7 @@ from hrd_reports.services import clock
 from hrd_reports.settings import Settings
 from hrd_reports.web import (
     dashboard_admin,
+    dashboard_exports,
     dashboard_files,
     dashboard_home,
     dashboard_invitation,
@@ -169,6 +170,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         dashboard_security_keys,
         dashboard_sessions,
         dashboard_files,
+        dashboard_exports,
         dashboard_admin,
         dashboard_notifications,
     ):

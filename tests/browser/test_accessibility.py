@@ -230,8 +230,17 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             ("/dashboard/notifications", "notifications"),
             ("/dashboard/password", "password"),
             ("/dashboard/sessions", "sessions"),
+            (f"/dashboard/reports/{report_id}/case-file.json", "JSON export, to confirm"),
+            ("/dashboard/reports.csv", "CSV export, to confirm"),
+            (f"/dashboard/reports/{report_id}/case-file", "case file, to confirm"),
         ]:
             checked.open(page, url(f"{path}?lang={lang}"), f"{where} ({lang})")
+        # The case file itself: the answer to the confirmation's form.
+        page.get_by_test_id("export-confirm").check()
+        with page.expect_navigation():
+            page.get_by_test_id("export").click()
+        page.get_by_test_id("exported").wait_for()
+        checked.check(page, f"case file ({lang})")
         checked.open(
             page,
             url(f"/dashboard/reports/00000000-0000-4000-8000-000000000000?lang={lang}"),
@@ -239,7 +248,7 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             404,
         )
 
-    assert len(checked.pages) == len(LANGUAGES) * 14
+    assert len(checked.pages) == len(LANGUAGES) * 18
     checked.assert_none()
 
 

@@ -107,6 +107,9 @@ DASHBOARD_PAGES = [
     "/dashboard/today",
     "/dashboard/reports",
     "/dashboard/reports/{report}",
+    "/dashboard/reports/{report}/case-file",
+    "/dashboard/reports/{report}/case-file.json",
+    "/dashboard/reports.csv",
     "/dashboard/users",
     "/dashboard/stats",
     "/dashboard/stages",
@@ -170,6 +173,15 @@ def test_no_dashboard_page_is_left_in_english(
         path: admin.client.get(path.format(report=report) + f"?lang={code}").text
         for path in DASHBOARD_PAGES
     }
+    exported = f"/dashboard/reports/{report}/case-file?lang={code}"
+    shown["case file"] = admin.client.post(
+        exported, data={"csrf_token": admin.csrf, "confirm": "yes"}
+    ).text
+    shown["case file, box not ticked"] = admin.client.post(
+        exported, data={"csrf_token": admin.csrf}
+    ).text
+    assert 'data-testid="exported"' in shown["case file"]
+    assert 'data-testid="export-form"' in shown["/dashboard/reports.csv"]
     anonymous = TestClient(client.app)
     shown["sign-in"] = anonymous.get(f"/dashboard/login?lang={code}").text
     shown["invitation"] = anonymous.get(

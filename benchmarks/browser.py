@@ -24,6 +24,7 @@ from playwright.sync_api import sync_playwright
 
 from hrd_reports.crypto.submission import new_submission
 from hrd_reports.crypto.xwing import PublicKey
+from hrd_reports.i18n import SUPPORTED_LOCALES
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -101,7 +102,7 @@ def measure() -> BrowserResult:
             page.goto(f"{url}/report")
             sealed = page.evaluate(SEAL, [REPORT.decode(), 30])
             pages = []
-            for lang in ("en", "ar"):
+            for lang in SUPPORTED_LOCALES:
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(f"{url}/report?lang={lang}", wait_until="networkidle")

@@ -32,6 +32,16 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
+class WebAuthnPolicy(StrEnum):
+    """Who must sign in with a security key or passkey (HRD_REQUIRE_WEBAUTHN_FOR)."""
+
+    NONE = "none"
+    # Administrators and coordinators who hold the desk key: a phished password and code
+    # would open every report to whoever phished them.
+    KEYHOLDERS = "keyholders"
+    ALL = "all"
+
+
 class IntakeKeyState(StrEnum):
     ACTIVE = "active"
     RETIRED = "retired"
@@ -581,16 +591,85 @@ class Invitation(Base):
     expires_at: Mapped[dt.datetime]
 
 
+class DeviceKind(StrEnum):
+    """What kind of device a staff session was opened on, for the person's list of their
+    sessions: only this much is kept of a user agent, never the string itself."""
+
+    PHONE = "phone"
+    TABLET = "tablet"
+    COMPUTER = "computer"
+    UNKNOWN = "unknown"
+
+
 class DashboardSession(Base):
     """A signed-in person's session; useless without the key in their cookie."""
 
     __tablename__ = "dashboard_sessions"
 
     lookup: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # How the person names this session on their list of sessions (to end it): never the
+    # lookup, which finds the row a cookie opens.
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     sealed_private_key: Mapped[bytes]
     created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]
+    device: Mapped[DeviceKind] = mapped_column(
+        _enum(DeviceKind, "device_kind"), default=DeviceKind.UNKNOWN
+    )
+
+
+class WebAuthnCredential(Base):
+    """A security key or passkey a staff member registered (WebAuthn).
+
+    Only what checking its signatures needs: the credential id, its public key and the
+    signature counter the authenticator last reported (a counter that goes back is a sign of
+    a cloned key). Days, never times, as everywhere a person's activity is kept.
+    """
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # At most 1023 bytes (WebAuthn Level 3, credential id).
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes]
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(64))
+    # How the browser said it reaches the authenticator ("usb,nfc"), passed back as a hint.
+    transports: Mapped[str] = mapped_column(String(128), default="")
+    created_on: Mapped[dt.date]
+    last_used_on: Mapped[dt.date | None]
+
+
+class WebAuthnPurpose(StrEnum):
+    # The second step of a sign-in: the key answers for an account whose password was right.
+    SIGN_IN = "sign_in"
+    # A key registered from the person's account page, in their session.
+    REGISTER = "register"
+    # A key registered right after password and code, where the desk requires one.
+    ENROL = "enrol"
+
+
+class WebAuthnChallenge(Base):
+    """A challenge a security key must sign, kept until it is answered once or expires.
+
+    Single use: answering deletes the row in the same transaction that decides, so a
+    replayed answer finds nothing. ``lookup`` is a hash of what the browser holds (the
+    sign-in step's cookie; for a key added in a session, that session's cookie): a copy of
+    this table answers nothing. Before a session exists, the person's key, opened by their
+    password, waits here sealed under the cookie's key, as a session's does.
+    """
+
+    __tablename__ = "webauthn_challenges"
+
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[WebAuthnPurpose] = mapped_column(_enum(WebAuthnPurpose, "webauthn_purpose"))
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
+    sealed_private_key: Mapped[bytes | None]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class NotifyChoice(StrEnum):

@@ -88,7 +88,9 @@ class Unreadable(Exception):
 
 
 # Characters shown as ``\\uXXXX``: the C0 controls but tab and line feed, DEL, the C1 controls,
-# the line and paragraph separators, and the bidirectional embeddings, overrides and isolates.
+# the line and paragraph separators, the bidirectional embeddings, overrides and isolates, and
+# lone surrogates (a JSON escape such as ``"\\ud800"`` in a file's record gives one, and no
+# page, file or terminal can encode it).
 # Escape sequences move a terminal's cursor or rewrite its title, a carriage return overwrites
 # a line, and an override makes text read in another order than it is: none may act on a
 # reader. Written as ``\\uXXXX``, each stays a valid escape inside a JSON string as well.
@@ -99,6 +101,7 @@ _INVISIBLE = [
     0x2029,
     *range(0x202A, 0x202F),
     *range(0x2066, 0x206A),
+    *range(0xD800, 0xE000),
 ]
 _VISIBLE = {code: f"\\u{code:04x}" for code in _INVISIBLE}
 

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hrd_reports.crypto.passwords import RFC9106_LOW_MEMORY, Argon2Params
-from hrd_reports.models import ReportStatus
+from hrd_reports.models import ReportStatus, WebAuthnPolicy
 from hrd_reports.smtp import SmtpServer, parse_smtp_url
 
 # A timer may end only a case the desk has finished with: an open case is never destroyed
@@ -89,6 +89,17 @@ def public_origin(text: str) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
+def relying_party_id(origin: str) -> str | None:
+    """The WebAuthn relying party id of a desk's public origin: its host name, or None where
+    WebAuthn cannot work (an IP address is no relying party id, browsers refuse it)."""
+    host = urlsplit(origin).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host or None
+    return None
+
+
 class Settings(BaseSettings):
     # A refused value is never repeated in the error: it may be a password (HRD_SMTP_URL).
     model_config = SettingsConfigDict(env_prefix="HRD_", extra="ignore", hide_input_in_errors=True)
@@ -158,6 +169,12 @@ class Settings(BaseSettings):
         description="The name in the tab title and heading of every reporter page. A neutral "
         'name keeps the words "threat" and "report" out of a reporter\'s browser history; '
         'unset, the pages say "Protection desk" in the reader\'s language.',
+    )
+    tor_socks: str | None = Field(
+        default=None,
+        pattern=r"^socks5h?://[^/@]+:[0-9]{1,5}$",
+        description="Tor's SOCKS proxy, such as socks5h://127.0.0.1:9050: `verify-assets` "
+        "reaches a desk through it, and an onion address only through it.",
     )
     onion_location: str | None = Field(
         default=None,
@@ -231,6 +248,13 @@ class Settings(BaseSettings):
         "http://<56 characters>.onion): the base of every link the desk prints or shows. "
         "https makes the dashboard's cookies Secure, with the __Host- prefix.",
     )
+    require_webauthn_for: WebAuthnPolicy = Field(
+        default=WebAuthnPolicy.NONE,
+        description="Who must sign in with a security key or passkey: keyholders "
+        "(administrators and coordinators holding the desk key), all, or none. Someone it "
+        "covers who has none registers one right after signing in with password and code. "
+        "Needs HRD_PUBLIC_URL.",
+    )
     backup_dir: Path | None = Field(
         default=None,
         description="Folder where the server writes a backup every HRD_BACKUP_HOURS (mode "
@@ -274,6 +298,11 @@ class Settings(BaseSettings):
             return value  # pydantic's own type check refuses it
         return public_origin(value)
 
+    @field_validator("tor_socks", mode="before")
+    @classmethod
+    def _empty_tor_socks_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("smtp_url", mode="before")
     @classmethod
     def _smtp_url_is_a_server(cls, value: object) -> object:
@@ -282,6 +311,17 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value  # pydantic's own type check refuses it
         return str(parse_smtp_url(value))
+
+    @model_validator(mode="after")
+    def _webauthn_policy_has_an_origin(self) -> Self:
+        # Security keys are bound to the desk's exact origin and host name; without them
+        # nobody could register one, and a policy requiring one would lock everyone out.
+        if self.require_webauthn_for != WebAuthnPolicy.NONE and self.webauthn_origin is None:
+            raise ValueError(
+                "HRD_REQUIRE_WEBAUTHN_FOR needs HRD_PUBLIC_URL, with a host name (not an IP "
+                "address): security keys are bound to the address people use"
+            )
+        return self
 
     @model_validator(mode="after")
     def _smtp_has_a_sender(self) -> Self:
@@ -322,6 +362,19 @@ class Settings(BaseSettings):
     @property
     def public_url_is_https(self) -> bool:
         return self.public_url is not None and self.public_url.startswith("https://")
+
+    @property
+    def webauthn_origin(self) -> str | None:
+        """The one origin a security key's answer may come from (HRD_PUBLIC_URL), or None
+        when this desk offers no security keys: no public address, or an IP address."""
+        if self.public_url is None or relying_party_id(self.public_url) is None:
+            return None
+        return self.public_url
+
+    @property
+    def webauthn_rp_id(self) -> str | None:
+        """The relying party id security keys are registered for: HRD_PUBLIC_URL's host."""
+        return None if self.webauthn_origin is None else relying_party_id(self.webauthn_origin)
 
     @property
     def smtp_server(self) -> SmtpServer | None:

@@ -23,6 +23,7 @@ from hrd_reports.crypto.submission import Submission, encode_b64, new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.models import ReportStatus, Role
+from hrd_reports.resources import resource_dir
 from hrd_reports.services import (
     assignment,
     casework,
@@ -42,6 +43,7 @@ from hrd_reports.services.assignment import AssignOutcome
 from hrd_reports.services.desk import DeskSetup
 from hrd_reports.services.reading import ReportView
 from hrd_reports.services.rotation import RotationEnd, RotationStart
+from hrd_reports.web.headers import REPORTER_SCRIPTS
 from hrd_reports.wiring import Runtime
 
 T = TypeVar("T")
@@ -85,6 +87,24 @@ def post_report(client: Any, content: bytes, **overrides: Any) -> tuple[str, Any
         "envelope": submission.to_wire(),
     } | overrides
     return receipt, client.post("/api/v1/reports", json=body)
+
+
+def pinned_reporter_policy() -> str:
+    """The reporter pages' policy, written out, not imported: weakening it in
+    hrd_reports.web.headers fails the tests that compare with this. Only the scripts of the
+    reporter pages run there, each named by the SHA-384 of the file the desk serves."""
+    static = resource_dir("static")
+    scripts = " ".join(
+        "'sha384-"
+        + base64.b64encode(hashlib.sha384((static / path).read_bytes()).digest()).decode()
+        + "'"
+        for path in REPORTER_SCRIPTS
+    )
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; worker-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
 
 
 def hidden_value(page: str, name: str) -> str:

@@ -186,10 +186,18 @@ class LiveServer:
     """The real application under uvicorn, in a thread of this process, on a free port."""
 
     def __init__(
-        self, settings: Settings, runtime: Runtime, *, wrap: Callable[[Any], Any] | None = None
+        self,
+        settings: Settings,
+        runtime: Runtime,
+        *,
+        wrap: Callable[[Any], Any] | None = None,
+        listening: socket.socket | None = None,
     ) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
+        # ``listening``: a socket bound beforehand, for a test whose settings must name the
+        # port (HRD_PUBLIC_URL) before the server exists.
+        self._socket = listening or socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if listening is None:
+            self._socket.bind(("127.0.0.1", 0))
         port = self._socket.getsockname()[1]
         self.origin = f"http://localhost:{port}"
         app = create_app(settings, runtime=runtime)

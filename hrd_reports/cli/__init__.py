@@ -2,7 +2,7 @@
 
 import typer
 
-from hrd_reports.cli import backup, desk, keys, partners, retention, users
+from hrd_reports.cli import assets, backup, desk, keys, partners, retention, users
 
 app = typer.Typer(
     help="hrd-reports: secure incident reporting for human-rights defenders.",
@@ -19,6 +19,8 @@ app.add_typer(keys.app, name="keys")
 # Its commands with those that ``retention`` adds to it (purge, hold, release).
 app.add_typer(retention.app, name="reports")
 app.add_typer(backup.app, name="backup")
+app.add_typer(assets.app, name="assets")
+app.command("verify-assets")(assets.verify_assets)
 app.add_typer(partners.app, name="partner")
 
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)

@@ -1,4 +1,5 @@
-"""``user add``, ``user invite``, ``user vet``, ``user revoke`` and ``user password``."""
+"""``user add``, ``user invite``, ``user vet``, ``user revoke``, ``user remove-keys`` and
+``user password``."""
 
 import datetime as dt
 import getpass
@@ -22,7 +23,14 @@ from hrd_reports.cli.common import (
 from hrd_reports.crypto.recovery import decode_recovery_key
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import Role, User
-from hrd_reports.services import accounts, keyring, password_change, signin, users
+from hrd_reports.services import (
+    accounts,
+    keyring,
+    password_change,
+    security_keys,
+    signin,
+    users,
+)
 from hrd_reports.settings import public_origin
 
 app = typer.Typer(help="People: add, vet and revoke.", no_args_is_help=True)
@@ -184,6 +192,19 @@ def revoke(name: str) -> None:
             "A key rotation is advised, since they could have kept what they could open: "
             "hrd-reports keys rotate --as KEYHOLDER --retire-old"
         )
+
+
+@app.command("remove-keys")
+@cli_command
+def remove_keys(name: str) -> None:
+    """Remove every security key and passkey of NAME, for a person who lost theirs: they sign
+    in with password and their app's code again (and register a new key right after, where
+    HRD_REQUIRE_WEBAUTHN_FOR covers them)."""
+    with runtime() as rt, unit_of_work(rt.sessions) as session:
+        user = users.get_user(session, name)
+        removed = security_keys.remove_all(session, user=user, actor=operator(), secrets=rt.secrets)
+        session.commit()
+    typer.echo(f"{name}: {removed} security key(s) removed.")
 
 
 @app.command("password")

@@ -49,6 +49,11 @@ class FileView:
         return received.visible(self.record.name) if self.record is not None else ""
 
     @property
+    def media_type_as_sent(self) -> str:
+        # Also the reporter's client's: written out as ``name`` is.
+        return received.visible(self.record.media_type) if self.record is not None else ""
+
+    @property
     def previewable(self) -> bool:
         return self.record is not None and self.media_type in filetypes.PREVIEWABLE
 

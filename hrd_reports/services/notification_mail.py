@@ -21,11 +21,11 @@ def _sender_domain(sender: str) -> str:
 
 def body_text(outgoing: Outgoing, *, link: str) -> tuple[str, str]:
     """The subject and the body, translated into the recipient's language."""
-    translations = locale(outgoing.locale).translations
-    gettext, ngettext = translations.gettext, translations.ngettext
-    lines = []
+    language = locale(outgoing.locale)
+    gettext, ngettext = language.translations.gettext, language.translations.ngettext
+    counted = []
     if outgoing.reports:
-        lines.append(
+        counted.append(
             ngettext(
                 "%(count)d new report is waiting.",
                 "%(count)d new reports are waiting.",
@@ -34,7 +34,7 @@ def body_text(outgoing: Outgoing, *, link: str) -> tuple[str, str]:
             % {"count": outgoing.reports}
         )
     if outgoing.messages:
-        lines.append(
+        counted.append(
             ngettext(
                 "%(count)d new message from a reporter is waiting.",
                 "%(count)d new messages from reporters are waiting.",
@@ -43,7 +43,7 @@ def body_text(outgoing: Outgoing, *, link: str) -> tuple[str, str]:
             % {"count": outgoing.messages}
         )
     if outgoing.urgent:
-        lines.append(
+        counted.append(
             ngettext(
                 "%(count)d of them may be urgent: a report nobody has opened yet, or one whose "
                 "reporter is in danger now.",
@@ -53,6 +53,8 @@ def body_text(outgoing: Outgoing, *, link: str) -> tuple[str, str]:
             )
             % {"count": outgoing.urgent}
         )
+    # The counts in the language's digits; the link keeps its own.
+    lines = [language.digits(line) for line in counted]
     lines += [
         "",
         gettext("Sign in to the dashboard to read them: %(link)s") % {"link": link},

@@ -8,6 +8,7 @@ its absolute limit, at sign-out, or when its person is revoked or disabled.
 
 import datetime as dt
 from dataclasses import dataclass
+from uuid import UUID
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -15,9 +16,12 @@ from sqlalchemy.orm import Session
 from hrd_reports.crypto.errors import DecryptionFailed
 from hrd_reports.crypto.sessions import SessionToken
 from hrd_reports.crypto.xwing import PrivateKey
-from hrd_reports.models import DashboardSession, User
-from hrd_reports.services import clock
+from hrd_reports.i18n import N_
+from hrd_reports.keystore import ServerSecrets
+from hrd_reports.models import DashboardSession, DeviceKind, User
+from hrd_reports.services import audit, clock
 from hrd_reports.services.credentials import UnlockedUser
+from hrd_reports.services.errors import NotFound
 
 # last_seen_at is written at most this often: not a database write on every page.
 TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -30,7 +34,11 @@ class SessionLimits:
 
 
 def open_session(
-    session: Session, *, unlocked: UnlockedUser, limits: SessionLimits
+    session: Session,
+    *,
+    unlocked: UnlockedUser,
+    limits: SessionLimits,
+    device: DeviceKind = DeviceKind.UNKNOWN,
 ) -> SessionToken:
     """A new session (a new id, whatever cookie came with the request: no fixation).
 
@@ -49,6 +57,7 @@ def open_session(
             ),
             created_at=now,
             last_seen_at=now,
+            device=device,
         )
     )
     session.flush()
@@ -119,3 +128,68 @@ def end_all(session: Session, user: User) -> int:
     """Sign a person out everywhere (revoked, disabled, role changed); how many sessions."""
     result = session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """One of a person's sessions as their list shows it: coarse, and nothing of the cookie."""
+
+    public_id: UUID
+    device: DeviceKind
+    started_on: dt.date
+    # Minutes since it was last used, rounded down to the minute its use is written at.
+    idle_minutes: int
+    current: bool
+
+
+def open_sessions(
+    session: Session, *, user: User, limits: SessionLimits, current: SessionToken
+) -> list[OpenSession]:
+    """The person's sessions that are still open, the newest first."""
+    now = clock.naive_utc_now()
+    rows = sorted(
+        (row for row in sessions_of(session, user) if not _expired(row, limits, now)),
+        key=lambda row: row.created_at,
+        reverse=True,
+    )
+    return [
+        OpenSession(
+            public_id=row.public_id,
+            device=row.device,
+            started_on=row.created_at.date(),
+            idle_minutes=max(0, int((now - row.last_seen_at).total_seconds() // 60)),
+            current=row.lookup == current.lookup,
+        )
+        for row in rows
+    ]
+
+
+def end(
+    session: Session,
+    *,
+    user: User,
+    session_id: UUID,
+    current: SessionToken,
+    secrets: ServerSecrets,
+) -> bool:
+    """End one of the person's own sessions (a phone left somewhere, a shared computer);
+    whether it was the one this request came in. Another person's session is not found."""
+    row = session.execute(
+        select(DashboardSession).where(
+            DashboardSession.public_id == session_id, DashboardSession.user_id == user.id
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(N_("this session has ended already"))
+    was_current = row.lookup == current.lookup
+    session.delete(row)
+    session.flush()
+    audit.record(
+        session,
+        audit_secret=secrets.audit,
+        actor=user.name,
+        action="session.end",
+        subject=user.name,
+        detail={"device": row.device.value, "current": was_current},
+    )
+    return was_current

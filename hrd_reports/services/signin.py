@@ -15,7 +15,7 @@ from hrd_reports.crypto.xwing import PrivateKey
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import User
-from hrd_reports.services import audit, clock, credentials
+from hrd_reports.services import audit, clock, credentials, security_keys
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import (
     AuthenticationFailed,
@@ -46,6 +46,7 @@ def record_failure(
     secrets: ServerSecrets,
     why: str,
     via: str | None = None,
+    action: str = "login.failure",
 ) -> None:
     """Audit a refused attempt; a counted one brings the account nearer to its lock-out.
 
@@ -66,7 +67,7 @@ def record_failure(
         session,
         audit_secret=secrets.audit,
         actor=name if account is not None else "unknown",
-        action="login.failure",
+        action=action,
         subject=name if account is not None else None,
         detail=detail,
     )
@@ -133,7 +134,7 @@ class SignInCheck:
     refreshed_key: bytes | None = field(default=None, repr=False)
 
 
-def _seen(user: User) -> tuple[object, ...]:
+def account_state(user: User) -> tuple[object, ...]:
     return (
         user.password_hash,
         user.protected_private_key,
@@ -164,7 +165,7 @@ def check_sign_in(
     user = checked.user
     if user is None:
         return SignInCheck(name=name, user_id=None, failure=checked.failure)
-    seen = _seen(user)
+    seen = account_state(user)
     if checked.failure is not None:
         # A wrong password counts towards a lock-out; trying a locked account does not.
         counted = checked.failure == "password"
@@ -210,9 +211,17 @@ def check_sign_in(
 
 
 def record_sign_in(
-    session: Session, *, check: SignInCheck, throttle: Throttle, secrets: ServerSecrets
+    session: Session,
+    *,
+    check: SignInCheck,
+    throttle: Throttle,
+    secrets: ServerSecrets,
+    keys_replace_codes: bool = False,
 ) -> UnlockedUser:
     """Decide a checked sign-in under the lock: count and audit a failure, or spend the code.
+
+    ``keys_replace_codes``: the desk offers security keys (HRD_PUBLIC_URL is set), and an
+    account that has one may no longer sign in with a code.
 
     A refusal is flushed (failure count, lock-out, audit entry) before it is raised: the
     caller commits it, so that guessing costs the guesser the lock-out it should.
@@ -233,11 +242,15 @@ def record_sign_in(
     failure, counted = check.failure, check.counted
     if is_locked(user):
         failure, counted = "locked", False
-    elif failure is None and _seen(user) != check.seen:
+    elif failure is None and account_state(user) != check.seen:
         # Changed since the check: the code was spent by a parallel sign-in, the password
         # was changed, or the account was locked. Refused without counting; try again.
         code_spent = user.totp_last_step is not None and user.totp_last_step >= (check.step or 0)
         failure = "code" if code_spent else "changed during sign-in"
+    elif failure is None and keys_replace_codes and security_keys.has_keys(session, user):
+        # Whoever has a security key signs in with it: a code phished along with the
+        # password must not get around the key.
+        failure, counted = "security key required", False
     if failure is not None or check.private_key is None or check.step is None:
         record_failure(
             session,

@@ -23,17 +23,22 @@ from hrd_reports.services import clock
 from hrd_reports.settings import Settings
 from hrd_reports.web import (
     dashboard_admin,
+    dashboard_exports,
     dashboard_files,
     dashboard_home,
+    dashboard_invitation,
     dashboard_notifications,
     dashboard_partners,
     dashboard_password,
     dashboard_referrals,
     dashboard_reports,
     dashboard_retention,
+    dashboard_security_keys,
+    dashboard_sessions,
     dashboard_signin,
     housekeeping,
     intake_guard,
+    manifest,
     refusals,
     reporter,
     reporter_api,
@@ -121,6 +126,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.runtime = runtime
     app.state.notifier = notifier
     app.state.pages = Pages(settings)
+    app.state.served_manifest = manifest.ServedManifest(settings, app.state.pages)
     app.state.server_sealed_limit = ServerSealedLimit(settings.server_sealed_per_minute)
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
     app.state.ended_sessions = EndedSessions()
@@ -151,20 +157,28 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     static_files = StaticFiles(directory=resource_dir("static"))
     app.mount("/static", GZipMiddleware(static_files, minimum_size=512), name="static")
     app.include_router(reporter.router)
+    app.include_router(manifest.router)
     app.include_router(reporter_api.router)
     app.include_router(reporter_uploads.router)
     reporter_api.add_openapi_route(app)
-    app.include_router(setup.router)
-    app.include_router(dashboard_signin.router)
-    app.include_router(dashboard_home.router)
-    app.include_router(dashboard_reports.router)
-    app.include_router(dashboard_retention.router)
-    app.include_router(dashboard_password.router)
-    app.include_router(dashboard_files.router)
-    app.include_router(dashboard_referrals.router)
-    app.include_router(dashboard_admin.router)
-    app.include_router(dashboard_partners.router)
-    app.include_router(dashboard_notifications.router)
+    for module in (
+        setup,
+        dashboard_signin,
+        dashboard_invitation,
+        dashboard_home,
+        dashboard_reports,
+        dashboard_retention,
+        dashboard_password,
+        dashboard_security_keys,
+        dashboard_sessions,
+        dashboard_files,
+        dashboard_exports,
+        dashboard_referrals,
+        dashboard_admin,
+        dashboard_partners,
+        dashboard_notifications,
+    ):
+        app.include_router(module.router)
     refusals.add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
     app.outermost = [
@@ -172,6 +186,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             SecurityHeadersMiddleware,
             onion_location=settings.onion_location,
             public_https=settings.public_url_is_https,
+            pinned_policies=[app.state.pages.reporter_policy],
         ),
         functools.partial(
             SessionGate,
@@ -179,7 +194,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             cookie_names=SESSION_COOKIE_NAMES,
             open_paths=[
                 route.path_regex
-                for route in dashboard_signin.router.routes
+                for router in (dashboard_signin.router, dashboard_invitation.router)
+                for route in router.routes
                 if isinstance(route, APIRoute) and ACCESS.get(route.name) is ANONYMOUS
             ],
             sign_in_path=app.url_path_for("dashboard_login_form"),

@@ -19,10 +19,11 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from hrd_reports.crypto.authenticators import RelyingParty
 from hrd_reports.crypto.sessions import SessionToken, csrf_matches, login_form_token
 from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.models import Role
-from hrd_reports.services import conversation, sessions
+from hrd_reports.services import conversation, sessions, signin
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.settings import Settings
 from hrd_reports.web.middleware import EndedSessions
@@ -37,6 +38,9 @@ SESSION_COOKIE_PLAIN = "hrd-session"
 SESSION_COOKIE_SECURE = SECURE_PREFIX + SESSION_COOKIE_PLAIN
 SESSION_COOKIE_NAMES = (SESSION_COOKIE_SECURE, SESSION_COOKIE_PLAIN)
 LOGIN_COOKIE_PLAIN = "hrd-sign-in"
+# The security key step of a sign-in: the key to the person's key, sealed until the
+# security key answers (services.key_sign_in).
+KEY_STEP_COOKIE_PLAIN = "hrd-key-step"
 CSRF_FIELD = "csrf_token"
 
 ALL_STAFF = frozenset(Role)
@@ -52,6 +56,8 @@ logger = logging.getLogger("hrd_reports.web")
 ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_login_form": ANONYMOUS,
     "dashboard_login": ANONYMOUS,
+    "dashboard_login_key": ANONYMOUS,
+    "dashboard_login_key_enrol": ANONYMOUS,
     "dashboard_invitation_form": ANONYMOUS,
     "dashboard_invitation_accept": ANONYMOUS,
     "dashboard_logout": ALL_STAFF,
@@ -60,6 +66,11 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_password": ALL_STAFF,
     "dashboard_language": ALL_STAFF,
     "dashboard_password_change": ALL_STAFF,
+    "dashboard_security_key_new": ALL_STAFF,
+    "dashboard_security_key_add": ALL_STAFF,
+    "dashboard_security_key_remove": ALL_STAFF,
+    "dashboard_sessions": ALL_STAFF,
+    "dashboard_session_end": ALL_STAFF,
     "dashboard_today": READERS,
     "dashboard_reports": READERS,
     "dashboard_report": READERS,
@@ -77,6 +88,13 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_report_destroy": KEY_HOLDERS,
     "dashboard_report_hold": KEY_HOLDERS,
     "dashboard_report_release": KEY_HOLDERS,
+    # Plaintext leaves the desk: its key holders only (and the service checks the desk key).
+    "dashboard_case_file_confirm": KEY_HOLDERS,
+    "dashboard_case_file": KEY_HOLDERS,
+    "dashboard_case_file_json_confirm": KEY_HOLDERS,
+    "dashboard_case_file_json": KEY_HOLDERS,
+    "dashboard_reports_csv_confirm": KEY_HOLDERS,
+    "dashboard_reports_csv": KEY_HOLDERS,
     "dashboard_users": ADMINS | {Role.COORDINATOR},
     "dashboard_user_invite": ADMINS,
     "dashboard_user_vet": KEY_HOLDERS,
@@ -178,6 +196,21 @@ def delete_cookie(response: Response, request: Request, plain_name: str) -> None
         secure=cookies_secure(request),
         samesite="strict",
     )
+
+
+def login_throttle(settings: Settings) -> signin.Throttle:
+    return signin.Throttle(
+        max_failures=settings.login_max_failures,
+        lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
+    )
+
+
+def relying_party(settings: Settings) -> RelyingParty | None:
+    """This desk as security keys know it, or None where it offers none (HRD_PUBLIC_URL
+    unset, or an IP address)."""
+    if settings.webauthn_origin is None or settings.webauthn_rp_id is None:
+        return None
+    return RelyingParty(id=settings.webauthn_rp_id, origin=settings.webauthn_origin)
 
 
 def session_limits(settings: Settings) -> sessions.SessionLimits:

@@ -6,6 +6,7 @@ Thin: each route parses its form, calls a service, commits once and renders or r
 """
 
 import datetime as dt
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -63,13 +64,45 @@ def _date(value: str) -> dt.date | None:
         raise Invalid(N_("%(value)r is not a date (YYYY-MM-DD)"), value=value) from None
 
 
-@router.get("/reports", response_class=HTMLResponse, name="dashboard_reports")
-def report_list(
-    request: Request,
-    session: DbSession,
-    runtime: RuntimeDep,
-    pages: PagesDep,
-    me: CurrentUser,
+@dataclass(frozen=True)
+class ListQuery:
+    """The list's filters as its address carries them (the list page, and its CSV export)."""
+
+    status: str = ""
+    priority: str = ""
+    incident_type: str = ""
+    governorate: str = ""
+    assignee: str = ""
+    received_from: str = ""
+    received_to: str = ""
+    q: str = ""
+    form: str = ""
+
+    def filters(self) -> listing.ReportFilter:
+        """The filters to list with; ``Invalid`` names a value that is none of the choices."""
+        return listing.ReportFilter(
+            status=_optional_enum(ReportStatus, self.status),
+            priority=_optional_enum(Priority, self.priority),
+            assignee=self.assignee or None,
+            received_from=_date(self.received_from),
+            received_to=_date(self.received_to),
+            off_form=self.form == "off",
+            incident_type=self.incident_type
+            if self.incident_type in content.codes(content.INCIDENT_TYPES)
+            else None,
+            governorate=self.governorate
+            if self.governorate in content.codes(content.GOVERNORATES)
+            else None,
+            text=self.q.strip() or None,
+        )
+
+    def params(self) -> dict[str, str]:
+        """The filters that are set, to carry on in links (a page, the export)."""
+        chosen = {**asdict(self), "form": "off" if self.form == "off" else ""}
+        return {key: value for key, value in chosen.items() if value}
+
+
+def list_query(
     status: Annotated[str, Query(max_length=32)] = "",
     priority: Annotated[str, Query(max_length=8)] = "",
     incident_type: Annotated[str, Query(max_length=64)] = "",
@@ -79,22 +112,27 @@ def report_list(
     received_to: Annotated[str, Query(max_length=10)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
     form: Annotated[str, Query(max_length=8)] = "",
+) -> ListQuery:
+    return ListQuery(
+        status, priority, incident_type, governorate, assignee, received_from, received_to, q, form
+    )
+
+
+ListQueryDep = Annotated[ListQuery, Depends(list_query)]
+
+
+@router.get("/reports", response_class=HTMLResponse, name="dashboard_reports")
+def report_list(
+    request: Request,
+    session: DbSession,
+    runtime: RuntimeDep,
+    pages: PagesDep,
+    me: CurrentUser,
+    query: ListQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     try:
-        filters = listing.ReportFilter(
-            status=_optional_enum(ReportStatus, status),
-            priority=_optional_enum(Priority, priority),
-            assignee=assignee or None,
-            received_from=_date(received_from),
-            received_to=_date(received_to),
-            off_form=form == "off",
-            incident_type=incident_type
-            if incident_type in content.codes(content.INCIDENT_TYPES)
-            else None,
-            governorate=governorate if governorate in content.codes(content.GOVERNORATES) else None,
-            text=q.strip() or None,
-        )
+        filters = query.filters()
     except ServiceError as exc:
         return pages.render(
             request,
@@ -106,29 +144,14 @@ def report_list(
         session, reader=me.unlocked, filters=filters, page=page, secrets=runtime.secrets
     )
     session.commit()
-    params = {
-        key: value
-        for key, value in {
-            "status": status,
-            "priority": priority,
-            "incident_type": incident_type,
-            "governorate": governorate,
-            "assignee": assignee,
-            "received_from": received_from,
-            "received_to": received_to,
-            "q": q,
-            "form": "off" if form == "off" else "",
-        }.items()
-        if value
-    }
     return pages.render(
         request,
         "dashboard/reports.html",
-        {"me": me, "listing": listed, "params": params, **_choices()},
+        {"me": me, "listing": listed, "params": query.params(), **choices()},
     )
 
 
-def _choices() -> dict[str, Any]:
+def choices() -> dict[str, Any]:
     return {
         "statuses": [status.value for status in ReportStatus],
         "priorities": [priority.value for priority in Priority],
@@ -185,7 +208,7 @@ def report_page(
                 content=detail.view.content,
                 withdrawn=detail.withdrawn_on is not None,
             ),
-            **_choices(),
+            **choices(),
         },
     )
 

@@ -5,22 +5,57 @@ reporting, and when); no page may be framed; nothing is cached, so a shared or s
 keeps no copy of what was shown.
 """
 
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "worker-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-    ]
+_DIRECTIVES = (
+    ("default-src", "'none'"),
+    ("script-src", "'self'"),
+    ("style-src", "'self'"),
+    ("img-src", "'self' data:"),
+    ("font-src", "'self'"),
+    ("connect-src", "'self'"),
+    ("worker-src", "'self'"),
+    ("form-action", "'self'"),
+    ("frame-ancestors", "'none'"),
+    ("base-uri", "'none'"),
 )
+
+CONTENT_SECURITY_POLICY = "; ".join(f"{name} {value}" for name, value in _DIRECTIVES)
+
+# Every script a reporter page loads (templates/reporter/, error.html), each with its
+# Subresource Integrity. tests/unit/web/test_pinned_policy.py holds the templates to this list.
+REPORTER_SCRIPTS = (
+    "js/reporter.js",
+    "vendor/hpke.min.js",
+    "js/envelope.js",
+    "js/work.js",
+    "js/metadata.js",
+    "js/attachments.js",
+    "js/files.js",
+    "js/intake.js",
+    "js/inbox.js",
+)
+
+
+def pinned_policy(script_integrities: Iterable[str]) -> str:
+    """The reporter pages' policy: the pages' own, with ``script-src`` naming each script by
+    its hash instead of allowing every script of the origin.
+
+    A script tag slipped into a reporter page (a template bug, a file left in static/ that
+    was never meant to run there, such as a dashboard script) does not run: only the files
+    whose hashes are listed do, and only from a tag that carries the same integrity value
+    (CSP Level 3 hash sources for external scripts; Chromium, Firefox 116 and Tor Browser 14,
+    Safari 15.6). The proof-of-work worker is governed by ``worker-src``, as before.
+    """
+    hashes = " ".join(f"'{integrity}'" for integrity in script_integrities)
+    if not hashes:
+        raise ValueError("a pinned policy names at least one script")
+    return "; ".join(
+        f"{name} {hashes if name == 'script-src' else value}" for name, value in _DIRECTIVES
+    )
+
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
     (name.encode("latin-1"), value.encode("latin-1"))
@@ -42,9 +77,17 @@ _POLICY = b"content-security-policy"
 
 class SecurityHeadersMiddleware:
     def __init__(
-        self, app: ASGIApp, *, onion_location: str | None = None, public_https: bool = False
+        self,
+        app: ASGIApp,
+        *,
+        onion_location: str | None = None,
+        public_https: bool = False,
+        pinned_policies: Iterable[str] = (),
     ) -> None:
         self.app = app
+        # Policies stricter than the default that a response may carry as its own (the
+        # reporter pages'); any other policy a response sets is replaced by the default.
+        self.pinned = frozenset(policy.encode("latin-1") for policy in pinned_policies)
         # Behind a proxy that ends TLS (HRD_PUBLIC_URL https), browsers reach the desk over
         # https though the desk sees plain http; a browser ignores HSTS sent over plain http.
         self.public_https = public_https
@@ -63,10 +106,11 @@ class SecurityHeadersMiddleware:
                 own = message.get("headers", [])
                 headers = [(k, v) for k, v in own if k.lower() not in names]
                 # A response with its own, stricter policy keeps it: a decrypted evidence file
-                # is served sandboxed (web.dashboard_files), never under the pages' policy.
-                sandboxed = [(k, v) for k, v in own if k.lower() == _POLICY]
-                if sandboxed and b"sandbox" in sandboxed[0][1]:
-                    headers.extend(sandboxed)
+                # is served sandboxed (web.dashboard_files), never under the pages' policy;
+                # a reporter page names its scripts by their hashes.
+                stricter = [(k, v) for k, v in own if k.lower() == _POLICY]
+                if stricter and (b"sandbox" in stricter[0][1] or stricter[0][1] in self.pinned):
+                    headers.extend(stricter)
                     headers.extend(
                         h for h in SECURITY_HEADERS if h[0] != b"content-security-policy"
                     )

@@ -5,8 +5,22 @@ through gettext, so an Arabic dashboard reads ``حالة`` names, not ``out_of_m
 """
 
 from hrd_reports.i18n import N_
-from hrd_reports.models import Priority, ReporterStage, ReportStatus, RiskLevel, Role
+from hrd_reports.models import (
+    DeviceKind,
+    Priority,
+    ReporterStage,
+    ReportStatus,
+    RiskLevel,
+    Role,
+)
 
+# A session's kind of device, as the person's list of their sessions names it.
+DEVICE_NAMES = {
+    DeviceKind.PHONE.value: N_("a phone"),
+    DeviceKind.TABLET.value: N_("a tablet"),
+    DeviceKind.COMPUTER.value: N_("a computer"),
+    DeviceKind.UNKNOWN.value: N_("a device of unknown kind"),
+}
 ROLE_NAMES = {
     Role.ADMIN: N_("administrator"),
     Role.COORDINATOR: N_("coordinator"),
@@ -67,6 +81,9 @@ DONE = {
     "stage": N_("The words reporters read were saved."),
     "password": N_("Your password is changed. Your other sessions have ended."),
     "language": N_("Your dashboard is now in the language you chose."),
+    "key_added": N_("The security key was added: sign in with it from now on."),
+    "key_removed": N_("The security key was removed."),
+    "session_ended": N_("The session was ended: that device is signed out."),
     "held": N_("The report is on legal hold: the retention policy does not destroy it."),
     "released": N_("The legal hold was released: the retention policy applies again."),
     "partner_added": N_(

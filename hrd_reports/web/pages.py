@@ -37,7 +37,8 @@ from hrd_reports.resources import resource_dir
 from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.linking import short_id
 from hrd_reports.settings import Settings
-from hrd_reports.web.labels import DONE, NAMES, PRIORITY_NAMES
+from hrd_reports.web.headers import REPORTER_SCRIPTS, pinned_policy
+from hrd_reports.web.labels import DEVICE_NAMES, DONE, NAMES, PRIORITY_NAMES
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class Notice:
 # The reporter pages' title and heading when HRD_DESK_NAME is unset: neutral, so that a
 # browser's history of them does not read "threat" or "report".
 DEFAULT_DESK_NAME = N_("Protection desk")
+
+
+def is_reporter_page(template: str) -> bool:
+    """Whether a template is a reporter's page (they all extend reporter/base.html)."""
+    return template.startswith("reporter/") or template == "error.html"
 
 
 def choose_locale(request: Request) -> str:
@@ -83,6 +89,7 @@ class Pages:
             "sri": self.integrity,
             "static": lambda path: f"/static/{path}",
             "names": NAMES,
+            "device_names": DEVICE_NAMES,
             "priority_names": PRIORITY_NAMES,
             "done_messages": DONE,
             "short_id": short_id,
@@ -113,6 +120,8 @@ class Pages:
         environment.filters["day"] = functools.partial(_day, current)
         environment.filters["reported_day"] = functools.partial(_reported_day, current)
         environment.filters["digits"] = current.digits
+        # A day in plain text, where no markup may go (an <option>).
+        environment.filters["day_text"] = lambda day: day_text(code, day) if day else ""
         environment.filters["number"] = functools.partial(_number, current)
         environment.globals.update(
             self._globals,
@@ -127,6 +136,11 @@ class Pages:
         """Subresource Integrity of a static file: a changed file on disk is not run."""
         digest = hashlib.sha384((self._static / Path(path)).read_bytes()).digest()
         return "sha384-" + base64.b64encode(digest).decode("ascii")
+
+    @functools.cached_property
+    def reporter_policy(self) -> str:
+        """The Content-Security-Policy of reporter pages: only their own scripts run."""
+        return pinned_policy(self.integrity(path) for path in REPORTER_SCRIPTS)
 
     def render(
         self,
@@ -150,7 +164,10 @@ class Pages:
             .get_template(name)
             .render({"request": request, "path_for": path_for, **(context or {})})
         )
-        return HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+        sent = dict(headers or {})
+        if is_reporter_page(name):
+            sent["Content-Security-Policy"] = self.reporter_policy
+        return HTMLResponse(html, status_code=status_code, headers=sent)
 
 
 def _gettext_in_digits(current: Locale) -> tuple[Callable[..., str], Callable[..., str]]:
@@ -161,12 +178,7 @@ def _gettext_in_digits(current: Locale) -> tuple[Callable[..., str], Callable[..
             # The catalogue's own words, as Jinja's gettext takes them; the values are escaped.
             text = Markup(text)  # noqa: S704 - a translation from the committed catalogue
         if current.digits("0") != "0":
-            # "%(num)d" takes only a number: the count goes in as text, in the page's digits.
-            text = type(text)(_WHOLE_NUMBER.sub(r"%(\1)s", text))
-            values = {
-                name: current.digits(str(value)) if _is_count(value) else value
-                for name, value in values.items()
-            }
+            text, values = _counts_in_digits(current, text, values)
         return text % values
 
     @jinja2.pass_context
@@ -183,7 +195,27 @@ def _gettext_in_digits(current: Locale) -> tuple[Callable[..., str], Callable[..
     return gettext, ngettext
 
 
-_WHOLE_NUMBER = re.compile(r"%\(([a-z_]+)\)d")
+# A whole number's placeholder, with its conversion flags: "%(num)d", "%(size)5d".
+_WHOLE_NUMBER = re.compile(r"%\(([^()]+)\)([-#0 +]*[0-9]*)[di]")
+
+
+def _counts_in_digits(
+    current: Locale, text: str, values: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """``text`` and ``values`` with each whole number written as Python would, then in the
+    page's digits: its placeholder takes the written number as text (a ``%d`` would not)."""
+    written: dict[str, Any] = dict(values)
+
+    def as_text(placeholder: re.Match[str]) -> str:
+        name, flags = placeholder.group(1), placeholder.group(2)
+        value = values.get(name)
+        if not _is_count(value):
+            return placeholder.group(0)  # left to Python's own formatting, and its errors
+        key = f"{name}:{flags}d"
+        written[key] = current.digits(f"%{flags}d" % value)
+        return f"%({key})s"
+
+    return type(text)(_WHOLE_NUMBER.sub(as_text, text)), written
 
 
 def _is_count(value: object) -> bool:
@@ -191,8 +223,10 @@ def _is_count(value: object) -> bool:
 
 
 def _number(current: Locale, value: int) -> str:
-    """A count shown on its own (a table's cell, the navigation's unread messages)."""
-    return current.digits(format_decimal(value, locale=current.cldr))
+    """A count shown on its own (a table's cell, the navigation's unread messages), with the
+    language's own grouping mark ("١٢٬٣٤٥" in Arabic and Sorani)."""
+    grouped = format_decimal(value, locale=current.cldr, numbering_system="default")
+    return current.digits(grouped)
 
 
 def day_text(code: str, day: dt.date) -> str:

@@ -30,6 +30,7 @@ from hrd_reports.i18n import N_
 from hrd_reports.services import attachments, challenges, conversation, intake, withdrawal
 from hrd_reports.services.errors import Conflict, NotFound, ServiceError, TooLarge
 from hrd_reports.services.sealed_files import ServerSealedFiles
+from hrd_reports.settings import Settings
 from hrd_reports.web.deps import PagesDep, RuntimeDep
 from hrd_reports.web.intake_guard import UNAVAILABLE, IntakeGuard
 from hrd_reports.web.labels import STAGE_TEXTS
@@ -124,20 +125,32 @@ def _form_context(
 ) -> dict[str, Any]:
     # A fresh token with every form: it lets a resubmitted form be recognised (no cookie).
     token = challenges.issue(secrets=runtime.secrets, difficulty=0).token
+    return form_page_context(runtime.settings, form_token=token, values=values, problems=problems)
+
+
+def form_page_context(
+    settings: Settings,
+    *,
+    form_token: str,
+    values: dict[str, list[str]],
+    problems: dict[str, str],
+) -> dict[str, Any]:
+    """What the report form shows; its token is the one value that changes per request (the
+    published manifest renders the page with an empty one, see web.manifest)."""
     return {
         "choices": CHOICES,
         "values": values,
         "problems": problems,
-        "form_token": token,
-        **_file_limits(runtime),
+        "form_token": form_token,
+        **_file_limits(settings),
     }
 
 
-def _file_limits(runtime: Runtime) -> dict[str, int]:
+def _file_limits(settings: Settings) -> dict[str, int]:
     """What the forms tell the browser of the desk's limits on files (0 files: no file field)."""
     return {
-        "max_file_bytes": runtime.settings.attachment_max_bytes,
-        "max_files": runtime.settings.attachments_per_report,
+        "max_file_bytes": settings.attachment_max_bytes,
+        "max_files": settings.attachments_per_report,
         "chunk_size": CHUNK_SIZE,
     }
 
@@ -296,6 +309,22 @@ def _sealed_files(
 INBOX_ACTIONS = frozenset({"read", "send", "withdraw"})
 
 
+def inbox_page_context(settings: Settings) -> dict[str, Any]:
+    """What the inbox page shows before a receipt is typed."""
+    return {
+        "problem": None,
+        "problem_field": None,
+        "inbox": None,
+        "opened": [],
+        "withdrawn": False,
+        "destroyed": False,
+        "sent": False,
+        "grace_days": settings.withdrawal_grace_days,
+        "stages": STAGE_TEXTS,
+        **_file_limits(settings),
+    }
+
+
 def _inbox_page(
     request: Request,
     pages: PagesDep,
@@ -306,19 +335,7 @@ def _inbox_page(
     return pages.render(
         request,
         "reporter/inbox.html",
-        {
-            "problem": None,
-            "problem_field": None,
-            "inbox": None,
-            "opened": [],
-            "withdrawn": False,
-            "destroyed": False,
-            "sent": False,
-            "grace_days": request.app.state.runtime.settings.withdrawal_grace_days,
-            "stages": STAGE_TEXTS,
-            **_file_limits(request.app.state.runtime),
-            **context,
-        },
+        {**inbox_page_context(request.app.state.runtime.settings), **context},
         status_code=status_code,
         # The page may show the desk's replies: nothing of it is kept, not even by Back.
         headers=CLEAR_SITE_DATA,

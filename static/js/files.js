@@ -21,14 +21,19 @@
     return Number.isSafeInteger(value) && value > 0 ? value : fallback;
   }
 
-  /* Megabytes in the page's language (Arabic digits on an Arabic page). */
+  /* A number in the digits of the page, as the server writes them (reporter.js). */
+  function inPageDigits(text) {
+    return window.HrdErrors ? window.HrdErrors.inPageDigits(text) : text;
+  }
+
+  /* Megabytes in the page's language and its digits (Arabic-Indic on an Arabic page). */
   function sizeText(bytes) {
     const lang = document.documentElement.lang || "en";
     try {
-      return new Intl.NumberFormat(lang, { style: "unit", unit: "megabyte",
-        maximumFractionDigits: 1 }).format(bytes / 1e6);
+      return inPageDigits(new Intl.NumberFormat(lang, { style: "unit", unit: "megabyte",
+        maximumFractionDigits: 1 }).format(bytes / 1e6));
     } catch (error) {
-      return (bytes / 1e6).toFixed(1) + " MB";
+      return inPageDigits((bytes / 1e6).toFixed(1) + " MB");
     }
   }
 
@@ -104,7 +109,7 @@
       }));
       list.hidden = items.length === 0;
       if (items.length > maxFiles()) {
-        list.prepend(note("problem", fill(text.msgTooMany, { count: String(maxFiles()) })));
+        list.prepend(note("problem", fill(text.msgTooMany, { count: inPageDigits(String(maxFiles())) })));
       }
     }
 
@@ -127,7 +132,7 @@
     return {
       /* The files to send ([{file, keepOriginal}]), or the reason they cannot be. */
       check: function () {
-        const tooMany = fill(text.msgTooMany, { count: String(maxFiles()) });
+        const tooMany = fill(text.msgTooMany, { count: inPageDigits(String(maxFiles())) });
         if (items.length > maxFiles()) return { problem: tooMany };
         const large = items.find((item) => item.file.size > maxBytes());
         const tooLarge = fill(text.msgTooLarge, { size: sizeText(maxBytes()) });
@@ -141,7 +146,7 @@
       /* A refusal by code (attachments.js or the server), about file ``index``. */
       refusal: function (code, index) {
         const known = { file_too_large: fill(text.msgTooLarge, { size: sizeText(maxBytes()) }),
-                        too_many_files: fill(text.msgTooMany, { count: String(maxFiles()) }),
+                        too_many_files: fill(text.msgTooMany, { count: inPageDigits(String(maxFiles())) }),
                         photo_too_large: text.msgPhotoTooLarge,
                         photo_unreadable: text.msgPhotoUnreadable,
                         storage_full: text.msgStorageFull, file_changed: text.msgFileChanged };
@@ -156,7 +161,8 @@
         item.bar.value = Math.round(100 * done / total);
       },
       sending: function (number, total) {
-        return fill(text.msgSending, { number: String(number), total: String(total) });
+        return fill(text.msgSending, { number: inPageDigits(String(number)),
+                                    total: inPageDigits(String(total)) });
       },
       clear: function () {
         items = [];

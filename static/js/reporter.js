@@ -10,7 +10,8 @@
     if (event) event.preventDefault();
     if (guardLeaving) window.removeEventListener("beforeunload", guardLeaving);
     document.querySelectorAll("form").forEach((form) => form.reset());
-    document.querySelectorAll("[data-testid=receipt]").forEach((el) => { el.textContent = ""; });
+    document.querySelectorAll("[data-testid=receipt], [data-testid=receipt-latin]")
+      .forEach((el) => { el.textContent = ""; });
     window.location.replace(exit.href);
   }
 
@@ -74,6 +75,14 @@
     return receipt.replace(/[0-9]/g, (d) => digits[d.charCodeAt(0) - 48]);
   }
 
+  /* The receipt in the page's digits, and, on a page whose digits are not those of every
+     keyboard, again in those (any digits open the inbox). */
+  function showReceipt(view, receipt) {
+    view.querySelector("[data-testid=receipt]").textContent = inPageDigits(receipt);
+    const latin = view.querySelector("[data-testid=receipt-latin]");
+    if (latin) latin.textContent = receipt;
+  }
+
   /* The receipt is shown once. Leaving needs the "I have written it down" tick: people lose
      receipts by clicking away too fast. */
   function armReceipt(view, receipt) {
@@ -83,7 +92,7 @@
     const copy = view.querySelector("#copy-receipt");
     const leaveMessage = (document.getElementById("report-form") || document.body)
       .dataset.msgLeave || "";
-    if (receipt) shown.textContent = inPageDigits(receipt);
+    if (receipt) showReceipt(view, receipt);
     guardLeaving = (event) => {
       if (confirm.checked) return undefined;
       event.preventDefault();
@@ -194,7 +203,7 @@
     },
     show: function (receipt) {
       const view = receiptView();
-      view.querySelector("[data-testid=receipt]").textContent = inPageDigits(receipt);
+      showReceipt(view, receipt);
       document.getElementById("report-view").hidden = true;
       view.hidden = false;
       armReceipt(view, receipt);

@@ -2,13 +2,15 @@
 violation of serious or critical impact.
 
 axe-core comes from the pinned ``axe-playwright-python`` (pyproject's test extra; it bundles
-axe-core 4.12.1). The pages forbid inline script (script-src 'self'), and axe is not one of
-the desk's files: it is run through ``page.evaluate``, which the page's Content Security
-Policy does not govern, so the policy stays on, as deployed, for every check here.
+axe-core 4.12.1). The pages forbid inline script (script-src names the desk's own files, and
+on reporter pages only their own scripts, by hash), and axe is not one of the desk's files:
+it is run through ``page.evaluate``, which the page's Content Security Policy does not
+govern, so the policy stays on, as deployed, for every check here.
 """
 
 import datetime as dt
 import re
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,10 +21,10 @@ from playwright.sync_api import BrowserContext, Page, Route
 from hrd_reports.db import unit_of_work
 from hrd_reports.i18n import SUPPORTED_LOCALES
 from hrd_reports.models import Role
-from hrd_reports.services import accounts, partners
+from hrd_reports.services import accounts, partners, security_keys, users
 from hrd_reports.services import desk as desk_service
 from hrd_reports.settings import Settings
-from hrd_reports.wiring import Runtime
+from hrd_reports.wiring import Runtime, build_runtime
 from tests.browser.conftest import LiveServer
 from tests.browser.support import PAGE_TIMEOUT_MS, fill_report, send_and_read_receipt
 from tests.browser.test_dashboard import sign_in
@@ -241,8 +243,18 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             ("/dashboard/stages", "stages"),
             ("/dashboard/notifications", "notifications"),
             ("/dashboard/password", "password"),
+            ("/dashboard/sessions", "sessions"),
+            (f"/dashboard/reports/{report_id}/case-file.json", "JSON export, to confirm"),
+            ("/dashboard/reports.csv", "CSV export, to confirm"),
+            (f"/dashboard/reports/{report_id}/case-file", "case file, to confirm"),
         ]:
             checked.open(page, url(f"{path}?lang={lang}"), f"{where} ({lang})")
+        # The case file itself: the answer to the confirmation's form.
+        page.get_by_test_id("export-confirm").check()
+        with page.expect_navigation():
+            page.get_by_test_id("export").click()
+        page.get_by_test_id("exported").wait_for()
+        checked.check(page, f"case file ({lang})")
         checked.open(
             page,
             url(f"/dashboard/reports/00000000-0000-4000-8000-000000000000?lang={lang}"),
@@ -250,8 +262,89 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             404,
         )
 
-    assert len(checked.pages) == len(LANGUAGES) * 15
+    assert len(checked.pages) == len(LANGUAGES) * 20
     checked.assert_none()
+
+
+def test_security_key_pages_have_no_serious_accessibility_violations(
+    new_context: NewContext,
+    settings: Settings,
+    runtime: Runtime,
+    desk: Desk,
+    head: Staff,
+    fake_clock: Clock,
+) -> None:
+    """Registering a required key at sign-in, the account page with a key, the sessions
+    page, adding a key, and the key step of a sign-in, with Chromium's virtual authenticator
+    answering, on a desk whose HRD_PUBLIC_URL is its own address and which requires keys."""
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))
+    origin = f"http://localhost:{listening.getsockname()[1]}"
+    keyed = Settings(
+        **{**settings.model_dump(), "public_url": origin, "require_webauthn_for": "all"}
+    )
+    keyed_runtime = build_runtime(keyed, migrate=False)
+    server = LiveServer(keyed, keyed_runtime, listening=listening)
+    server.start()
+    checked = Checked()
+    try:
+        page = _context(new_context)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
+        for lang in LANGUAGES:
+            fake_clock.advance(30)
+            page.goto(server.url(f"/dashboard/login?lang={lang}"))
+            page.fill("#name", head.person.name)
+            page.fill("#password", head.person.password)
+            page.fill("#code", head.code(fake_clock.now))
+            with page.expect_navigation():
+                page.locator("form button[type=submit]").click()
+            checked.check(page, f"registering a required key ({lang})")
+            page.fill("#key-name", "key")
+            with page.expect_navigation():
+                page.locator("[data-key-start]").click()
+            page.wait_for_url(re.compile(r"done=key_added"))
+            checked.check(page, f"account with a key ({lang})")
+            checked.open(page, server.url(f"/dashboard/sessions?lang={lang}"), f"sessions ({lang})")
+            page.goto(server.url(f"/dashboard/password?lang={lang}"))
+            with page.expect_navigation():
+                page.locator("#security-keys form button[type=submit]").last.click()
+            checked.check(page, f"adding a key ({lang})")
+            page.goto(server.url(f"/dashboard/password?lang={lang}"))
+            with page.expect_navigation():
+                page.locator("header form button[type=submit]").click()
+            page.fill("#name", head.person.name)
+            page.fill("#password", head.person.password)
+            with page.expect_navigation():
+                page.locator("form button[type=submit]").click()
+            checked.check(page, f"the key step of a sign-in ({lang})")
+            with page.expect_navigation():
+                page.locator("[data-key-start]").click()
+            # Signed in with the key: the header's sign-out form is there.
+            page.locator("header form button[type=submit]").wait_for()
+            with desk.session() as session:
+                security_keys.remove_all(
+                    session,
+                    user=users.get_user(session, head.person.name),
+                    actor="test",
+                    secrets=desk.secrets,
+                )
+                session.commit()
+    finally:
+        server.stop()
+        keyed_runtime.close()
+    assert len(checked.pages) == len(LANGUAGES) * 5
+    checked.assert_none()
+
+
+VIRTUAL_AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "usb",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+}
 
 
 @pytest.fixture

@@ -104,8 +104,10 @@ INJECTED_MARKUP = """() => {
         found.push(`${el.localName}[${attr.name}=${attr.value.slice(0, 40)}]`);
     }
   }
-  // The report page's own script (its copy button) is the one script a dashboard page has.
-  const tags = "script:not([src='/static/js/copy.js']), iframe, frame, object, embed, svg, "
+  // The dashboard's own scripts (the report page's copy button, the case file's print button)
+  // are the only scripts its pages have.
+  const tags = "script:not([src='/static/js/copy.js']):not([src='/static/js/print.js']), "
+    + "iframe, frame, object, embed, svg, "
     + "math, style, base, img, details, "
     + "meta[http-equiv], link:not([rel=stylesheet]):not([rel=icon])";
   for (const el of document.querySelectorAll(tags)) found.push(el.outerHTML.slice(0, 80));

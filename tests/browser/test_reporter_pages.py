@@ -5,12 +5,15 @@ quick exit that leaves no way back to the words; a receipt that cannot be lost b
 click; and the Arabic pages right to left, with Arabic reports arriving intact.
 """
 
+import base64
+import hashlib
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 
 from hrd_reports.i18n import locale
+from hrd_reports.resources import resource_dir
 from tests.browser.conftest import QUICK_EXIT_URL, LiveServer
 from tests.browser.support import (
     Recorder,
@@ -20,7 +23,7 @@ from tests.browser.support import (
     send_and_read_receipt,
     show_report,
 )
-from tests.helpers import Person
+from tests.helpers import Person, pinned_reporter_policy
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +34,6 @@ STRICT_CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 EVERY_RESPONSE_HEADERS = {
-    "content-security-policy": STRICT_CSP,
     "cache-control": "no-store",
     "referrer-policy": "no-referrer",
     "cross-origin-opener-policy": "same-origin",
@@ -100,15 +102,61 @@ def test_reporter_routes_send_no_cookie_and_load_nothing_from_elsewhere(
     assert not any(url.startswith(QUICK_EXIT_URL) for _, url in requested)
 
     assert len(recorder.responses) == len(recorder.requests)
+    pinned = pinned_reporter_policy()
     for response in recorder.responses:
         headers = response.all_headers()
         assert "set-cookie" not in headers, response.url
         for name, value in EVERY_RESPONSE_HEADERS.items():
             assert headers.get(name) == value, (response.url, name)
+        # A page runs only the scripts named by their hashes; everything else has the
+        # strict policy of the whole desk.
+        document = response.request.resource_type == "document"
+        assert headers["content-security-policy"] == (pinned if document else STRICT_CSP)
         assert response.status < 400, response.url
     assert context.cookies() == []
     assert recorder.console_errors == []
     assert recorder.page_errors == []
+
+
+def _with_a_staff_script(route: Route, *, policy: str | None = None) -> None:
+    """The reporter's page as the desk sends it, with a tag for a staff page's script added
+    (same origin, right integrity): what a template slip or an injected tag would do. The
+    script (print.js) shows every hidden ``data-print`` button: the probe shows that it ran."""
+    response = route.fetch()
+    staff = "js/print.js"
+    added = (
+        '<button type="button" id="probe" data-print hidden>probe</button>'
+        f'<script src="/static/{staff}" integrity="{_sri(staff)}"></script>'
+    )
+    headers = dict(response.headers)
+    if policy is not None:
+        headers["content-security-policy"] = policy
+    body = response.text().replace("</body>", added + "</body>")
+    route.fulfill(response=response, body=body, headers=headers)
+
+
+def _sri(path: str) -> str:
+    digest = hashlib.sha384((resource_dir("static") / path).read_bytes()).digest()
+    return "sha384-" + base64.b64encode(digest).decode()
+
+
+@pytest.mark.parametrize(("policy", "runs"), [("pinned", False), ("self", True)])
+def test_a_script_the_policy_does_not_name_does_not_run_on_a_reporter_page(
+    page: Page, recorder: Recorder, live_server: LiveServer, policy: str, runs: bool
+) -> None:
+    # "self": the policy of every other response, as a control that the added tag works.
+    replaced = STRICT_CSP if policy == "self" else None
+    page.route(
+        live_server.url("/report?lang=en"),
+        lambda route: _with_a_staff_script(route, policy=replaced),
+    )
+    page.goto(live_server.url("/report?lang=en"))
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("() => document.getElementById('probe').hidden") is not runs
+    # The page's own scripts ran either way: the notice of the encrypted path shows.
+    assert page.locator("[data-js-only]").first.is_visible()
+    refused = [error for error in recorder.console_errors if "Content Security Policy" in error]
+    assert bool(refused) is not runs, recorder.console_errors
 
 
 def _watch_what_is_left_behind(page: Page) -> list[list[str]]:

@@ -30,12 +30,13 @@ def client(settings: Settings, runtime: Runtime, desk: Desk) -> Iterator[TestCli
 
 @pytest.fixture
 def start_server(cli_env: dict[str, str], workdir: Path) -> Iterator[StartServer]:
-    """Starts ``hrd-reports serve`` on this test's desk; every server it started is ended
-    (process group and all) when the test ends, passed or failed."""
+    """Starts ``hrd-reports serve`` on this test's desk (``env``: more of its environment);
+    every server it started is ended (process group and all) when the test ends, passed or
+    failed."""
     with ExitStack() as started:
 
-        def start(*, workers: int = 2) -> ServerProcess:
-            server = ServerProcess(cli_env, workdir, workers=workers)
+        def start(*, workers: int = 2, env: dict[str, str] | None = None) -> ServerProcess:
+            server = ServerProcess({**cli_env, **(env or {})}, workdir, workers=workers)
             # Registered before it starts: a server that failed to start is ended too.
             started.callback(server.stop)
             server.start()

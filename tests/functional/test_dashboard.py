@@ -268,6 +268,9 @@ def _concrete(path: str, report_id: str) -> str:
         path.replace("{report_id}", report_id)
         .replace("{name}", "cora")
         .replace("{token}", "x" * 43)
+        # Keys and sessions that are nobody's: the role check comes first, then "not found".
+        .replace("{key_id}", "00000000-0000-4000-8000-000000000001")
+        .replace("{session_id}", "00000000-0000-4000-8000-000000000002")
     )
 
 

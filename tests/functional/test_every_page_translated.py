@@ -20,6 +20,9 @@ from hrd_reports.i18n import SUPPORTED_LOCALES
 from hrd_reports.models import Partner, Role
 from hrd_reports.resources import resource_dir
 from hrd_reports.services import accounts
+from hrd_reports.settings import Settings
+from hrd_reports.web.app import create_app
+from hrd_reports.wiring import build_runtime
 from tests.dashboard_support import Clock, StaffBrowser, enrol
 from tests.helpers import Desk, Person, hidden_value, report_content
 from tests.partner_keys import as_bytes, consented_report, openpgp_partner
@@ -76,6 +79,13 @@ def untranslated(page: str, code: str) -> list[str]:
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # A desk with a public address: its pages offer security keys (the test client's own
+    # address, so that its cookies go back over plain http).
+    return Settings(**{**settings.model_dump(), "public_url": "http://testserver"})
+
+
+@pytest.fixture
 def pages(client: TestClient, desk: Desk, admin: Person, fake_clock: Clock) -> dict[str, object]:
     """A desk at work: a report with a reply, an admin signed in, an invitation waiting."""
     submitted = desk.submit(report_content("CANARY-every-page"))
@@ -115,6 +125,9 @@ DASHBOARD_PAGES = [
     "/dashboard/today",
     "/dashboard/reports",
     "/dashboard/reports/{report}",
+    "/dashboard/reports/{report}/case-file",
+    "/dashboard/reports/{report}/case-file.json",
+    "/dashboard/reports.csv",
     "/dashboard/users",
     "/dashboard/stats",
     "/dashboard/stages",
@@ -122,6 +135,7 @@ DASHBOARD_PAGES = [
     "/dashboard/audit",
     "/dashboard/notifications",
     "/dashboard/password",
+    "/dashboard/sessions",
     "/dashboard/welcome",
     "/dashboard/no-such-page",
 ]
@@ -194,6 +208,15 @@ def test_no_dashboard_page_is_left_in_english(
         f"/dashboard/reports/{report}/referrals?lang={code}",
         data={"partner": "", "csrf_token": admin.csrf},
     ).text
+    exported = f"/dashboard/reports/{report}/case-file?lang={code}"
+    shown["case file"] = admin.client.post(
+        exported, data={"csrf_token": admin.csrf, "confirm": "yes"}
+    ).text
+    shown["case file, box not ticked"] = admin.client.post(
+        exported, data={"csrf_token": admin.csrf}
+    ).text
+    assert 'data-testid="exported"' in shown["case file"]
+    assert 'data-testid="export-form"' in shown["/dashboard/reports.csv"]
     anonymous = TestClient(client.app)
     shown["sign-in"] = anonymous.get(f"/dashboard/login?lang={code}").text
     shown["invitation"] = anonymous.get(
@@ -202,6 +225,60 @@ def test_no_dashboard_page_is_left_in_english(
     found = {name: untranslated(page, code) for name, page in shown.items()}
     assert {name: left for name, left in found.items() if left} == {}
     assert all(f'<html lang="{code}"' in page for page in shown.values())
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_no_security_key_page_is_left_in_english(
+    client: TestClient,
+    pages: dict[str, object],
+    settings: Settings,
+    desk: Desk,
+    admin: Person,
+    fake_clock: Clock,
+    code: str,
+) -> None:
+    admin_browser: StaffBrowser = pages["admin"]  # type: ignore[assignment]
+    shown = {
+        "add a key": admin_browser.client.post(
+            f"/dashboard/security-keys/new?lang={code}", data={"csrf_token": admin_browser.csrf}
+        ).text
+    }
+    anonymous = TestClient(client.app)
+    form = anonymous.get(f"/dashboard/login?lang={code}").text
+    shown["the key step of a sign-in"] = anonymous.post(
+        f"/dashboard/login?lang={code}",
+        data={
+            "name": admin.name,
+            "password": admin.password,
+            "form_token": hidden_value(form, "form_token"),
+        },
+    ).text
+    shown["the key step, refused"] = anonymous.post(
+        f"/dashboard/login/security-key?lang={code}",
+        data={"form_token": hidden_value(shown["the key step of a sign-in"], "form_token")},
+    ).text
+    # Where the desk requires a key of everyone: a person without one registers it at once.
+    required = Settings(**{**settings.model_dump(), "require_webauthn_for": "all"})
+    staff = enrol(desk, desk.add("erin", Role.AUDITOR), Role.AUDITOR)
+    required_runtime = build_runtime(required, migrate=False)
+    try:
+        enrolling = TestClient(create_app(required, runtime=required_runtime))
+        fake_clock.advance(30)
+        shown["registering a required key"] = enrolling.post(
+            f"/dashboard/login?lang={code}",
+            data={
+                "name": staff.person.name,
+                "password": staff.person.password,
+                "code": staff.code(fake_clock.now),
+                "form_token": hidden_value(enrolling.get("/dashboard/login").text, "form_token"),
+            },
+        ).text
+    finally:
+        required_runtime.close()
+    for page in ("add a key", "the key step of a sign-in", "registering a required key"):
+        assert "security-key-form" in shown[page], page
+    found = {name: untranslated(page, code) for name, page in shown.items()}
+    assert {name: left for name, left in found.items() if left} == {}
 
 
 def test_the_search_finds_english_left_on_a_page() -> None:

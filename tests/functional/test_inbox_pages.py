@@ -18,9 +18,8 @@ from hrd_reports.models import Report, WithdrawnReport
 from hrd_reports.services import conversation
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
-from hrd_reports.web.headers import CONTENT_SECURITY_POLICY
 from hrd_reports.wiring import Runtime
-from tests.helpers import Desk, Person, Submitted, report_content
+from tests.helpers import Desk, Person, Submitted, pinned_reporter_policy, report_content
 
 MISTYPED = (
     "This is not a receipt: it has 28 digits, and one of them may be mistyped. Check it and "
@@ -71,7 +70,7 @@ def test_inbox_page_sets_no_cookie_and_runs_no_inline_or_foreign_code(
 
     assert response.status_code == 200
     assert "set-cookie" not in response.headers
-    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["content-security-policy"] == pinned_reporter_policy()
     assert response.headers["clear-site-data"] == '"cache", "storage"'
     html = response.text
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.DOTALL)

@@ -11,10 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from hrd_reports.crypto.receipts import normalise_receipt
-from hrd_reports.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, negotiate
-from hrd_reports.models import AuditEvent, Role, User
+from hrd_reports.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, locale, negotiate
+from hrd_reports.models import AuditEvent, ReporterStage, Role, User
+from hrd_reports.services import clock
+from hrd_reports.web.labels import STAGE_TEXTS
+from hrd_reports.web.pages import day_text
 from tests.dashboard_support import Clock, Staff, StaffBrowser, enrol
-from tests.helpers import Desk, Person, hidden_value, report_content
+from tests.helpers import Desk, Person, hidden_value, query_body, report_content
 
 REPORTER_PAGES = ["/", "/report", "/inbox", "/report/done"]
 ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
@@ -55,10 +58,19 @@ def test_the_first_page_follows_the_browsers_language(
     assert _html_language(page.text) == expected
 
 
-def test_an_asked_language_wins_over_the_browsers() -> None:
-    assert negotiate("ckb") == "ckb"
+def test_an_asked_language_wins_over_the_browsers(client: TestClient) -> None:
+    page = client.get("/report?lang=kmr", headers={"accept-language": "ckb,ar;q=0.5"})
+    assert _html_language(page.text) == ("kmr", "ltr")
+    # A language the desk does not offer is not a choice: the browser's is used.
+    page = client.get("/report?lang=fr", headers={"accept-language": "ckb"})
+    assert _html_language(page.text) == ("ckb", "rtl")
+
+
+def test_a_hostile_accept_language_is_read_without_an_error() -> None:
     assert negotiate("") is None
     assert negotiate("x" * 10_000 + "," * 10_000) is None
+    assert negotiate("ckb;Q=0.5, en;q=0.4") == "ckb"
+    assert negotiate("ar;q=nan, ckb;q=inf, kmr;q=-1, en;q=1e400") is None
 
 
 @pytest.mark.parametrize("code", SUPPORTED_LOCALES)
@@ -119,6 +131,11 @@ def test_a_report_sent_in_sorani_shows_its_receipt_in_the_pages_digits_and_any_d
     assert shown is not None
     receipt = shown.group(1)
     assert set(receipt) <= set(ARABIC_INDIC + " ")
+    # Beside it, the same receipt in the digits any keyboard can type.
+    latin = re.search(r'data-testid="receipt-latin"[^>]*>([^<]+)<', sent.text)
+    assert latin is not None
+    assert normalise_receipt(latin.group(1)) == normalise_receipt(receipt)
+    assert set(latin.group(1)) <= set("0123456789 ")
     # Typed back as shown, or in the digits of an English keyboard, the receipt opens the inbox.
     for typed in (receipt, normalise_receipt(receipt)):
         inbox = client.post(
@@ -127,6 +144,13 @@ def test_a_report_sent_in_sorani_shows_its_receipt_in_the_pages_digits_and_any_d
         assert inbox.status_code == 200
         assert _html_language(inbox.text) == ("kmr", "ltr")
         assert 'data-testid="inbox-problem"' not in inbox.text
+        view = re.search(r'<section id="inbox-view"[^>]*>', inbox.text)
+        assert view is not None
+        assert "hidden" not in view.group(0)
+        assert (
+            locale("kmr").translations.gettext(STAGE_TEXTS[ReporterStage.RECEIVED.value])
+            in inbox.text
+        )
 
 
 def test_a_staff_member_chooses_the_language_of_their_dashboard(
@@ -186,3 +210,26 @@ def test_counts_and_days_are_written_in_the_digits_of_the_language(
     assert re.search(r"[0-9]", day.group(1))
     assert not re.search(r"[0-9]", sorani.group(1))
     assert re.search(f"[{ARABIC_INDIC}]", sorani.group(1))
+
+
+def test_a_replys_day_is_written_as_the_language_does_with_and_without_javascript(
+    client: TestClient, desk: Desk, admin: Person
+) -> None:
+    submitted = desk.submit(report_content("CANARY-days"))
+    desk.reply(submitted.report_id, "CANARY-days-reply", by=admin)
+    today = clock.utc_today()
+    # Without JavaScript, the server's page.
+    page = client.post(
+        "/inbox?lang=ckb",
+        data={"action": "read", "receipt": submitted.receipt, "no_script": "yes"},
+    ).text
+    assert f"<bdi>{day_text('ckb', today)}</bdi>" in page
+    assert today.isoformat() not in page
+    # With it, the answer the page builds the inbox from.
+    answer = client.post(
+        "/api/v1/inbox?lang=ckb", json=query_body(client, submitted.receipt)
+    ).json()
+    (message,) = answer["messages"]
+    assert message["sent_on"] == today.isoformat()
+    assert message["sent_on_text"] == day_text("ckb", today)
+    assert not re.search(r"[0-9]", message["sent_on_text"])

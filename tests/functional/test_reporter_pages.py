@@ -12,9 +12,8 @@ from hrd_reports.i18n import locale
 from hrd_reports.models import Report
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
-from hrd_reports.web.headers import CONTENT_SECURITY_POLICY
 from hrd_reports.wiring import Runtime
-from tests.helpers import Desk, Person, hidden_value
+from tests.helpers import Desk, Person, hidden_value, pinned_reporter_policy
 
 REPORTER_ROUTES = ["/", "/report", "/report/done"]
 FORM = {
@@ -43,7 +42,7 @@ def test_reporter_pages_send_the_strict_headers_and_no_cookie(
 ) -> None:
     response = client.get(path)
     assert response.status_code == 200
-    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["content-security-policy"] == pinned_reporter_policy()
     for name, value in {
         "cache-control": "no-store",
         "referrer-policy": "no-referrer",

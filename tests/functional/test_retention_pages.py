@@ -75,7 +75,7 @@ def test_key_holder_holds_and_releases_a_report_through_its_page(
     report_id = _closed(desk, cora, ReportStatus.DUPLICATE)
     page = _text(cora.report(report_id))
     goes_on = (fake_clock.now + 30 * DAY).date()
-    assert f"will be destroyed on {goes_on:%b} {goes_on.day}, {goes_on.year}" in page
+    assert f"will be destroyed on {goes_on:%B} {goes_on.day}, {goes_on.year}" in page
 
     cora.post(f"/dashboard/reports/{report_id}/hold", reason="a lawyer asked")
     landed = cora.client.post(

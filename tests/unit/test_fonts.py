@@ -174,6 +174,20 @@ def test_a_character_outside_every_range_is_found_missing() -> None:
     assert _faces_that_draw("क") == []
 
 
+def test_a_cut_down_font_is_declared_for_exactly_the_characters_it_still_draws() -> None:
+    # A face declared for a character its file lacks still wins the browser's choice, and draws
+    # an empty box where a system font would have drawn the letter.
+    record = json.loads((FONTS / "fonts.json").read_text())
+    cut = {name: entry for name, entry in record["files"].items() if "subset_of" in entry}
+    assert "noto-sans-latin-ext-400.woff2" in cut
+    for face in _faces():
+        if face.file in cut:
+            source = _ranges(cut[face.file]["subset_of"]["unicode_range"])
+            claimed = {point for low, high in face.ranges for point in range(low, high + 1)}
+            assert claimed == _cmap(face.file), face.file
+            assert all(any(low <= point <= high for low, high in source) for point in claimed)
+
+
 def test_fonts_json_records_every_file_served_from_static_fonts() -> None:
     record = json.loads((FONTS / "fonts.json").read_text())
     on_disk = {path.name for path in FONTS.iterdir()} - {"fonts.json"}

@@ -107,3 +107,44 @@ def test_fault_kill_switch_is_refused_outside_test_suites() -> None:
     assert Settings(**test_suite, test_fault_kill_rotation_at="batch-3-before-commit")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="test_fault_kill_rotation_at"):
         Settings(**test_suite, test_fault_kill_rotation_at="after-strat")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("public_url", "origin", "rp_id"),
+    [
+        ("https://desk.example.org", "https://desk.example.org", "desk.example.org"),
+        ("https://desk.example.org:8443", "https://desk.example.org:8443", "desk.example.org"),
+        ("http://localhost:8000", "http://localhost:8000", "localhost"),
+        (f"http://{'a' * 56}.onion", f"http://{'a' * 56}.onion", f"{'a' * 56}.onion"),
+        # An IP address is no relying party id: browsers refuse it, so no keys there.
+        ("https://192.0.2.7", None, None),
+        ("http://[::1]:8000", None, None),
+        (None, None, None),
+    ],
+)
+def test_security_keys_are_bound_to_the_public_url_and_its_host_name(
+    public_url: str | None, origin: str | None, rp_id: str | None
+) -> None:
+    settings = Settings(public_url=public_url)
+    assert (settings.webauthn_origin, settings.webauthn_rp_id) == (origin, rp_id)
+
+
+@pytest.mark.parametrize("policy", ["keyholders", "all"])
+@pytest.mark.parametrize("public_url", [None, "https://192.0.2.7"])
+def test_requiring_security_keys_without_a_public_host_name_is_refused(
+    policy: str, public_url: str | None
+) -> None:
+    # Nobody could register a key: the policy would lock every person it covers out.
+    with pytest.raises(ValidationError, match="HRD_REQUIRE_WEBAUTHN_FOR needs HRD_PUBLIC_URL"):
+        Settings(require_webauthn_for=policy, public_url=public_url)
+
+
+def test_security_key_policy_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HRD_PUBLIC_URL", "https://desk.example.org")
+    monkeypatch.setenv("HRD_REQUIRE_WEBAUTHN_FOR", "keyholders")
+    assert Settings().require_webauthn_for == "keyholders"
+    monkeypatch.setenv("HRD_REQUIRE_WEBAUTHN_FOR", "some")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from hrd_reports.resources import resource_dir
+from hrd_reports.web.manifest import static_files
 
 REPOSITORY = Path(__file__).parents[2]
 STATIC = resource_dir("static")
@@ -23,6 +24,14 @@ def test_bundle_matches_its_recorded_sha256_and_integrity() -> None:
     integrity = "sha384-" + base64.b64encode(hashlib.sha384(bundle).digest()).decode()
     assert integrity == record["integrity"]
     assert len(bundle) == record["bytes"]
+
+
+def test_published_manifest_names_the_bundle_by_its_recorded_sha256() -> None:
+    # The manifest a desk serves (and verify-assets checks) and the build's own record agree:
+    # a bundle that passed one of them but not the other would be a second truth.
+    record = json.loads((STATIC / "vendor" / "hpke.min.js.json").read_text())
+    recorded = base64.urlsafe_b64encode(bytes.fromhex(record["sha256"])).rstrip(b"=").decode()
+    assert static_files()["/static/vendor/hpke.min.js"] == recorded
 
 
 def test_bundle_pins_the_packages_of_its_lockfile() -> None:

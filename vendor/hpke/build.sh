@@ -2,11 +2,14 @@
 # Builds the committed browser files from the pinned packages in node_modules/:
 #   static/vendor/hpke.min.js        classic script (IIFE) defining one global, HPKE
 #   static/vendor/hpke.min.js.json   versions bundled, SHA-256, SRI (sha384-...), sizes
-#   static/fonts/*.woff2             Noto Sans Arabic (arabic) and Noto Sans (latin, latin-ext)
+#   static/fonts/*.woff2             Noto Sans Arabic (arabic) and Noto Sans (latin, and
+#                                    latin-ext cut down to Latin Extended-A by subset_font.py)
 #   static/fonts/*-OFL.txt           each font package's licence
 #   static/fonts/fonts.json          packages, versions, SHA-256 and size of each font file
 #   static/css/fonts.css             the @font-face rules, one per file
 # Usage, from the repository root: cd vendor/hpke && npm ci --ignore-scripts && ./build.sh
+# FONT_PYTHON names a Python with the fonttools and brotli that pyproject.toml pins (the test
+# extra installs them): FONT_PYTHON=/path/to/venv/bin/python ./build.sh. Default: python3.
 # The output is deterministic: running this twice gives byte-identical files.
 set -eu
 
@@ -20,6 +23,11 @@ if [ ! -x node_modules/.bin/esbuild ] || [ ! -d node_modules/@hpke/core ]; then
     echo "node_modules/ is missing: run 'npm ci --ignore-scripts' first" >&2
     exit 1
 fi
+
+# The subsetter refuses any other version than the pinned ones: checked before anything runs.
+FONT_PYTHON=${FONT_PYTHON:-python3}
+export FONT_PYTHON
+"$FONT_PYTHON" subset_font.py --check-versions
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -1,8 +1,10 @@
 // Called by build.sh: node write-manifests.mjs OUT_DIR VECTORS_JSON
 // Checks OUT_DIR/hpke.min.js (its exports, and the project's known-answer vectors), then
 // writes OUT_DIR/hpke.min.js.json, OUT_DIR/fonts.css and OUT_DIR/fonts/ (the font files and
-// their licences, copied from node_modules/, and fonts.json).
+// their licences, copied from node_modules/ or cut down from them by subset_font.py, run with
+// the Python that FONT_PYTHON names, and fonts.json).
 // Everything written is a function of the inputs only (no dates, no absolute paths).
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -114,13 +116,44 @@ writeJson(join(outDir, "hpke.min.js.json"), {
 // declared in this order, and where two faces of one family claim a character (latin and
 // latin-ext share U+0304, U+0308, U+0329) the face declared last is tried first: the small
 // latin file, so that an English page never fetches latin-ext for a combining mark.
+// A subset with "keep" is served cut down to those ranges (which must lie within its
+// unicode.json range), and declared for exactly the code points the cut file still has.
+// latin-ext whole is 55.6 KB, fetched by every Kurmanji page for ş and Ş alone, and pushed the
+// report form to the edge of its 150 KB; Latin Extended-A (U+0100-017F) holds those two and the
+// letters of the other European languages written in Latin, for a few KB.
+// tests/unit/test_fonts.py fails if a catalogue uses a letter beyond it: widen "keep" then.
 const FONTS = [
-  { name: "@fontsource/noto-sans-arabic", family: "Noto Sans Arabic", subsets: ["arabic"] },
-  { name: "@fontsource/noto-sans", family: "Noto Sans", subsets: ["latin-ext", "latin"] },
+  {
+    name: "@fontsource/noto-sans-arabic",
+    family: "Noto Sans Arabic",
+    subsets: [{ subset: "arabic" }],
+  },
+  {
+    name: "@fontsource/noto-sans",
+    family: "Noto Sans",
+    subsets: [{ subset: "latin-ext", keep: "U+0100-017F" }, { subset: "latin" }],
+  },
 ];
 const FONT_WEIGHT = 400;
 const fontsDir = join(outDir, "fonts");
 mkdirSync(fontsDir);
+
+// Writes SOURCE cut down to the KEEP ranges at OUTPUT, with fontTools' subsetter at the
+// versions pyproject.toml pins; returns what subset_font.py reports of the cut file.
+function subsetFont(source, output, keep, within) {
+  const python = process.env.FONT_PYTHON || fail("FONT_PYTHON is not set: run build.sh");
+  let report;
+  try {
+    report = execFileSync(
+      python,
+      ["subset_font.py", source, output, "--keep", keep, "--within", within],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }
+    );
+  } catch {
+    fail(`subset_font.py could not cut ${source} down to ${keep}`);
+  }
+  return JSON.parse(report);
+}
 
 const fontPackages = {};
 const fontFiles = {};
@@ -138,13 +171,36 @@ for (const { name, family, subsets } of FONTS) {
   fontFiles[licenseFile] = { package: name, bytes: license.length, sha256: sha256(license) };
 
   const ranges = readJson(join("node_modules", name, "unicode.json"));
-  for (const subset of subsets) {
+  for (const { subset, keep } of subsets) {
     if (!ranges[subset]) fail(`${name} has no "${subset}" range in unicode.json`);
     const file = `${base}-${subset}-${FONT_WEIGHT}.woff2`;
-    const source = `${base}-${subset}-${FONT_WEIGHT}-normal.woff2`;
-    const data = readFileSync(join("node_modules", name, "files", source));
-    writeFileSync(join(fontsDir, file), data);
-    const unicodeRange = ranges[subset].split(",").join(", ");
+    const sourceName = `${base}-${subset}-${FONT_WEIGHT}-normal.woff2`;
+    const source = join("node_modules", name, "files", sourceName);
+    const sourceData = readFileSync(source);
+    const sourceRange = ranges[subset].split(",").join(", ");
+    let unicodeRange = sourceRange;
+    let cut = {};
+    if (keep) {
+      const made = subsetFont(source, join(fontsDir, file), keep, sourceRange);
+      unicodeRange = made.unicode_range;
+      cut = {
+        subset_of: {
+          file: `${name}/files/${sourceName}`,
+          unicode_range: sourceRange,
+          bytes: sourceData.length,
+          sha256: sha256(sourceData),
+        },
+        kept_ranges: keep,
+        layout_features: made.layout_features,
+        hinting: made.hinting_tables.length
+          ? `as the source: ${made.hinting_tables.join(", ")}`
+          : "none, as the source",
+        subsetter: `fontTools.subset (${made.subsetter})`,
+      };
+    } else {
+      writeFileSync(join(fontsDir, file), sourceData);
+    }
+    const data = readFileSync(join(fontsDir, file));
     fontFiles[file] = {
       package: name,
       family,
@@ -154,6 +210,7 @@ for (const { name, family, subsets } of FONTS) {
       unicode_range: unicodeRange,
       bytes: data.length,
       sha256: sha256(data),
+      ...cut,
     };
     faces.push(
       [

@@ -4,14 +4,14 @@ The reporter's new stage ("referred") needs no change of type: stages are stored
 strings (``native_enum=False``, no CHECK constraint), on PostgreSQL as on SQLite.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

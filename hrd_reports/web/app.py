@@ -30,6 +30,7 @@ from hrd_reports.web import (
     dashboard_reports,
     dashboard_retention,
     dashboard_signin,
+    dashboard_statistics,
     housekeeping,
     intake_guard,
     refusals,
@@ -160,6 +161,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(dashboard_password.router)
     app.include_router(dashboard_files.router)
     app.include_router(dashboard_admin.router)
+    app.include_router(dashboard_statistics.router)
     app.include_router(dashboard_notifications.router)
     refusals.add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)

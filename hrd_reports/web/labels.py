@@ -69,6 +69,7 @@ DONE = {
     "language": N_("Your dashboard is now in the language you chose."),
     "held": N_("The report is on legal hold: the retention policy does not destroy it."),
     "released": N_("The legal hold was released: the retention policy applies again."),
+    "published": N_("The statistics were published: auditors can read them here."),
 }
 
 # What a reporter is told of each stage, unless the desk wrote its own words for it.

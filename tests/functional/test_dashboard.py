@@ -268,6 +268,7 @@ def _concrete(path: str, report_id: str) -> str:
         path.replace("{report_id}", report_id)
         .replace("{name}", "cora")
         .replace("{token}", "x" * 43)
+        .replace("{snapshot_id}", "00000000-0000-4000-8000-000000000000")
     )
 
 
@@ -291,7 +292,7 @@ def test_role_route_matrix(
         assert sign_in(client, people[role], fake_clock) == 303
         csrf = csrf_of(
             client,
-            "/dashboard/stats"
+            "/dashboard/stats/snapshots"
             if role == Role.AUDITOR
             else "/dashboard/users"
             if role == Role.ADMIN

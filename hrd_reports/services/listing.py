@@ -192,7 +192,7 @@ class Opener:
         """
         sealed_columns = self.keys.sealed_dek_columns()
         scan = query.with_only_columns(Report.public_id, Report.body, *sealed_columns, *columns)
-        rows = self._session.execute(scan.execution_options(yield_per=SEARCH_BATCH))
+        rows = self._session.connection().execute(scan.execution_options(yield_per=SEARCH_BATCH))
         with contextlib.closing(rows):
             for report_id, body, suite, key_id, sealed_dek, *values in rows:
                 sealed = Sealed(suite, key_id, sealed_dek)

@@ -179,12 +179,17 @@ class _Facts(NamedTuple):
 
 
 def _codes(values: object, allowed: frozenset[str], *, most: int) -> tuple[str, ...] | None:
-    """A list of distinct codes of the form, or None."""
+    """A list of distinct codes of the form, or None. In set operations: every report of a
+    period goes through here."""
     if not isinstance(values, list) or len(values) > most:
         return None
-    if not all(isinstance(value, str) and value in allowed for value in values):
+    try:
+        distinct = set(values)
+    except TypeError:  # an object or a list among the codes
         return None
-    return tuple(values) if len(set(values)) == len(values) else None
+    if len(distinct) != len(values) or not distinct <= allowed:
+        return None
+    return tuple(values)
 
 
 def _code(value: object, allowed: frozenset[str]) -> tuple[bool, str | None]:

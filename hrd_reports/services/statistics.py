@@ -10,10 +10,10 @@ many reports it decrypted (``audit_computation``).
 
 - From the content: incident types and perpetrator kinds (a report may count under several),
   the governorate, and the targeted group (the sector of the person targeted: journalist,
-  lawyer...). Decrypted content is untrusted input: a report that does not follow the form
-  (as learned when it was first opened, or as its fields read now) counts under "not
-  following the form" in each of these tables, and one that does not open at all under
-  "could not be opened"; neither breaks anything.
+  lawyer...), read by ``report_facts``. Decrypted content is untrusted input: a report that
+  does not follow the form (as learned when it was first opened, or as its fields read now)
+  counts under "not following the form" in each of these tables, and one that does not open
+  at all under "could not be opened"; neither breaks anything.
 - From the workflow fields, in clear: the month received, status, priority and risk; for key
   holders, the reports withdrawn by their reporters or destroyed, of which nothing but those
   fields is left (not broken down by governorate, which went with their content).
@@ -34,14 +34,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 from pydantic import TypeAdapter
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from hrd_reports import content, received
+from hrd_reports import content
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
@@ -59,19 +59,14 @@ from hrd_reports.models import (
 from hrd_reports.services import audit, listing, reading, worklist
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Invalid
+from hrd_reports.services.report_facts import NOT_OPENED, OFF_FORM, Facts, facts_of
 from hrd_reports.services.suppression import Cell, nearest_rank, suppress, suppress_count
 
-# Row keys besides the form's codes.
-OFF_FORM = "off_form"
-NOT_OPENED = "not_opened"
+# Row keys besides the form's codes (and OFF_FORM, NOT_OPENED of ``report_facts``).
 NOT_GIVEN = "not_given"
 NOT_SET = "none"
 
-_INCIDENT_CODES = content.codes(content.INCIDENT_TYPES)
 _GOVERNORATE_CODES = content.codes(content.GOVERNORATES)
-_PERPETRATOR_CODES = content.codes(content.PERPETRATOR_TYPES)
-_SECTOR_CODES = content.codes(content.SECTORS)
-_EMPTY: Mapping[str, Any] = {}
 
 
 def _keys(choices: content.Choices, *extra: str) -> tuple[str, ...]:
@@ -171,75 +166,6 @@ def load(value: Any) -> Statistics:
     return _STATISTICS.validate_python(value)
 
 
-class _Facts(NamedTuple):
-    incident_types: tuple[str, ...]
-    governorate: str | None
-    perpetrators: tuple[str, ...]
-    sector: str | None
-
-
-def _codes(values: object, allowed: frozenset[str], *, most: int) -> tuple[str, ...] | None:
-    """A list of distinct codes of the form, or None. In set operations: every report of a
-    period goes through here."""
-    if not isinstance(values, list) or len(values) > most:
-        return None
-    try:
-        distinct = set(values)
-    except TypeError:  # an object or a list among the codes
-        return None
-    if len(distinct) != len(values) or not distinct <= allowed:
-        return None
-    return tuple(values)
-
-
-def _code(value: object, allowed: frozenset[str]) -> tuple[bool, str | None]:
-    """Whether ``value`` is a choice of the form or absent, and the choice."""
-    if value is None:
-        return True, None
-    return (isinstance(value, str) and value in allowed), value if isinstance(value, str) else None
-
-
-def read_facts(document: Any) -> _Facts | None:
-    """What the statistics count of a decrypted report, or None when the fields they read are
-    not as the form makes them (the form's own checks, ``content.ReportContent``, for these
-    fields: cheaper than the whole model, since every report of a period is read)."""
-    if not isinstance(document, dict):
-        return None
-    version = document.get("v", 1)
-    if version != 1 or isinstance(version, bool):
-        return None
-    types = _codes(document.get("incident_types"), _INCIDENT_CODES, most=len(_INCIDENT_CODES))
-    location = document.get("location", _EMPTY)
-    target = document.get("target", _EMPTY)
-    perpetrator = document.get("perpetrator", _EMPTY)
-    if not types or not all(isinstance(part, dict) for part in (location, target, perpetrator)):
-        return None
-    perpetrators = _codes(
-        perpetrator.get("types", []), _PERPETRATOR_CODES, most=len(_PERPETRATOR_CODES)
-    )
-    governorate_ok, governorate = _code(location.get("governorate"), _GOVERNORATE_CODES)
-    sector_ok, sector = _code(target.get("sector"), _SECTOR_CODES)
-    if perpetrators is None or not governorate_ok or not sector_ok:
-        return None
-    return _Facts(types, governorate, perpetrators, sector)
-
-
-def _facts(plaintext: bytes | None, follows_form: bool | None) -> _Facts | str:
-    """The facts of one report, or the row it counts under when it has none."""
-    if plaintext is None:
-        return NOT_OPENED
-    if follows_form is False:
-        return OFF_FORM
-    try:
-        document = received.parse(plaintext)
-    except received.Unreadable:
-        return OFF_FORM
-    # Nobody has opened it yet: the whole form is checked, as its first reader's list would.
-    if follows_form is None and not received.follows_form(received.read(plaintext)):
-        return OFF_FORM
-    return read_facts(document) or OFF_FORM
-
-
 class _Tally:
     def __init__(self) -> None:
         self.tables = {name: dict.fromkeys(keys, 0) for name, (keys, _) in CONTENT_TABLES.items()}
@@ -251,7 +177,7 @@ class _Tally:
         # Each report counted: its row id, public id and day received.
         self.counted: dict[int, tuple[UUID, dt.date]] = {}
 
-    def add(self, facts: _Facts | str) -> None:
+    def add(self, facts: Facts | str) -> None:
         types, governorates = self.tables["incident_types"], self.tables["governorates"]
         perpetrators, sectors = self.tables["perpetrators"], self.tables["sectors"]
         if isinstance(facts, str):
@@ -373,7 +299,7 @@ def compute(
     wanted = filters.governorate
     with contextlib.closing(opener.scan(query, *columns, Report.follows_form)) as scanned:
         for report_id, (row_id, received_on, status, priority, risk, form), decrypted in scanned:
-            facts = _facts(decrypted.plaintext, form)
+            facts = facts_of(decrypted.plaintext, form)
             if wanted is not None and (isinstance(facts, str) or facts.governorate != wanted):
                 continue
             tally.add(facts)

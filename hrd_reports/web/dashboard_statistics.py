@@ -19,7 +19,7 @@ from hrd_reports import content
 from hrd_reports.db import unit_of_work
 from hrd_reports.i18n import N_, locale
 from hrd_reports.models import Role
-from hrd_reports.services import clock, snapshots, statistics
+from hrd_reports.services import clock, report_facts, snapshots, statistics
 from hrd_reports.services.errors import Invalid
 from hrd_reports.services.statistics import Computed, Statistics, StatisticsFilter
 from hrd_reports.services.suppression import HIDDEN, SMALL, Cell
@@ -47,8 +47,8 @@ TABLE_TITLES = {
     "gone": N_("Reports no longer held"),
 }
 _SPECIAL_ROWS = {
-    statistics.OFF_FORM: N_("Not following the report form"),
-    statistics.NOT_OPENED: N_("Could not be opened"),
+    report_facts.OFF_FORM: N_("Not following the report form"),
+    report_facts.NOT_OPENED: N_("Could not be opened"),
     statistics.NOT_GIVEN: N_("Not given"),
     statistics.NOT_SET: N_("not set"),
 }
@@ -256,7 +256,7 @@ def snapshot_rows(snapshot: snapshots.Snapshot, code: str) -> Iterator[list[obje
     yield [
         "reports",
         "off_form",
-        gettext(_SPECIAL_ROWS[statistics.OFF_FORM]),
+        gettext(_SPECIAL_ROWS[report_facts.OFF_FORM]),
         _shown(shown.off_form, shown.min_cell, gettext),
     ]
     yield [

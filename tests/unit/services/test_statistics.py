@@ -14,14 +14,8 @@ from sqlalchemy import select, update
 from hrd_reports.models import AuditEvent, Priority, Report, ReportStatus, RiskLevel, Role
 from hrd_reports.services import audit, conversation, statistics
 from hrd_reports.services.errors import Forbidden, Invalid
-from hrd_reports.services.statistics import (
-    NOT_GIVEN,
-    NOT_OPENED,
-    OFF_FORM,
-    Statistics,
-    StatisticsFilter,
-    read_facts,
-)
+from hrd_reports.services.report_facts import NOT_OPENED, OFF_FORM, read_facts
+from hrd_reports.services.statistics import NOT_GIVEN, Statistics, StatisticsFilter
 from tests.helpers import Desk, Person
 
 TODAY = dt.date(2026, 12, 7)

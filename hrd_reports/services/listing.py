@@ -1,4 +1,4 @@
-"""The report list: its filters, its search and its pages, and the desk's counts.
+"""The report list: its filters, its search and its pages.
 
 Workflow fields (status, priority, risk, assignee, day received, the urgent flag) are in
 clear and filtered in the database. Everything that comes from the report or from the desk's
@@ -23,12 +23,10 @@ from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     REPORT_LIST_ORDER,
-    Destroyer,
     Priority,
     Report,
     ReportStatus,
     User,
-    WithdrawnReport,
 )
 from hrd_reports.services import conversation, reading
 from hrd_reports.services.credentials import UnlockedUser
@@ -320,35 +318,3 @@ def list_page(
         off_form=off_form,
         unread=conversation.unread_counts(session, [entry.view.id for entry in entries]),
     )
-
-
-def counts(session: Session) -> dict[str, dict[str, int]]:
-    """Aggregate counts for auditors and the dashboard's header: no content, no ids."""
-    by_status = dict(
-        session.execute(select(Report.status, func.count()).group_by(Report.status)).all()
-    )
-    by_priority = dict(
-        session.execute(select(Report.priority, func.count()).group_by(Report.priority)).all()
-    )
-    destroyed = dict(
-        session.execute(
-            select(WithdrawnReport.destroyed_by, func.count()).group_by(
-                WithdrawnReport.destroyed_by
-            )
-        ).all()
-    )
-    off_form = session.execute(
-        select(func.count()).select_from(Report).where(Report.follows_form.is_(False))
-    ).scalar_one()
-    return {
-        "withdrawn": {
-            "withdrawn": int(destroyed.get(Destroyer.REPORTER, 0)),
-            "destroyed_by_desk": int(destroyed.get(Destroyer.DESK, 0)),
-        },
-        "form": {"off_form": int(off_form)},
-        "status": {status.value: int(by_status.get(status, 0)) for status in ReportStatus},
-        "priority": {
-            (priority.value if priority else "none"): int(count)
-            for priority, count in by_priority.items()
-        },
-    }

@@ -107,3 +107,21 @@ def test_fault_kill_switch_is_refused_outside_test_suites() -> None:
     assert Settings(**test_suite, test_fault_kill_rotation_at="batch-3-before-commit")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="test_fault_kill_rotation_at"):
         Settings(**test_suite, test_fault_kill_rotation_at="after-strat")  # type: ignore[arg-type]
+
+
+def test_statistics_hide_counts_under_five_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HRD_STATS_MIN_CELL", raising=False)
+    assert Settings().stats_min_cell == 5
+    monkeypatch.setenv("HRD_STATS_MIN_CELL", "10")
+    assert Settings().stats_min_cell == 10
+
+
+@pytest.mark.parametrize("threshold", ["0", "-3", "1001", "five"])
+def test_a_statistics_threshold_out_of_its_range_is_refused(
+    monkeypatch: pytest.MonkeyPatch, threshold: str
+) -> None:
+    monkeypatch.setenv("HRD_STATS_MIN_CELL", threshold)
+    with pytest.raises(ValidationError, match="stats_min_cell"):
+        Settings()

@@ -5,9 +5,9 @@
 
 Runs, on SQLite and (with ``--database-url``) on PostgreSQL: key rotation at 10,000 and 100,000
 reports, backup and restore of 100,000 reports, intake through the HTTP server, the dashboard's
-list at 10,000 and 100,000 reports, its decrypted search and 50 sign-ins at once, a reporter's
-challenges under a flood of dashboard requests, the upload and download of a 100 MiB evidence
-file; once: the reporter's browser (seal time and page weight, and encrypting the evidence file
+list at 10,000 and 100,000 reports, its decrypted search, its statistics over 10,000 reports
+and 50 sign-ins at once, a reporter's challenges under a flood of dashboard requests, the
+upload and download of a 100 MiB evidence file; once: the reporter's browser (seal time and page weight, and encrypting the evidence file
 once static/js/attachments.js is there); and the load test, 10,000 submissions through
 ``hrd-reports serve --workers 2`` at concurrency 64 (``tests/functional/test_load.py``, which
 also checks that none is lost and none is answered 5xx). Each benchmark prints its own detailed
@@ -35,6 +35,7 @@ import backup
 import browser
 import cryptography
 import dashboard
+import desk_statistics
 import flood
 import intake
 import rotation
@@ -49,6 +50,7 @@ class Sizes:
     rotation: list[int]
     dashboard: list[int]
     search_at: int
+    statistics: int
     list_requests: int
     logins: int
     intake: int
@@ -60,9 +62,20 @@ class Sizes:
 
 
 FULL = Sizes(
-    [10_000, 100_000], [10_000, 100_000], 10_000, 100, 50, 3_000, 10_000, 3_000, 100, 3, [100_000]
+    [10_000, 100_000],
+    [10_000, 100_000],
+    10_000,
+    10_000,
+    100,
+    50,
+    3_000,
+    10_000,
+    3_000,
+    100,
+    3,
+    [100_000],
 )
-QUICK = Sizes([1_000], [2_000], 2_000, 10, 5, 300, 500, 500, 8, 1, [1_000])
+QUICK = Sizes([1_000], [2_000], 2_000, 2_000, 10, 5, 300, 500, 500, 8, 1, [1_000])
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,17 @@ def search_row(s: dashboard.SearchResult) -> Row:
         f"{dashboard.ms(s.floor_s)} ms",
         f"{s.http_s / s.floor_s:.2f}",
         f"<= {dashboard.TARGET_SEARCH_RATIO:.1f}",
+    )
+
+
+def statistics_row(r: desk_statistics.Result) -> Row:
+    return Row(
+        f"statistics page, {r.reports:,} reports",
+        r.backend,
+        f"{desk_statistics.ms(r.http_s)} ms (service {desk_statistics.ms(r.service_s)} ms)",
+        f"{desk_statistics.ms(r.floor_s)} ms (bare decryption)",
+        f"{r.ratio:.2f}",
+        f"<= {desk_statistics.TARGET_RATIO:.1f}",
     )
 
 
@@ -351,6 +375,9 @@ def main() -> None:
         dashboard.print_lists(lists)
         dashboard.print_searches(searches)
         rows += [list_row(r) for r in lists] + [search_row(s) for s in searches]
+        counted = desk_statistics.run(sizes.statistics, server_url, 5)
+        desk_statistics.print_table([counted])
+        rows.append(statistics_row(counted))
         logins = dashboard.run_logins(sizes.logins, server_url)
         dashboard.print_logins(logins)
         rows.append(logins_row(logins))

@@ -752,6 +752,27 @@ class NotificationState(Base):
     failures: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class StatisticsSnapshot(Base):
+    """Statistics a coordinator published for the desk's network and donors: aggregates only,
+    with small counts already suppressed (``services.suppression``), never a report's id.
+
+    The aggregates are encrypted under a key derived from the pepper (``crypto.snapshots``),
+    bound to this row's id, publisher and day; auditors read them without any report key.
+    """
+
+    __tablename__ = "statistics_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    published_by: Mapped[str] = mapped_column(String(64))
+    # The day only, as everywhere.
+    published_on: Mapped[dt.date]
+    sealed: Mapped[bytes]
+
+
+# Statistics find the day each report was first triaged among the audit log's workflow
+# changes, without reading every entry of the log (each listing adds one).
+Index("ix_audit_events_action", AuditEvent.action)
 # The nav's count of unread reporters' messages, and the sender's count of new ones: the few
 # unread among every message, found without reading the table.
 Index(

@@ -219,6 +219,14 @@ class Settings(BaseSettings):
         le=24 * 14,
         description="Hours after which an upload never attached to a report is deleted.",
     )
+    stats_min_cell: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Statistics show a count below this as '<5' (for 5), and hide one more "
+        "cell of its table, so that the total does not give it away: a small count can name "
+        "the few people behind it. 1 shows every count.",
+    )
     setup_link_hours: int = Field(default=24, ge=1, le=24 * 7)
     invitation_hours: int = Field(
         default=72, ge=1, le=24 * 14, description="How long an invitation link stays valid."

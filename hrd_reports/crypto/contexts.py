@@ -40,6 +40,8 @@ class Purpose(StrEnum):
     BACKUP_MAC = "backup-mac"
     # A staff member's e-mail address for notifications (crypto.addresses).
     CONTACT_ADDRESS = "contact-address"
+    # A published snapshot of the desk's statistics (crypto.snapshots).
+    STATISTICS_SNAPSHOT = "statistics-snapshot"
 
 
 SEPARATOR = "/"

@@ -1,4 +1,4 @@
-"""The report list: its filters, its search and its pages, and the desk's counts.
+"""The report list: its filters, its search and its pages.
 
 Workflow fields (status, priority, risk, assignee, day received, the urgent flag) are in
 clear and filtered in the database. Everything that comes from the report or from the desk's
@@ -9,6 +9,7 @@ those filters and the search decrypt, within the request, only what the reader m
 
 import contextlib
 import datetime as dt
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -22,12 +23,10 @@ from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
     REPORT_LIST_ORDER,
-    Destroyer,
     Priority,
     Report,
     ReportStatus,
     User,
-    WithdrawnReport,
 )
 from hrd_reports.services import conversation, reading
 from hrd_reports.services.credentials import UnlockedUser
@@ -148,7 +147,7 @@ def _open_entry(
     )
 
 
-class _Opener:
+class Opener:
     """Opens the reports of one listing, and records each one it decrypted for the audit.
 
     Nothing decrypted is kept beyond what the page shows: a first listing may classify
@@ -178,8 +177,27 @@ class _Opener:
         self.opened[report_id] = decrypted.plaintext is not None
         return decrypted
 
+    def scan(
+        self, query: Select[Report], *columns: Any
+    ) -> Generator[tuple[UUID, Sequence[Any], reading.Decrypted]]:
+        """Every report of ``query`` decrypted in turn (its id, its ``columns``, and the report
+        as decrypted): what a search, and the statistics, cost.
 
-def _classify_new(session: Session, reader: UnlockedUser, opener: _Opener) -> None:
+        Reads only the columns it opens and those asked for (no objects), from one query read
+        as it goes (a server-side cursor on PostgreSQL): paging through the reports by OFFSET
+        would make the database walk past every row read so far, again and again. Nothing
+        decrypted is kept; a caller that stops early closes the generator.
+        """
+        sealed_columns = self.keys.sealed_dek_columns()
+        scan = query.with_only_columns(Report.public_id, Report.body, *sealed_columns, *columns)
+        rows = self._session.connection().execute(scan.execution_options(yield_per=SEARCH_BATCH))
+        with contextlib.closing(rows):
+            for report_id, body, suite, key_id, sealed_dek, *values in rows:
+                sealed = Sealed(suite, key_id, sealed_dek)
+                yield report_id, values, self.decrypt(report_id, sealed, body)
+
+
+def _classify_new(session: Session, reader: UnlockedUser, opener: Opener) -> None:
     """Open the reports nobody has opened yet, so urgent ones reach the top of the list.
 
     The ids are read first: classifying a report takes it out of ``urgent IS NULL``, so paging
@@ -208,10 +226,9 @@ def _decoded(plaintext: bytes) -> Any:
 
 
 def _search(
-    session: Session,
     query: Select[Report],
     filters: ReportFilter,
-    opener: _Opener,
+    opener: Opener,
     *,
     skip: int,
     wanted: int | None,
@@ -219,19 +236,13 @@ def _search(
     """The reports of ``query`` that meet the content filters, after the first ``skip`` of
     them, until ``wanted`` are found: row id, and the report as decrypted.
 
-    A search decrypts every report until it has enough, so this loop is what a search costs:
-    it reads only the columns it opens (no objects), and matches the decrypted document as it
-    is; only the reports shown are then checked against the form and rendered.
+    A search decrypts every report until it has enough (``Opener.scan``) and matches the
+    decrypted document as it is; only the reports shown are then checked against the form and
+    rendered.
     """
-    columns = (Report.id, Report.public_id, Report.body, Report.tags)
-    scan = query.with_only_columns(*columns, *opener.keys.sealed_dek_columns())
     found: dict[int, reading.Decrypted] = {}
-    # One query, read as it goes (a server-side cursor on PostgreSQL): paging through the
-    # list by OFFSET would make the database walk past every row read so far, again and again.
-    rows = session.execute(scan.execution_options(yield_per=SEARCH_BATCH))
-    with contextlib.closing(rows):
-        for row_id, report_id, body, tags, *sealed in rows:
-            decrypted = opener.decrypt(report_id, Sealed(*sealed), body)
+    with contextlib.closing(opener.scan(query, Report.id, Report.tags)) as scanned:
+        for report_id, (row_id, tags), decrypted in scanned:
             if decrypted.plaintext is None:
                 continue
             document = _decoded(decrypted.plaintext)
@@ -262,7 +273,7 @@ def list_page(
     """
     if page < 1:
         raise Invalid(N_("pages are numbered from 1"))
-    opener = _Opener(session, reading.reader_keys(session, reader))
+    opener = Opener(session, reading.reader_keys(session, reader))
     _classify_new(session, reader, opener)
     query = _workflow_filtered(reading.visible(reader), filters)
     skip = (page - 1) * page_size if page_size is not None else 0
@@ -270,7 +281,7 @@ def list_page(
     wanted = page_size + 1 if page_size is not None else None
     page_reports: list[tuple[Report, reading.Decrypted | None]]
     if filters.reads_content:
-        found = _search(session, query, filters, opener, skip=skip, wanted=wanted)
+        found = _search(query, filters, opener, skip=skip, wanted=wanted)
         loaded = session.execute(select(Report).where(Report.id.in_(found))).scalars()
         by_id = {report.id: report for report in loaded}
         page_reports = [(by_id[row_id], decrypted) for row_id, decrypted in found.items()]
@@ -307,35 +318,3 @@ def list_page(
         off_form=off_form,
         unread=conversation.unread_counts(session, [entry.view.id for entry in entries]),
     )
-
-
-def counts(session: Session) -> dict[str, dict[str, int]]:
-    """Aggregate counts for auditors and the dashboard's header: no content, no ids."""
-    by_status = dict(
-        session.execute(select(Report.status, func.count()).group_by(Report.status)).all()
-    )
-    by_priority = dict(
-        session.execute(select(Report.priority, func.count()).group_by(Report.priority)).all()
-    )
-    destroyed = dict(
-        session.execute(
-            select(WithdrawnReport.destroyed_by, func.count()).group_by(
-                WithdrawnReport.destroyed_by
-            )
-        ).all()
-    )
-    off_form = session.execute(
-        select(func.count()).select_from(Report).where(Report.follows_form.is_(False))
-    ).scalar_one()
-    return {
-        "withdrawn": {
-            "withdrawn": int(destroyed.get(Destroyer.REPORTER, 0)),
-            "destroyed_by_desk": int(destroyed.get(Destroyer.DESK, 0)),
-        },
-        "form": {"off_form": int(off_form)},
-        "status": {status.value: int(by_status.get(status, 0)) for status in ReportStatus},
-        "priority": {
-            (priority.value if priority else "none"): int(count)
-            for priority, count in by_priority.items()
-        },
-    }

@@ -36,6 +36,7 @@ from hrd_reports.web import (
     dashboard_security_keys,
     dashboard_sessions,
     dashboard_signin,
+    dashboard_statistics,
     housekeeping,
     intake_guard,
     manifest,
@@ -175,6 +176,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         dashboard_exports,
         dashboard_referrals,
         dashboard_admin,
+        dashboard_statistics,
         dashboard_partners,
         dashboard_notifications,
     ):

@@ -48,7 +48,8 @@ READERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.CASE_WORKER})
 KEY_HOLDERS = frozenset({Role.ADMIN, Role.COORDINATOR})
 ADMINS = frozenset({Role.ADMIN})
 AUDIT = frozenset({Role.ADMIN, Role.AUDITOR})
-STATS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.AUDITOR})
+# Published statistics snapshots: aggregates, never a report's content or id.
+SNAPSHOT_READERS = frozenset({Role.ADMIN, Role.COORDINATOR, Role.AUDITOR})
 ANONYMOUS = frozenset[Role]()  # no session needed (sign-in, invitations)
 
 logger = logging.getLogger("hrd_reports.web")
@@ -102,7 +103,12 @@ ACCESS: dict[str, frozenset[Role]] = {
     "dashboard_user_role": ADMINS,
     "dashboard_user_disable": ADMINS,
     "dashboard_audit": AUDIT,
-    "dashboard_stats": STATS,
+    # Live statistics decrypt, with the reader's own keys, only what the reader may read.
+    "dashboard_stats": READERS,
+    "dashboard_snapshot_publish": KEY_HOLDERS,
+    "dashboard_snapshots": SNAPSHOT_READERS,
+    "dashboard_snapshot": SNAPSHOT_READERS,
+    "dashboard_snapshot_csv": SNAPSHOT_READERS,
     "dashboard_notifications": READERS,
     "dashboard_notifications_save": READERS,
     "dashboard_notification_status": ADMINS,

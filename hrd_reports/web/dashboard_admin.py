@@ -1,4 +1,4 @@
-"""The dashboard's people, audit log, counts and the words reporters read for each stage:
+"""The dashboard's people, audit log and the words reporters read for each stage:
 administrators, coordinators and auditors."""
 
 import datetime as dt
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hrd_reports.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
 from hrd_reports.models import ReporterStage, Role
-from hrd_reports.services import accounts, audit, clock, health, keyring, listing, stages, users
+from hrd_reports.services import accounts, audit, clock, health, keyring, stages, users
 from hrd_reports.services.errors import Invalid
 from hrd_reports.web.auth import CurrentUser, authorise
 from hrd_reports.web.deps import DbSession, PagesDep, ReadSession, RuntimeDep
@@ -166,13 +166,6 @@ def audit_log(
             "has_next": entries.has_next,
             "verdict": verdict,
         },
-    )
-
-
-@router.get("/stats", response_class=HTMLResponse, name="dashboard_stats")
-def stats(request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser) -> HTMLResponse:
-    return pages.render(
-        request, "dashboard/stats.html", {"me": me, "counts": listing.counts(session)}
     )
 
 

@@ -91,6 +91,7 @@ DONE = {
         "case to it."
     ),
     "partner_disabled": N_("The partner was disabled: no case can be referred to it now."),
+    "published": N_("The statistics were published: auditors can read them here."),
 }
 
 # What a reporter is told of each stage, unless the desk wrote its own words for it.

@@ -237,6 +237,23 @@ def day_text(code: str, day: dt.date) -> str:
     return current.digits(format_date(day, format="long", locale=current.cldr))
 
 
+@functools.lru_cache(maxsize=4096)
+def month_text(code: str, month: str) -> str:
+    """A month (``YYYY-MM``) as the reader's language writes it, in words and its digits
+    ("March 2026"); anything that is not a month, as the text it is.
+
+    Remembered: Babel matches the skeleton anew on each call (milliseconds), and a page of
+    statistics writes each month of a few years twice."""
+    current = locale(code)
+    try:
+        first = dt.date.fromisoformat(month + "-01") if len(month) == len("2026-03") else None
+    except ValueError:
+        first = None
+    if first is None:
+        return month
+    return current.digits(format_skeleton("yMMMM", first, locale=current.cldr))
+
+
 def _day(current: Locale, day: dt.date | None) -> Markup:
     """``day_text``, isolated, so that the sentence around it keeps its order."""
     if day is None:

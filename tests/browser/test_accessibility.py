@@ -21,7 +21,16 @@ from playwright.sync_api import BrowserContext, Page, Route
 from hrd_reports.db import unit_of_work
 from hrd_reports.i18n import SUPPORTED_LOCALES
 from hrd_reports.models import Role
-from hrd_reports.services import accounts, partners, security_keys, users
+from hrd_reports.services import (
+    accounts,
+    clock,
+    credentials,
+    partners,
+    security_keys,
+    snapshots,
+    statistics,
+    users,
+)
 from hrd_reports.services import desk as desk_service
 from hrd_reports.settings import Settings
 from hrd_reports.wiring import Runtime, build_runtime
@@ -205,6 +214,29 @@ def _invitation(desk: Desk) -> str:
     return token
 
 
+def _published_snapshot(desk: Desk, head: Staff) -> str:
+    """Statistics of the desk, published by its first key holder."""
+    with desk.session() as session:
+        reader = credentials.unlock(
+            session,
+            name=head.person.name,
+            password=head.person.password,
+            passwords=desk.runtime.passwords,
+        )
+        computed = statistics.compute(
+            session,
+            reader=reader,
+            filters=statistics.StatisticsFilter(),
+            today=clock.utc_today(),
+            min_cell=desk.runtime.settings.stats_min_cell,
+        )
+        snapshot_id = snapshots.publish(
+            session, publisher=reader, computed=computed, title="", secrets=desk.secrets
+        )
+        session.commit()
+    return str(snapshot_id)
+
+
 def test_dashboard_pages_have_no_serious_accessibility_violations(
     new_context: NewContext, live_server: LiveServer, desk: Desk, head: Staff, fake_clock: Clock
 ) -> None:
@@ -220,6 +252,9 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
         )
         session.commit()
     to_refer = desk.submit(as_bytes(consented_report("to refer", share="anonymised"))).report_id
+    for n in range(6):
+        desk.submit(report_content(f"counted in the statistics {n}"))
+    snapshot_id = _published_snapshot(desk, head)
     invitation = _invitation(desk)
     checked = Checked()
     url = live_server.url
@@ -239,7 +274,9 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             ("/dashboard/partners", "partners"),
             ("/dashboard/users", "people"),
             ("/dashboard/audit", "audit log"),
-            ("/dashboard/stats", "counts"),
+            ("/dashboard/stats", "statistics"),
+            ("/dashboard/stats/snapshots", "published statistics"),
+            (f"/dashboard/stats/snapshots/{snapshot_id}", "a published snapshot"),
             ("/dashboard/stages", "stages"),
             ("/dashboard/notifications", "notifications"),
             ("/dashboard/password", "password"),
@@ -262,7 +299,7 @@ def test_dashboard_pages_have_no_serious_accessibility_violations(
             404,
         )
 
-    assert len(checked.pages) == len(LANGUAGES) * 20
+    assert len(checked.pages) == len(LANGUAGES) * 22
     checked.assert_none()
 
 

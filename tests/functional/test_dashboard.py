@@ -271,6 +271,7 @@ def _concrete(path: str, report_id: str) -> str:
         # Keys and sessions that are nobody's: the role check comes first, then "not found".
         .replace("{key_id}", "00000000-0000-4000-8000-000000000001")
         .replace("{session_id}", "00000000-0000-4000-8000-000000000002")
+        .replace("{snapshot_id}", "00000000-0000-4000-8000-000000000000")
     )
 
 
@@ -294,7 +295,7 @@ def test_role_route_matrix(
         assert sign_in(client, people[role], fake_clock) == 303
         csrf = csrf_of(
             client,
-            "/dashboard/stats"
+            "/dashboard/stats/snapshots"
             if role == Role.AUDITOR
             else "/dashboard/users"
             if role == Role.ADMIN

@@ -112,11 +112,19 @@ def pages(client: TestClient, desk: Desk, admin: Person, fake_clock: Clock) -> d
         data={"partner": str(partner), "tell_reporter": "yes", "csrf_token": staff.csrf},
     )
     assert response.status_code == 200
+    published = staff.client.post(
+        "/dashboard/stats/snapshots",
+        data={"title": "CANARY-every-page", "csrf_token": staff.csrf},
+        follow_redirects=False,
+    )
+    assert published.status_code == 303
+    snapshot = published.headers["location"].split("?", 1)[0].rsplit("/", 1)[1]
     return {
         "submitted": submitted,
         "invitation": invitation,
         "admin": staff,
         "referred": referred,
+        "snapshot": snapshot,
     }
 
 
@@ -130,6 +138,11 @@ DASHBOARD_PAGES = [
     "/dashboard/reports.csv",
     "/dashboard/users",
     "/dashboard/stats",
+    "/dashboard/stats?received_from=2026-01-01&received_to=2026-12-31&governorate=erbil",
+    "/dashboard/stats?received_from=2026-02-30",
+    "/dashboard/stats/snapshots",
+    "/dashboard/stats/snapshots/{snapshot}",
+    "/dashboard/stats/snapshots/{snapshot}?done=published",
     "/dashboard/stages",
     "/dashboard/partners",
     "/dashboard/audit",
@@ -195,7 +208,11 @@ def test_no_dashboard_page_is_left_in_english(
     admin: StaffBrowser = pages["admin"]  # type: ignore[assignment]
     report = pages["submitted"].report_id  # type: ignore[attr-defined]
     shown = {
-        path: admin.client.get(path.format(report=report) + f"?lang={code}").text
+        path: admin.client.get(
+            path.format(report=report, snapshot=pages["snapshot"])
+            + ("&" if "?" in path else "?")
+            + f"lang={code}"
+        ).text
         for path in DASHBOARD_PAGES
     }
     referred = pages["referred"].report_id  # type: ignore[attr-defined]

@@ -296,7 +296,7 @@ def test_notification_pages_follow_roles(
     assert auditor.client.get("/dashboard/notifications").status_code == 403
     assert coordinator.client.get("/dashboard/notifications/status").status_code == 403
     assert "/dashboard/notifications" in coordinator.page("/dashboard/reports")
-    assert "/dashboard/notifications" not in auditor.page("/dashboard/stats")
+    assert "/dashboard/notifications" not in auditor.page("/dashboard/stats/snapshots")
 
 
 # ---- the navigation's unread count ----------------------------------------------------------

@@ -148,3 +148,21 @@ def test_security_key_policy_is_read_from_the_environment(
     monkeypatch.setenv("HRD_REQUIRE_WEBAUTHN_FOR", "some")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_statistics_hide_counts_under_five_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HRD_STATS_MIN_CELL", raising=False)
+    assert Settings().stats_min_cell == 5
+    monkeypatch.setenv("HRD_STATS_MIN_CELL", "10")
+    assert Settings().stats_min_cell == 10
+
+
+@pytest.mark.parametrize("threshold", ["0", "-3", "1001", "five"])
+def test_a_statistics_threshold_out_of_its_range_is_refused(
+    monkeypatch: pytest.MonkeyPatch, threshold: str
+) -> None:
+    monkeypatch.setenv("HRD_STATS_MIN_CELL", threshold)
+    with pytest.raises(ValidationError, match="stats_min_cell"):
+        Settings()

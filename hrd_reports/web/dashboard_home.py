@@ -20,7 +20,7 @@ def home(
     request: Request, session: ReadSession, pages: PagesDep, me: CurrentUser, runtime: RuntimeDep
 ) -> Response:
     if me.role == Role.AUDITOR:
-        return see_other(request, "dashboard_stats")
+        return see_other(request, "dashboard_snapshots")
     if me.role == Role.ADMIN and not me.unlocked.user.vetted:
         return see_other(request, "dashboard_users")
     if me.role != Role.CASE_WORKER or not me.unlocked.user.vetted:

@@ -298,6 +298,32 @@ def test_no_security_key_page_is_left_in_english(
     assert {name: left for name, left in found.items() if left} == {}
 
 
+def _title(page: str) -> str:
+    found = re.search(r"<title>(.*?)</title>", page, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.mark.parametrize("code", SUPPORTED_LOCALES)
+def test_every_page_title_is_words_only(
+    client: TestClient, pages: dict[str, object], code: str
+) -> None:
+    # A tab's title is what a browser's history keeps: words, never a page's markup.
+    admin: StaffBrowser = pages["admin"]  # type: ignore[assignment]
+    report = pages["submitted"].report_id  # type: ignore[attr-defined]
+    shown = [
+        admin.client.get(
+            path.format(report=report, snapshot=pages["snapshot"])
+            + ("&" if "?" in path else "?")
+            + f"lang={code}"
+        ).text
+        for path in DASHBOARD_PAGES
+    ]
+    receipt = pages["submitted"].receipt  # type: ignore[attr-defined]
+    shown += list(_reporter_pages(client, code, receipt).values())
+    assert [title for title in map(_title, shown) if "<" in title or not title.strip()] == []
+
+
 def test_the_search_finds_english_left_on_a_page() -> None:
     # The check itself: an English sentence of the catalogue, on a page, is found.
     english_page = '<p>Quick exit</p><input placeholder="Your inbox">'

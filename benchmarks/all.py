@@ -1,21 +1,19 @@
 """Every benchmark and the full load test, then one table of the figures that matter.
 
-    python benchmarks/all.py [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-                             [--quick]
+    python benchmarks/all.py [--database-url postgresql+psycopg://...] [--quick]
 
 Runs, on SQLite and (with ``--database-url``) on PostgreSQL: key rotation at 10,000 and 100,000
 reports, backup and restore of 100,000 reports, intake through the HTTP server, the dashboard's
 list at 10,000 and 100,000 reports, its decrypted search, its statistics over 10,000 reports
 and 50 sign-ins at once, a reporter's challenges under a flood of dashboard requests, the
-upload and download of a 100 MiB evidence file; once: the reporter's browser (seal time and page weight, and encrypting the evidence file
-once static/js/attachments.js is there); and the load test, 10,000 submissions through
-``hrd-reports serve --workers 2`` at concurrency 64 (``tests/functional/test_load.py``, which
-also checks that none is lost and none is answered 5xx). Each benchmark prints its own detailed
-table as it finishes; the summary at the end gives each figure next to its floor (measured in
-the same run) and its target. ``--quick`` runs everything at a small size, to check that the
-benchmarks work; its figures are not comparable. Takes about 25 minutes with PostgreSQL, on two
-cores. See benchmarks/README.md.
-"""
+upload and download of a 100 MiB evidence file; once: the reporter's browser (seal time and
+page weight, and encrypting the evidence file once static/js/attachments.js is there); and the
+load test, 10,000 submissions through ``hrd-reports serve --workers 2`` at concurrency 64
+(``tests/functional/test_load.py``, which also checks that none is lost and none is answered
+5xx). Each benchmark prints its own detailed table as it finishes; the summary at the end gives
+each figure next to its floor (measured in the same run) and its target. ``--quick`` runs
+everything at a small size, to check that the benchmarks work; its figures are not comparable.
+Takes about 25 minutes with PostgreSQL, on two cores. See benchmarks/README.md."""
 
 import argparse
 import datetime as dt

@@ -81,7 +81,8 @@ class Result:
     @property
     def fails(self) -> bool:
         unaudited_at_run_time = self.source is None and self.package.runtime
-        held = HELD_BACK.get(self.package.name.lower(), (None, ""))[0] == self.package.version
+        name = self.package.name.lower()
+        held = name in HELD_BACK and HELD_BACK[name][0] == self.package.version
         return bool(self.vulnerabilities) or (unaudited_at_run_time and not held)
 
 

@@ -145,14 +145,29 @@ def test_audit_runtime_package_behind_latest_without_per_version_document_fails(
 ) -> None:
     index.documents["cryptography"] = document("51.0.1")
 
-    summary = run(script, index, ("cryptography", "50.0.2", True))
+    # One version behind the one held back on purpose: not held back, and it fails.
+    summary = run(script, index, ("cryptography", "50.0.1", True))
 
     assert summary.status == 1
     assert summary.lines[1:] == [
         "NOT AUDITED, needed at run time (fails):",
-        "  cryptography 50.0.2: no per-version document (HTTP 404); the latest release is 51.0.1",
+        "  cryptography 50.0.1: no per-version document (HTTP 404); the latest release is 51.0.1",
         "known vulnerabilities: 0 in the 0 audited packages; 1 not audited",
     ]
+
+
+def test_audit_a_runtime_package_held_back_on_purpose_is_listed_with_its_reason(
+    script: ModuleType, index: FakeIndex
+) -> None:
+    index.documents["cryptography"] = document("51.0.1")
+
+    summary = run(script, index, ("cryptography", "50.0.2", True))
+
+    assert summary.status == 0
+    assert summary.lines[1] == (
+        "NOT AUDITED, needed at run time, held back on purpose (listed, not failed):"
+    )
+    assert "held back: pyOpenSSL 26.4.0" in summary.lines[2]
 
 
 def test_audit_test_only_package_behind_latest_without_per_version_document_is_listed(

@@ -158,6 +158,7 @@ def server_env(settings: Settings) -> dict[str, str]:
         "HRD_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
         "HRD_ARGON2_PARALLELISM": str(settings.argon2_parallelism),
         "HRD_POW_DIFFICULTY_BITS": str(settings.pow_difficulty_bits),
+        "HRD_POW_FLOOD_PER_HOUR": str(settings.pow_flood_per_hour),
         "HRD_ATTACHMENT_MAX_MB": str(settings.attachment_max_mb),
     }
 

@@ -70,10 +70,9 @@ def flood_difficulty(*, recent: int, base: int, normal_per_hour: int, max_extra:
     return min(base + min(extra, max_extra), 32)
 
 
-def spend(
-    session: Session, *, token: str, counter: int, secrets: ServerSecrets, difficulty: int
-) -> None:
-    """Accept a solved challenge once; refuse it with a message in every other case.
+def solved(*, token: str, counter: int, secrets: ServerSecrets, difficulty: int) -> Challenge:
+    """The challenge of a solution this server would accept, if not yet spent: a refusal with a
+    message in every other case. One HMAC and one hash; no database.
 
     ``difficulty`` is the desk's base. A challenge keeps the difficulty it was issued with
     (signed into its token): a reporter whose page fetched one just before a flood raised it
@@ -91,10 +90,25 @@ def spend(
         raise ProofOfWorkRefused("the anti-spam check is too easy; please send again")
     if not is_solution(challenge, counter):
         raise ProofOfWorkRefused("the anti-spam check is not solved; please send again")
-    _forget_unusable(session, current)
-    session.add(
-        SpentChallenge(nonce_hash=hashlib.sha256(challenge.nonce).digest(), window=challenge.window)
-    )
+    return challenge
+
+
+def spent_row(challenge: Challenge) -> dict[str, object]:
+    """What remembers ``challenge`` as spent (its nonce's hash, its window)."""
+    return {"nonce_hash": nonce_hash(challenge), "window": challenge.window}
+
+
+def nonce_hash(challenge: Challenge) -> bytes:
+    return hashlib.sha256(challenge.nonce).digest()
+
+
+def spend(
+    session: Session, *, token: str, counter: int, secrets: ServerSecrets, difficulty: int
+) -> None:
+    """Accept a solved challenge once; refuse it with a message in every other case."""
+    challenge = solved(token=token, counter=counter, secrets=secrets, difficulty=difficulty)
+    forget_unusable(session)
+    session.add(SpentChallenge(**spent_row(challenge)))
     try:
         session.flush()
     except IntegrityError as exc:
@@ -109,8 +123,9 @@ def spend(
 _purged_before: int | None = None
 
 
-def _forget_unusable(session: Session, current: int) -> None:
+def forget_unusable(session: Session) -> None:
     """Delete spent challenges that could no longer be used anyway: nothing older stays."""
+    current = _current_window()
     if _purged_before != current:
         session.execute(delete(SpentChallenge).where(SpentChallenge.window < current - 1))
         # Done for this window only once it is committed: a submission refused after this
@@ -137,10 +152,9 @@ def spend_form_token(session: Session, *, token: str, secrets: ServerSecrets) ->
     current = _current_window()
     if challenge.window not in (current, current - 1):
         return True
-    _forget_unusable(session, current)
-    nonce_hash = hashlib.sha256(challenge.nonce).digest()
-    if session.get(SpentChallenge, nonce_hash) is not None:
+    forget_unusable(session)
+    if session.get(SpentChallenge, nonce_hash(challenge)) is not None:
         return False
-    session.add(SpentChallenge(nonce_hash=nonce_hash, window=challenge.window))
+    session.add(SpentChallenge(**spent_row(challenge)))
     session.flush()
     return True

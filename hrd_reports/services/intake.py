@@ -5,11 +5,14 @@ encrypted under the report's key). It checks the envelope's shape (sizes, key, s
 a keyed hash of the lookup token instead of the token, and records the day only.
 """
 
+import collections
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,12 +27,14 @@ from hrd_reports.crypto.receipts import LOOKUP_TOKEN_SIZE, lookup_hash
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.crypto.xwing import SUITE
 from hrd_reports.keystore import ServerSecrets
-from hrd_reports.models import IntakeKey, Report, ReportStatus
+from hrd_reports.models import IntakeKey, Report, ReportStatus, SpentChallenge
 from hrd_reports.services import attachments, challenges, keyring
 from hrd_reports.services.clock import utc_today
-from hrd_reports.services.errors import Conflict, Invalid
+from hrd_reports.services.errors import Conflict, Invalid, ServiceError
 
 _BODY_SIZES = body_sizes()
+_REPORTS = cast(Table, Report.__table__)
+_SPENT = cast(Table, SpentChallenge.__table__)
 
 
 def _check_shape(submission: Submission) -> None:
@@ -49,18 +54,28 @@ def _check_shape(submission: Submission) -> None:
         raise Invalid("the lookup token has the wrong size")
 
 
+def _verified_active_key(session: Session, *, secrets: ServerSecrets) -> IntakeKey:
+    """The active intake key, locked against a rotation until the transaction ends."""
+    active = keyring.active_intake_key(session, lock=True)
+    # A swapped active key (someone wrote to the database) stops intake instead of storing
+    # reports that its author could read.
+    keyring.check_intake_key(active, secrets=secrets)
+    return active
+
+
 def submit_report(
     session: Session,
     *,
     submission: Submission,
     secrets: ServerSecrets,
     server_sealed: bool = False,
+    active: IntakeKey | None = None,
 ) -> Report:
+    """Store ``submission``; ``active`` is the key ``_verified_active_key`` gave in this
+    same transaction, when the caller stores several."""
     _check_shape(submission)
-    active = keyring.active_intake_key(session, lock=True)
-    # A swapped active key (someone wrote to the database) stops intake instead of storing
-    # reports that its author could read.
-    keyring.intake_public_key(active, secrets=secrets)
+    if active is None:
+        active = _verified_active_key(session, secrets=secrets)
     if submission.intake_key_id != active.id:
         if session.get(IntakeKey, submission.intake_key_id) is not None:
             raise Conflict("the desk's key has changed since this page was loaded; send it again")
@@ -98,6 +113,175 @@ def submit_report(
         # Unique report id and lookup hash: a replayed or copied submission cannot be stored.
         raise Conflict("this report was already received") from exc
     return report
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submission from the reporter API, with its solved proof of work and its files."""
+
+    challenge: str
+    counter: int
+    submission: Submission
+    files: list[attachments.FileNamed]
+
+
+def store_submissions(
+    session: Session,
+    submitted: Sequence[Submitted],
+    *,
+    secrets: ServerSecrets,
+    difficulty: int,
+    limits: attachments.AttachmentLimits,
+) -> list[str | ServiceError]:
+    """Store many submissions in one transaction: for each, its report's id or the refusal.
+
+    Each is stored or refused exactly as one alone would be: its proof of work spent, its
+    report and files stored, or nothing of it at all. The common case, a new report without
+    files, is checked in memory and against the database once for the whole batch and
+    inserted with the others in one statement; any other (with files, already sent, refused)
+    is stored alone, in a savepoint of its own, so a refused one changes nothing and takes no
+    other with it. Nothing is durable, and no submitter may be told it was stored, until the
+    caller commits.
+    """
+    active = _verified_active_key(session, secrets=secrets)
+    challenges.forget_unusable(session)
+    outcomes: list[str | ServiceError | None] = [None] * len(submitted)
+    plain = _plain_new_reports(
+        session, submitted, active=active, secrets=secrets, difficulty=difficulty
+    )
+    try:
+        if plain:
+            with session.begin_nested():
+                _insert_together(session, [new for _, new in plain], active=active)
+    except IntegrityError:
+        # Another server process stored one of them since they were checked: each is then
+        # stored alone below, where the one that clashes is told why.
+        plain = []
+    for index, new in plain:
+        outcomes[index] = str(new.submission.report_id)
+    for index, one in enumerate(submitted):
+        if outcomes[index] is None:
+            outcomes[index] = _store_alone(
+                session, one, active=active, secrets=secrets, difficulty=difficulty, limits=limits
+            )
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+@dataclass(frozen=True)
+class _PlainNew:
+    submission: Submission
+    spent: dict[str, object]
+    lookup_hash: bytes
+
+
+def _plain_new_reports(
+    session: Session,
+    submitted: Sequence[Submitted],
+    *,
+    active: IntakeKey,
+    secrets: ServerSecrets,
+    difficulty: int,
+) -> list[tuple[int, _PlainNew]]:
+    """The submissions that can be inserted together: new reports without files, well formed,
+    to the active key, with a solved proof of work, none of them stored or spent before, nor
+    twice in this batch. Every other one is left to be stored, or refused, alone."""
+    candidates: list[tuple[int, _PlainNew]] = []
+    for index, one in enumerate(submitted):
+        if one.files or one.submission.intake_key_id != active.id:
+            continue
+        try:
+            _check_shape(one.submission)
+            challenge = challenges.solved(
+                token=one.challenge, counter=one.counter, secrets=secrets, difficulty=difficulty
+            )
+        except ServiceError:
+            continue
+        token_hash = lookup_hash(one.submission.lookup_token, lookup_secret=secrets.lookup)
+        candidates.append(
+            (index, _PlainNew(one.submission, challenges.spent_row(challenge), token_hash))
+        )
+    if not candidates:
+        return []
+    report_ids = [new.submission.report_id for _, new in candidates]
+    token_hashes = [new.lookup_hash for _, new in candidates]
+    nonces = [new.spent["nonce_hash"] for _, new in candidates]
+    # Whatever a stored report or a spent challenge already holds sends that one alone. Read
+    # and written below the ORM: no objects are needed, and the batch is the hot path of a
+    # flood.
+    connection = session.connection()
+    reports, spent = _REPORTS.c, _SPENT.c
+    known: set[object] = set()
+    for report_id, token_hash in connection.execute(
+        select(reports.public_id, reports.lookup_hash).where(
+            reports.public_id.in_(report_ids) | reports.lookup_hash.in_(token_hashes)
+        )
+    ):
+        known |= {report_id, token_hash}
+    known |= set(
+        connection.execute(select(spent.nonce_hash).where(spent.nonce_hash.in_(nonces))).scalars()
+    )
+    seen: collections.Counter[object] = collections.Counter([*report_ids, *token_hashes, *nonces])
+    return [
+        (index, new)
+        for index, new in candidates
+        if not any(
+            value in known or seen[value] > 1
+            for value in (new.submission.report_id, new.lookup_hash, new.spent["nonce_hash"])
+        )
+    ]
+
+
+def _insert_together(session: Session, plain: Sequence[_PlainNew], *, active: IntakeKey) -> None:
+    received_on = utc_today()
+    connection = session.connection()
+    connection.execute(insert(_SPENT), [new.spent for new in plain])
+    connection.execute(
+        insert(_REPORTS),
+        [
+            {
+                "public_id": new.submission.report_id,
+                "envelope_version": new.submission.version,
+                "body": new.submission.body,
+                "dek_key_id": active.id,
+                "dek_suite": new.submission.suite,
+                "sealed_dek": new.submission.sealed_dek,
+                "reporter_key": new.submission.reporter_key,
+                "message_key": new.submission.message_key,
+                "lookup_hash": new.lookup_hash,
+                "server_sealed": False,
+                "status": ReportStatus.RECEIVED,
+                "received_on": received_on,
+            }
+            for new in plain
+        ],
+    )
+
+
+def _store_alone(
+    session: Session,
+    one: Submitted,
+    *,
+    active: IntakeKey,
+    secrets: ServerSecrets,
+    difficulty: int,
+    limits: attachments.AttachmentLimits,
+) -> str | ServiceError:
+    try:
+        with session.begin_nested():
+            challenges.spend(
+                session,
+                token=one.challenge,
+                counter=one.counter,
+                secrets=secrets,
+                difficulty=difficulty,
+            )
+            report = submit_report(
+                session, submission=one.submission, secrets=secrets, active=active
+            )
+            attachments.attach(session, report=report, message=None, files=one.files, limits=limits)
+    except ServiceError as refusal:
+        return refusal
+    return str(report.public_id)
 
 
 @dataclass(frozen=True)

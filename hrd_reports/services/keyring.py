@@ -115,7 +115,8 @@ def recovery_public_key(recovery: RecoveryKey, *, secrets: ServerSecrets) -> Pub
     return PublicKey(recovery.public_key)
 
 
-def intake_public_key(key: IntakeKey, *, secrets: ServerSecrets) -> PublicKey:
+def check_intake_key(key: IntakeKey, *, secrets: ServerSecrets) -> None:
+    """Refuse an intake key whose public key is not the one this desk bound to its id."""
     _check(
         secrets,
         kind=Bound.INTAKE_KEY,
@@ -123,6 +124,10 @@ def intake_public_key(key: IntakeKey, *, secrets: ServerSecrets) -> PublicKey:
         material=key.public_key,
         binding=key.key_binding,
     )
+
+
+def intake_public_key(key: IntakeKey, *, secrets: ServerSecrets) -> PublicKey:
+    check_intake_key(key, secrets=secrets)
     return PublicKey(key.public_key)
 
 

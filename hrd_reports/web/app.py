@@ -20,6 +20,7 @@ from hrd_reports.crypto.attachments import MAX_CHUNK_BYTES
 from hrd_reports.notifier import build_notifier, send_forever
 from hrd_reports.resources import resource_dir
 from hrd_reports.services import clock
+from hrd_reports.services.group_commit import SubmissionCommitter
 from hrd_reports.settings import Settings
 from hrd_reports.web import (
     dashboard_admin,
@@ -54,6 +55,7 @@ from hrd_reports.web.auth import (
 )
 from hrd_reports.web.deps import ReadSession
 from hrd_reports.web.headers import SecurityHeadersMiddleware
+from hrd_reports.web.intake_path import IntakePath
 from hrd_reports.web.middleware import (
     MAX_REQUEST_BYTES,
     AccessLog,
@@ -106,6 +108,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         yield
         if backups is not None:
             await asyncio.to_thread(backups.stop)
+        # Submissions already received are stored and answered before the database closes.
+        await asyncio.to_thread(served.state.submission_committer.stop)
         for task in background:
             task.cancel()
         for task in background:
@@ -132,8 +136,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.argon2_slots = Argon2Slots(settings.argon2_concurrency)
     app.state.ended_sessions = EndedSessions()
     app.state.intake_guard = intake_guard.IntakeGuard(runtime, settings)
+    app.state.submission_committer = SubmissionCommitter(runtime)
     # The last added is the outermost, and ``outermost`` (below) comes before all of them: the
     # log sees every request but the dashboard's without a session (see SessionGate).
+    # A report's challenge and submission, inside every bound and guard below, before routing.
+    app.add_middleware(
+        IntakePath,
+        runtime=runtime,
+        guard=app.state.intake_guard,
+        committer=app.state.submission_committer,
+    )
     app.add_middleware(
         BodySizeLimit,
         page=functools.partial(refusals.too_large_page, app.state.pages),

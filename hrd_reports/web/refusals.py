@@ -4,6 +4,7 @@ and the signed-in name) and on the reporter side (with the quick exit), JSON on 
 A page never shows an exception's text: it may hold a report's words or a path on disk.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +29,7 @@ from hrd_reports.services.errors import (
     ServiceError,
     TooLarge,
 )
-from hrd_reports.web import intake_guard, reporter_api
+from hrd_reports.web import intake_guard
 from hrd_reports.web.auth import (
     FormTokenInvalid,
     NotAllowed,
@@ -37,6 +38,7 @@ from hrd_reports.web.auth import (
     signed_in_for_page,
 )
 from hrd_reports.web.pages import Notice, Pages
+from hrd_reports.web.reporter_schemas import API_PREFIX
 from hrd_reports.wiring import Runtime
 
 _REFUSAL_STATUS: dict[type[ServiceError], int] = {
@@ -73,10 +75,30 @@ def _status_of(exc: Exception) -> int:
     return next((code for kind, code in _REFUSAL_STATUS.items() if isinstance(exc, kind)), 400)
 
 
+def api_refusal(exc: Exception) -> tuple[int, Any, dict[str, str] | None] | None:
+    """What the JSON API answers for a refusal raised below it (status, ``detail``, headers),
+    as the handlers below do; None for a failure, which is not the client's."""
+    if isinstance(exc, ServiceError):
+        detail: Any = exc.message
+        if exc.code is not None:
+            detail = {"code": exc.code, "message": exc.message}
+        return _status_of(exc), detail, None
+    if isinstance(exc, DatabaseBusy | PoolTimeout):
+        return 503, _STATUS_NOTICES[503], _BUSY_HEADERS
+    if isinstance(exc, IntegrityError):
+        return 409, _STATUS_NOTICES[409], None
+    return None
+
+
+def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Where and what, never the submitted value: it may be a report's words."""
+    return [{"loc": [str(part) for part in error["loc"]], "msg": error["msg"]} for error in errors]
+
+
 def _is_api(request: Request) -> bool:
     """Whether the request is for the JSON API (whose answers are JSON); every other route
     answers with pages, refusals included: never raw JSON in front of a person."""
-    return request.url.path.startswith(f"{reporter_api.PREFIX}/")
+    return request.url.path.startswith(f"{API_PREFIX}/")
 
 
 def _refusal_page(
@@ -185,12 +207,8 @@ def add_refusal_handlers(app: FastAPI) -> None:
         return await refusal(request, by_status(409), 409)
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
-        # Where and what, never the submitted value: it may be a report's words.
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-        detail = [
-            {"loc": [str(part) for part in error["loc"]], "msg": error["msg"]} for error in errors
-        ]
-        return await refusal(request, by_status(422), 422, json_detail=detail)
+        return await refusal(request, by_status(422), 422, json_detail=validation_detail(errors))
 
     async def busy(request: Request, _exc: Exception) -> Response:
         return await refusal(request, by_status(503), 503, headers=_BUSY_HEADERS)
@@ -218,10 +236,8 @@ def add_refusal_handlers(app: FastAPI) -> None:
             raise exc
         if isinstance(exc, Forbidden) and request.url.path.startswith("/dashboard"):
             await audited(request, exc.message)
-        detail: Any = exc.message
-        if exc.code is not None:
-            detail = {"code": exc.code, "message": exc.message}
-        return await refusal(request, Notice.of(exc), _status_of(exc), json_detail=detail)
+        status, detail, _headers = api_refusal(exc) or (400, exc.message, None)
+        return await refusal(request, Notice.of(exc), status, json_detail=detail)
 
     async def crashed(request: Request, _exc: Exception) -> Response:
         # Starlette still raises the exception on to the server, which logs it; the page says

@@ -18,15 +18,13 @@ from sqlalchemy.orm import Session
 
 from hrd_reports import __version__
 from hrd_reports.crypto.errors import MalformedEnvelope
-from hrd_reports.crypto.pow import ALGORITHM
-from hrd_reports.crypto.submission import Submission, decode_b64, encode_b64, parse_wire
+from hrd_reports.crypto.submission import decode_b64, encode_b64
 from hrd_reports.crypto.xwing import fingerprint_of
 from hrd_reports.db import checkpoint_deleted, unit_of_work
 from hrd_reports.services import (
     attachments,
     challenges,
     conversation,
-    intake,
     keyring,
     withdrawal,
 )
@@ -34,18 +32,23 @@ from hrd_reports.services.attachments import FileNamed
 from hrd_reports.services.errors import Invalid, NotFound
 from hrd_reports.web import reporter_uploads
 from hrd_reports.web.deps import ReadSession, RuntimeDep
+from hrd_reports.web.intake_path import issued_challenge, store_report
 from hrd_reports.web.pages import choose_locale, day_text
 from hrd_reports.web.reporter_schemas import (
+    API_PREFIX,
     B64,
     EXACTLY_AS_DOCUMENTED,
     RECEIPT_REFUSALS,
     REFUSALS,
+    FileIn,
     ProofOfWorkIn,
+    ReportCreate,
+    ReportCreated,
 )
-from hrd_reports.web.reporter_uploads import FileIn, files_named
+from hrd_reports.web.reporter_uploads import files_named
 from hrd_reports.wiring import Runtime
 
-PREFIX = "/api/v1"
+PREFIX = API_PREFIX
 router = APIRouter(prefix=PREFIX, tags=["reporter"])
 
 
@@ -62,38 +65,6 @@ class ChallengePublic(BaseModel):
     algorithm: str
 
 
-class EnvelopeIn(BaseModel):
-    """The version 1 envelope, exactly as the reference client and the browser build it."""
-
-    model_config = EXACTLY_AS_DOCUMENTED
-
-    version: int
-    report_id: str = Field(max_length=36)
-    suite: str = Field(max_length=64)
-    intake_key_id: str = Field(max_length=64)
-    sealed_dek: str = Field(max_length=2_000, pattern=B64)
-    body: str = Field(max_length=360_000, pattern=B64)
-    reporter_key: str = Field(max_length=2_000, pattern=B64)
-    message_key: str = Field(max_length=200, pattern=B64)
-    lookup_token: str = Field(max_length=64, pattern=B64)
-
-
-class ReportCreate(BaseModel):
-    model_config = EXACTLY_AS_DOCUMENTED
-
-    proof_of_work: ProofOfWorkIn
-    envelope: EnvelopeIn
-    attachments: list[FileIn] = Field(
-        default_factory=list,
-        max_length=200,
-        description="Evidence files, each a complete upload for this report (see /uploads).",
-    )
-
-
-class ReportCreated(BaseModel):
-    report_id: str
-
-
 @router.get("/intake-key", response_model=IntakeKeyPublic)
 def get_intake_key(session: ReadSession, runtime: RuntimeDep) -> IntakeKeyPublic:
     """The desk's active intake key, to encrypt a report to."""
@@ -107,30 +78,23 @@ def get_intake_key(session: ReadSession, runtime: RuntimeDep) -> IntakeKeyPublic
     )
 
 
+# Both are answered by ``web.intake_path`` before routing, with the same functions; these
+# declarations are what the API's description publishes, and answer a caller that reaches
+# the router all the same.
+
+
 @router.get("/challenge", response_model=ChallengePublic)
 async def get_challenge(request: Request, runtime: RuntimeDep) -> ChallengePublic:
-    # No database and one HMAC: answered on the event loop, without a thread. The difficulty
-    # follows the flood (see intake_guard), read from memory.
     """A proof-of-work challenge; a solution makes one submission, within twenty minutes."""
-    challenge = challenges.issue(
-        secrets=runtime.secrets, difficulty=request.app.state.intake_guard.difficulty
-    )
-    return ChallengePublic(
-        challenge=challenge.token, difficulty=challenge.difficulty, algorithm=ALGORITHM
-    )
+    return ChallengePublic(**issued_challenge(runtime, request.app.state.intake_guard))
 
 
 @router.post("/reports", status_code=201, response_model=ReportCreated, responses=REFUSALS)
-async def post_report(report_in: ReportCreate, runtime: RuntimeDep) -> JSONResponse:
+async def post_report(
+    report_in: ReportCreate, request: Request, runtime: RuntimeDep
+) -> JSONResponse:
     """Store an encrypted report. Nothing is stored when any check refuses it."""
-    try:
-        submission = parse_wire(report_in.envelope.model_dump())
-    except MalformedEnvelope as exc:
-        raise Invalid(str(exc)) from exc
-    # The whole unit of work in one worker thread: submissions queue for the database's
-    # write lock, and a request should hold it no longer than its own statements take.
-    files = files_named(report_in.attachments)
-    report_id = await run_in_threadpool(_store, runtime, report_in.proof_of_work, submission, files)
+    report_id = await store_report(report_in, request.app.state.submission_committer)
     return JSONResponse(ReportCreated(report_id=report_id).model_dump(), status_code=201)
 
 
@@ -142,19 +106,6 @@ def _spend_in(session: Session, runtime: Runtime, proof: ProofOfWorkIn) -> None:
         secrets=runtime.secrets,
         difficulty=runtime.settings.pow_difficulty_bits,
     )
-
-
-def _store(
-    runtime: Runtime, proof: ProofOfWorkIn, submission: Submission, files: list[FileNamed]
-) -> str:
-    with unit_of_work(runtime.sessions) as session:
-        _spend_in(session, runtime, proof)
-        report = intake.submit_report(session, submission=submission, secrets=runtime.secrets)
-        attachments.attach(
-            session, report=report, message=None, files=files, limits=runtime.attachment_limits
-        )
-        session.commit()
-        return str(report.public_id)
 
 
 # ---- the reporter's inbox ------------------------------------------------------------------

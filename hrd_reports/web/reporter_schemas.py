@@ -12,6 +12,10 @@ B64 = r"^[A-Za-z0-9+/]*={0,2}$"
 # which is how a version the envelope parser refuses got past it.
 EXACTLY_AS_DOCUMENTED = ConfigDict(extra="forbid", strict=True)
 
+# Where the reporter's JSON API lives.
+API_PREFIX = "/api/v1"
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
 
 class ProofOfWorkIn(BaseModel):
     model_config = EXACTLY_AS_DOCUMENTED
@@ -34,3 +38,44 @@ RECEIPT_REFUSALS = REFUSALS | {404: {"model": Refusal}}
 
 # An upload that does not exist, expired or was attached: one 404 for all of them.
 UPLOAD_REFUSALS = REFUSALS | {404: {"model": Refusal}}
+
+
+class FileIn(BaseModel):
+    """A file a report or message names: a complete upload and its encrypted record."""
+
+    model_config = EXACTLY_AS_DOCUMENTED
+
+    id: str = Field(pattern=UUID_PATTERN)
+    record: str = Field(max_length=6_000, pattern=B64)
+
+
+class EnvelopeIn(BaseModel):
+    """The version 1 envelope, exactly as the reference client and the browser build it."""
+
+    model_config = EXACTLY_AS_DOCUMENTED
+
+    version: int
+    report_id: str = Field(max_length=36)
+    suite: str = Field(max_length=64)
+    intake_key_id: str = Field(max_length=64)
+    sealed_dek: str = Field(max_length=2_000, pattern=B64)
+    body: str = Field(max_length=360_000, pattern=B64)
+    reporter_key: str = Field(max_length=2_000, pattern=B64)
+    message_key: str = Field(max_length=200, pattern=B64)
+    lookup_token: str = Field(max_length=64, pattern=B64)
+
+
+class ReportCreate(BaseModel):
+    model_config = EXACTLY_AS_DOCUMENTED
+
+    proof_of_work: ProofOfWorkIn
+    envelope: EnvelopeIn
+    attachments: list[FileIn] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Evidence files, each a complete upload for this report (see /uploads).",
+    )
+
+
+class ReportCreated(BaseModel):
+    report_id: str

@@ -24,16 +24,18 @@ from hrd_reports.services.attachments import FileNamed, UploadDeclared, UploadSt
 from hrd_reports.services.errors import Invalid
 from hrd_reports.web.deps import RuntimeDep
 from hrd_reports.web.reporter_schemas import (
-    B64,
+    API_PREFIX,
     EXACTLY_AS_DOCUMENTED,
     UPLOAD_REFUSALS,
+    UUID_PATTERN,
+    FileIn,
     ProofOfWorkIn,
 )
 from hrd_reports.wiring import Runtime
 
-router = APIRouter(prefix="/api/v1", tags=["reporter"])
+router = APIRouter(prefix=API_PREFIX, tags=["reporter"])
 
-_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_UUID = UUID_PATTERN
 # The one path whose body may be larger than a report's (BodySizeLimit): a chunk.
 CHUNK_PATH = r"/api/v1/uploads/[^/]+/chunks/[0-9]+"
 # The largest upload a desk can be set to take (2 GiB), padded, with its chunks' overhead.
@@ -65,15 +67,6 @@ class UploadPublic(BaseModel):
 class ChunkStored(BaseModel):
     index: int
     missing: int = Field(description="How many chunks of the upload are still missing.")
-
-
-class FileIn(BaseModel):
-    """A file a report or message names: a complete upload and its encrypted record."""
-
-    model_config = EXACTLY_AS_DOCUMENTED
-
-    id: str = Field(pattern=_UUID)
-    record: str = Field(max_length=6_000, pattern=B64)
 
 
 def files_named(files: list[FileIn] | None) -> list[FileNamed]:

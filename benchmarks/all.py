@@ -152,7 +152,7 @@ def intake_row(r: intake.IntakeResult) -> Row:
         f"intake over HTTP, {r.reports:,} reports, {r.workers} workers",
         r.backend,
         f"{r.http_rate:,.0f} reports/s, {r.failures} failed",
-        f"{r.floor_rate:,.0f} reports/s",
+        f"{r.floor_rate:,.0f} requests/s (floor route)",
         f"{r.ratio:.2f}",
         f">= {intake.TARGET_RATIO:.2f}",
     )

@@ -1,0 +1,249 @@
+"""Group commit of submissions: many reports for one flush to disk, each answered only once
+the transaction that holds it is durable, and a refused one takes no other with it.
+
+The threat behind the first property: a reporter told "received" who then deletes their
+draft; behind the second, one reporter's malformed or replayed submission (or an attacker's)
+costing honest reporters theirs.
+"""
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from hrd_reports.crypto.pow import is_solution, read_challenge, solve
+from hrd_reports.crypto.submission import Submission, new_submission
+from hrd_reports.models import Report, SpentChallenge
+from hrd_reports.services import challenges, group_commit, intake
+from hrd_reports.services.challenges import ProofOfWorkRefused
+from hrd_reports.services.errors import Conflict, Invalid, ServiceError
+from hrd_reports.services.group_commit import SubmissionCommitter
+from tests.helpers import Desk, report_content
+
+# Issued with this many bits, so that a counter can fail to solve one.
+DIFFICULTY = 8
+
+
+def _solved(desk: Desk, submission: Submission) -> intake.Submitted:
+    challenge = challenges.issue(secrets=desk.secrets, difficulty=DIFFICULTY)
+    return intake.Submitted(
+        challenge=challenge.token,
+        counter=solve(challenge.token, challenge.difficulty),
+        submission=submission,
+        files=[],
+    )
+
+
+def _new(desk: Desk, words: str = "a report") -> intake.Submitted:
+    _, submission = new_submission(report_content(words), intake_key=desk.intake_key())
+    return _solved(desk, submission)
+
+
+def _count(desk: Desk, table: Any) -> int:
+    with desk.session() as session:
+        return session.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+async def _store_all(
+    committer: SubmissionCommitter, submitted: Sequence[intake.Submitted]
+) -> list[str | BaseException]:
+    return await asyncio.gather(
+        *(committer.store(one) for one in submitted), return_exceptions=True
+    )
+
+
+class HeldFirstBatch:
+    """Wraps ``intake.store_submissions``: records each batch's size, and holds the first one
+    until released, while the rest of the submissions queue up behind it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sizes: list[int] = []
+        self.release = threading.Event()
+        real = intake.store_submissions
+
+        def store(session: Any, submitted: Sequence[intake.Submitted], **kwargs: Any) -> Any:
+            self.sizes.append(len(submitted))
+            if len(self.sizes) == 1:
+                assert self.release.wait(timeout=60), "never released"
+            return real(session, submitted, **kwargs)
+
+        monkeypatch.setattr(intake, "store_submissions", store)
+
+
+def test_submissions_that_wait_together_are_stored_in_one_transaction_and_answered_after_it(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldFirstBatch(monkeypatch)
+    committer = SubmissionCommitter(desk.runtime)
+    submitted = [_new(desk, f"report {n}") for n in range(12)]
+
+    async def scenario() -> list[str | BaseException]:
+        first = asyncio.ensure_future(committer.store(submitted[0]))
+        while not held.sizes:
+            await asyncio.sleep(0.01)
+        rest = [asyncio.ensure_future(committer.store(one)) for one in submitted[1:]]
+        # Everyone is queued behind the held transaction, and nobody has been answered.
+        await asyncio.sleep(0.2)
+        assert not any(task.done() for task in [first, *rest])
+        held.release.set()
+        return list(await asyncio.gather(first, *rest))
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        held.release.set()
+        committer.stop()
+
+    assert held.sizes == [1, 11]
+    assert answers == [str(one.submission.report_id) for one in submitted]
+    assert _count(desk, Report) == 12
+    assert _count(desk, SpentChallenge) == 12
+
+
+def test_a_refused_submission_changes_nothing_and_takes_no_other_with_it(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldFirstBatch(monkeypatch)
+    committer = SubmissionCommitter(desk.runtime)
+    good = [_new(desk, f"honest report {n}") for n in range(4)]
+    # good[0]'s solved challenge, sent again with another report.
+    replayed_proof = dataclasses.replace(
+        _new(desk, "copied proof"), challenge=good[0].challenge, counter=good[0].counter
+    )
+    unsolved = _new(desk, "no work done")
+    challenge = read_challenge(desk.secrets.pow, unsolved.challenge)
+    wrong = next(n for n in range(1000) if not is_solution(challenge, n))
+    unsolved = dataclasses.replace(unsolved, counter=wrong)
+    # good[3]'s report id with another receipt: someone who saw the id, not its reporter.
+    other_receipt = _new(desk, "a stolen id")
+    other_receipt = dataclasses.replace(
+        other_receipt,
+        submission=dataclasses.replace(
+            other_receipt.submission, report_id=good[3].submission.report_id
+        ),
+    )
+    misshapen = _new(desk, "cut short")
+    misshapen = dataclasses.replace(
+        misshapen, submission=dataclasses.replace(misshapen.submission, sealed_dek=b"\0" * 7)
+    )
+
+    async def scenario() -> list[str | BaseException]:
+        blocker = asyncio.ensure_future(committer.store(_new(desk, "first")))
+        while not held.sizes:
+            await asyncio.sleep(0.01)
+        batch = [good[0], replayed_proof, good[1], unsolved, good[2], good[3], other_receipt]
+        batch.append(misshapen)
+        pending = asyncio.ensure_future(_store_all(committer, batch))
+        await asyncio.sleep(0.2)
+        held.release.set()
+        await blocker
+        return await pending
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        held.release.set()
+        committer.stop()
+
+    assert held.sizes == [1, 8]
+    stored = [str(one.submission.report_id) for one in good]
+    assert [answers[0], answers[2], answers[4], answers[5]] == stored
+    refusals = [answers[1], answers[3], answers[6], answers[7]]
+    assert isinstance(refusals[0], ProofOfWorkRefused)
+    assert "already used" in str(refusals[0])
+    assert isinstance(refusals[1], ProofOfWorkRefused)
+    assert "not solved" in str(refusals[1])
+    assert isinstance(refusals[2], Conflict)
+    assert isinstance(refusals[3], Invalid)
+    assert not isinstance(refusals[3], ProofOfWorkRefused)
+    # The first submission and the four honest ones; a refused one spent no proof of work.
+    assert _count(desk, Report) == 5
+    assert _count(desk, SpentChallenge) == 5
+
+
+def test_the_same_report_sent_twice_in_one_batch_is_stored_once_and_both_are_answered(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldFirstBatch(monkeypatch)
+    committer = SubmissionCommitter(desk.runtime)
+    first = _new(desk, "sent twice: the first answer was lost on the way")
+    again = _solved(desk, first.submission)
+
+    async def scenario() -> list[str | BaseException]:
+        blocker = asyncio.ensure_future(committer.store(_new(desk, "first")))
+        while not held.sizes:
+            await asyncio.sleep(0.01)
+        pending = asyncio.ensure_future(_store_all(committer, [first, again]))
+        await asyncio.sleep(0.2)
+        held.release.set()
+        await blocker
+        return await pending
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        held.release.set()
+        committer.stop()
+
+    assert held.sizes == [1, 2]
+    assert answers == [str(first.submission.report_id)] * 2
+    assert _count(desk, Report) == 2
+
+
+def test_a_batch_that_fails_unforeseen_is_stored_one_by_one(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = HeldFirstBatch(monkeypatch)
+    real_insert = intake._insert_together
+    failures = []
+
+    def insert_broken_for_many(session: Any, plain: Sequence[Any], **kwargs: Any) -> None:
+        if len(plain) > 1:
+            failures.append(len(plain))
+            raise RuntimeError("an unforeseen failure")
+        real_insert(session, plain, **kwargs)
+
+    monkeypatch.setattr(intake, "_insert_together", insert_broken_for_many)
+    monkeypatch.setattr(group_commit.logger, "exception", lambda *_args, **_kw: None)
+    committer = SubmissionCommitter(desk.runtime)
+    submitted = [_new(desk, f"report {n}") for n in range(4)]
+
+    async def scenario() -> list[str | BaseException]:
+        blocker = asyncio.ensure_future(committer.store(submitted[0]))
+        while not held.sizes:
+            await asyncio.sleep(0.01)
+        pending = asyncio.ensure_future(_store_all(committer, submitted[1:]))
+        await asyncio.sleep(0.2)
+        held.release.set()
+        return [await blocker, *await pending]
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        held.release.set()
+        committer.stop()
+
+    # The batch of three failed as a whole, and each of its submissions was stored alone.
+    assert failures == [3]
+    assert held.sizes == [1, 3, 1, 1, 1]
+    assert answers == [str(one.submission.report_id) for one in submitted]
+    assert _count(desk, Report) == 4
+
+
+def test_a_stopped_committer_stores_what_is_queued_and_refuses_more(desk: Desk) -> None:
+    committer = SubmissionCommitter(desk.runtime)
+    submitted = [_new(desk, f"report {n}") for n in range(3)]
+
+    async def scenario() -> list[str | BaseException]:
+        return await _store_all(committer, submitted)
+
+    answers = asyncio.run(scenario())
+    committer.stop()
+    assert answers == [str(one.submission.report_id) for one in submitted]
+    with pytest.raises(RuntimeError, match="stopping"):
+        asyncio.run(committer.store(_new(desk)))
+    assert not any(isinstance(answer, ServiceError) for answer in answers)

@@ -154,8 +154,9 @@ def store_submissions(
             with session.begin_nested():
                 _insert_together(session, [new for _, new in plain], active=active)
     except IntegrityError:
-        # Another server process stored one of them since they were checked: each is then
-        # stored alone below, where the one that clashes is told why.
+        # One of them was stored before (sent again by its reporter's browser, or by another
+        # server process a moment ago): each is then stored alone below, where the one that
+        # clashes is answered as ``submit_report`` answers it.
         plain = []
     for index, new in plain:
         outcomes[index] = str(new.submission.report_id)
@@ -202,25 +203,22 @@ def _plain_new_reports(
         )
     if not candidates:
         return []
-    report_ids = [new.submission.report_id for _, new in candidates]
-    token_hashes = [new.lookup_hash for _, new in candidates]
+    # A spent proof of work sent again costs its sender nothing: it is looked for here, so a
+    # flood of replays cannot push every batch onto the slower path. A report id or receipt
+    # already stored (a reporter's browser sending again) is left to the unique constraints,
+    # which send the batch one by one: that costs the sender a new proof of work each time.
     nonces = [new.spent["nonce_hash"] for _, new in candidates]
-    # Whatever a stored report or a spent challenge already holds sends that one alone. Read
-    # and written below the ORM: no objects are needed, and the batch is the hot path of a
-    # flood.
-    connection = session.connection()
-    reports, spent = _REPORTS.c, _SPENT.c
-    known: set[object] = set()
-    for report_id, token_hash in connection.execute(
-        select(reports.public_id, reports.lookup_hash).where(
-            reports.public_id.in_(report_ids) | reports.lookup_hash.in_(token_hashes)
-        )
-    ):
-        known |= {report_id, token_hash}
-    known |= set(
-        connection.execute(select(spent.nonce_hash).where(spent.nonce_hash.in_(nonces))).scalars()
+    spent = _SPENT.c
+    known: set[object] = set(
+        session.connection()
+        .execute(select(spent.nonce_hash).where(spent.nonce_hash.in_(nonces)))
+        .scalars()
     )
-    seen: collections.Counter[object] = collections.Counter([*report_ids, *token_hashes, *nonces])
+    seen = collections.Counter(
+        value
+        for _, new in candidates
+        for value in (new.submission.report_id, new.lookup_hash, new.spent["nonce_hash"])
+    )
     return [
         (index, new)
         for index, new in candidates

@@ -10,7 +10,6 @@ exactly as their documented routes in ``web.reporter_api`` describe (those decla
 what the API's description publishes), refusals included.
 """
 
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +23,7 @@ from hrd_reports.services.errors import Invalid
 from hrd_reports.services.group_commit import SubmissionCommitter
 from hrd_reports.web import refusals
 from hrd_reports.web.intake_guard import IntakeGuard
+from hrd_reports.web.middleware import send_json_answer
 from hrd_reports.web.reporter_schemas import API_PREFIX, ReportCreate
 from hrd_reports.web.reporter_uploads import files_named
 from hrd_reports.wiring import Runtime
@@ -139,19 +139,5 @@ async def _body(receive: Receive) -> bytes:
 async def _answer(
     send: Send, status: int, answer: dict[str, Any], headers: dict[str, str] | None = None
 ) -> None:
-    body = json.dumps(answer, separators=(",", ":")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(
-                    (name.lower().encode(), value.encode())
-                    for name, value in (headers or {}).items()
-                ),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    encoded = [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send_json_answer(send, status, answer, encoded)

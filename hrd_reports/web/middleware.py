@@ -9,6 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -148,7 +149,14 @@ async def send_json(
     send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     """An answer ``{"detail": ...}`` sent from below the application (no framework there)."""
-    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+    await send_json_answer(send, status, {"detail": detail}, headers)
+
+
+async def send_json_answer(
+    send: Send, status: int, answer: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """``answer`` as a JSON body, sent from below the application."""
+    body = json.dumps(answer, separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",

@@ -74,31 +74,43 @@ class HeldFirstBatch:
         monkeypatch.setattr(intake, "store_submissions", store)
 
 
-def test_submissions_that_wait_together_are_stored_in_one_transaction_and_answered_after_it(
-    desk: Desk, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def behind_a_held_batch(
+    monkeypatch: pytest.MonkeyPatch,
+    desk: Desk,
+    first: intake.Submitted,
+    batch: Sequence[intake.Submitted],
+) -> tuple[list[int], list[str | BaseException]]:
+    """Store ``first``, hold its transaction, queue ``batch`` behind it, then let both go:
+    the sizes of the batches stored, and the answers (``first``'s, then ``batch``'s)."""
     held = HeldFirstBatch(monkeypatch)
     committer = SubmissionCommitter(desk.runtime)
-    submitted = [_new(desk, f"report {n}") for n in range(12)]
 
     async def scenario() -> list[str | BaseException]:
-        first = asyncio.ensure_future(committer.store(submitted[0]))
+        ahead = asyncio.ensure_future(committer.store(first))
         while not held.sizes:
             await asyncio.sleep(0.01)
-        rest = [asyncio.ensure_future(committer.store(one)) for one in submitted[1:]]
-        # Everyone is queued behind the held transaction, and nobody has been answered.
+        queued = [asyncio.ensure_future(committer.store(one)) for one in batch]
         await asyncio.sleep(0.2)
-        assert not any(task.done() for task in [first, *rest])
+        # Everyone is waiting for the held transaction: nobody has been answered yet.
+        assert not any(task.done() for task in [ahead, *queued])
         held.release.set()
-        return list(await asyncio.gather(first, *rest))
+        return list(await asyncio.gather(ahead, *queued, return_exceptions=True))
 
     try:
-        answers = asyncio.run(scenario())
+        return held.sizes, asyncio.run(scenario())
     finally:
         held.release.set()
         committer.stop()
 
-    assert held.sizes == [1, 11]
+
+def test_submissions_that_wait_together_are_stored_in_one_transaction_and_answered_after_it(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submitted = [_new(desk, f"report {n}") for n in range(12)]
+
+    sizes, answers = behind_a_held_batch(monkeypatch, desk, submitted[0], submitted[1:])
+
+    assert sizes == [1, 11]
     assert answers == [str(one.submission.report_id) for one in submitted]
     assert _count(desk, Report) == 12
     assert _count(desk, SpentChallenge) == 12
@@ -107,8 +119,6 @@ def test_submissions_that_wait_together_are_stored_in_one_transaction_and_answer
 def test_a_refused_submission_changes_nothing_and_takes_no_other_with_it(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = HeldFirstBatch(monkeypatch)
-    committer = SubmissionCommitter(desk.runtime)
     good = [_new(desk, f"honest report {n}") for n in range(4)]
     # good[0]'s solved challenge, sent again with another report.
     replayed_proof = dataclasses.replace(
@@ -131,25 +141,12 @@ def test_a_refused_submission_changes_nothing_and_takes_no_other_with_it(
         misshapen, submission=dataclasses.replace(misshapen.submission, sealed_dek=b"\0" * 7)
     )
 
-    async def scenario() -> list[str | BaseException]:
-        blocker = asyncio.ensure_future(committer.store(_new(desk, "first")))
-        while not held.sizes:
-            await asyncio.sleep(0.01)
-        batch = [good[0], replayed_proof, good[1], unsolved, good[2], good[3], other_receipt]
-        batch.append(misshapen)
-        pending = asyncio.ensure_future(_store_all(committer, batch))
-        await asyncio.sleep(0.2)
-        held.release.set()
-        await blocker
-        return await pending
+    batch = [good[0], replayed_proof, good[1], unsolved, good[2], good[3], other_receipt]
+    batch.append(misshapen)
 
-    try:
-        answers = asyncio.run(scenario())
-    finally:
-        held.release.set()
-        committer.stop()
+    sizes, [_, *answers] = behind_a_held_batch(monkeypatch, desk, _new(desk, "first"), batch)
 
-    assert held.sizes == [1, 8]
+    assert sizes == [1, 8]
     stored = [str(one.submission.report_id) for one in good]
     assert [answers[0], answers[2], answers[4], answers[5]] == stored
     refusals = [answers[1], answers[3], answers[6], answers[7]]
@@ -168,28 +165,14 @@ def test_a_refused_submission_changes_nothing_and_takes_no_other_with_it(
 def test_the_same_report_sent_twice_in_one_batch_is_stored_once_and_both_are_answered(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = HeldFirstBatch(monkeypatch)
-    committer = SubmissionCommitter(desk.runtime)
     first = _new(desk, "sent twice: the first answer was lost on the way")
     again = _solved(desk, first.submission)
 
-    async def scenario() -> list[str | BaseException]:
-        blocker = asyncio.ensure_future(committer.store(_new(desk, "first")))
-        while not held.sizes:
-            await asyncio.sleep(0.01)
-        pending = asyncio.ensure_future(_store_all(committer, [first, again]))
-        await asyncio.sleep(0.2)
-        held.release.set()
-        await blocker
-        return await pending
+    sizes, [_, *answers] = behind_a_held_batch(
+        monkeypatch, desk, _new(desk, "first"), [first, again]
+    )
 
-    try:
-        answers = asyncio.run(scenario())
-    finally:
-        held.release.set()
-        committer.stop()
-
-    assert held.sizes == [1, 2]
+    assert sizes == [1, 2]
     assert answers == [str(first.submission.report_id)] * 2
     assert _count(desk, Report) == 2
 
@@ -197,7 +180,6 @@ def test_the_same_report_sent_twice_in_one_batch_is_stored_once_and_both_are_ans
 def test_a_batch_that_fails_unforeseen_is_stored_one_by_one(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = HeldFirstBatch(monkeypatch)
     real_insert = intake._insert_together
     failures = []
 
@@ -209,27 +191,13 @@ def test_a_batch_that_fails_unforeseen_is_stored_one_by_one(
 
     monkeypatch.setattr(intake, "_insert_together", insert_broken_for_many)
     monkeypatch.setattr(group_commit.logger, "exception", lambda *_args, **_kw: None)
-    committer = SubmissionCommitter(desk.runtime)
     submitted = [_new(desk, f"report {n}") for n in range(4)]
 
-    async def scenario() -> list[str | BaseException]:
-        blocker = asyncio.ensure_future(committer.store(submitted[0]))
-        while not held.sizes:
-            await asyncio.sleep(0.01)
-        pending = asyncio.ensure_future(_store_all(committer, submitted[1:]))
-        await asyncio.sleep(0.2)
-        held.release.set()
-        return [await blocker, *await pending]
-
-    try:
-        answers = asyncio.run(scenario())
-    finally:
-        held.release.set()
-        committer.stop()
+    sizes, answers = behind_a_held_batch(monkeypatch, desk, submitted[0], submitted[1:])
 
     # The batch of three failed as a whole, and each of its submissions was stored alone.
     assert failures == [3]
-    assert held.sizes == [1, 3, 1, 1, 1]
+    assert sizes == [1, 3, 1, 1, 1]
     assert answers == [str(one.submission.report_id) for one in submitted]
     assert _count(desk, Report) == 4
 

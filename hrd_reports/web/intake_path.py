@@ -92,7 +92,7 @@ class IntakePath:
     ) -> tuple[int, dict[str, Any], dict[str, str] | None]:
         body = await _body(receive)
         if not _is_json(scope):
-            # As the framework answers a body that is not JSON: not an object to read.
+            # As the framework answers a body not sent as JSON: not an object to read.
             return (
                 422,
                 {"detail": [{"loc": ["body"], "msg": "Input should be a JSON object"}]},
@@ -119,8 +119,8 @@ def _is_json(scope: Scope) -> bool:
         if name == b"content-type":
             media_type = value.split(b";", 1)[0].strip().lower()
             return media_type in _JSON_TYPES or media_type.endswith(b"+json")
-    # No type at all: read as JSON, as the framework does.
-    return True
+    # No type at all: not read as JSON, as the framework does not.
+    return False
 
 
 async def _body(receive: Receive) -> bytes:

@@ -324,3 +324,41 @@ def test_database_too_busy_is_a_503_to_try_again_and_stores_nothing(
     assert response.headers["retry-after"] == "5"
     assert "busy" in response.json()["detail"]
     assert _stored(desk) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"", "application/json"),
+        (b'{"proof_of_work": {"challenge": "\xff", "counter": 1}}', "application/json"),
+        (b'{"proof_of_work": {"challenge": "\\ud800", "counter": 1}}', "application/json"),
+        (b"[" * 5000 + b"]" * 5000, "application/json"),
+        (b"{}", "text/plain"),
+        (b"{}", None),
+    ],
+    ids=[
+        "not JSON",
+        "not an object",
+        "empty",
+        "not UTF-8",
+        "lone surrogate",
+        "nested too deep",
+        "sent as text",
+        "no type",
+    ],
+)
+def test_a_body_that_is_not_a_submission_is_a_422_and_stores_nothing(
+    client: TestClient, desk: Desk, body: bytes, content_type: str | None
+) -> None:
+    # Answered below the router (web.intake_path): the refusal must still be the API's own.
+    before = _stored(desk)
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/api/v1/reports", content=body, headers=headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    assert all(error["loc"][0] == "body" for error in response.json()["detail"])
+    # The security headers of every answer.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert _stored(desk) == before

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Boolean, Select, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from hrd_reports import received
@@ -208,35 +208,36 @@ def _decoded(plaintext: bytes) -> Any:
 
 
 def _search(
-    query: Select[Report],
+    queries: list[Select[Report]],
     filters: ReportFilter,
     opener: Opener,
     *,
     skip: int,
     wanted: int | None,
 ) -> dict[int, reading.Decrypted]:
-    """The reports of ``query`` that meet the content filters, after the first ``skip`` of
-    them, until ``wanted`` are found: row id, and the report as decrypted.
+    """The reports of ``queries`` (read in turn) that meet the content filters, after the
+    first ``skip`` of them, until ``wanted`` are found: row id, and the report as decrypted.
 
     A search decrypts every report until it has enough (``Opener.scan``) and matches the
     decrypted document as it is; only the reports shown are then checked against the form and
     rendered.
     """
     found: dict[int, reading.Decrypted] = {}
-    with contextlib.closing(opener.scan(query, Report.id, Report.tags)) as scanned:
-        for report_id, (row_id, tags), decrypted in scanned:
-            if decrypted.plaintext is None:
-                continue
-            document = _decoded(decrypted.plaintext)
-            words = reading.decrypt_tags(report_id, tags, decrypted.dek)
-            if not _matches(document, words, filters):
-                continue
-            if skip:
-                skip -= 1
-                continue
-            found[row_id] = decrypted
-            if wanted is not None and len(found) == wanted:
-                break
+    for query in queries:
+        with contextlib.closing(opener.scan(query, Report.id, Report.tags)) as scanned:
+            for report_id, (row_id, tags), decrypted in scanned:
+                if decrypted.plaintext is None:
+                    continue
+                document = _decoded(decrypted.plaintext)
+                words = reading.decrypt_tags(report_id, tags, decrypted.dek)
+                if not _matches(document, words, filters):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                found[row_id] = decrypted
+                if wanted is not None and len(found) == wanted:
+                    return found
     return found
 
 
@@ -264,15 +265,36 @@ def _sealed(
     return seal_cursor(cursor, key=cursor_key(secrets.session), reader=str(reader.user.id))
 
 
-def _seek(query: Select[Report], position: ListCursor) -> Select[Report]:
-    """The reports after (or, going back, before) ``position`` in the list's order, read from
-    the list's index onwards from there: the database walks no report of the pages before."""
-    key = tuple_(*REPORT_LIST_KEY)
-    place = (position.urgent_or_unknown, position.received_on, position.row_id)
-    if position.direction is Direction.AFTER:
-        return query.where(key < place)
-    # Going back: the same index read the other way, nearest first; turned round once read.
-    return query.where(key > place).order_by(None).order_by(*REPORT_LIST_KEY)
+def seek(query: Select[Report], position: ListCursor, *, dialect: str) -> list[Select[Report]]:
+    """The reports after (or, going back, before) ``position`` in the list's order, as queries
+    to read one after the other, each read from the list's index onwards from that place: the
+    database walks no report of the pages before. Going back, nearest first (turned round
+    once read).
+
+    PostgreSQL reads a row comparison on the whole key from the index. SQLite reads one only
+    below an equal urgency: so there, the rest of the place's urgency, then the other's.
+    """
+    urgency, day, row_id = REPORT_LIST_KEY
+    forwards = position.direction is Direction.AFTER
+    if dialect == "postgresql":
+        key = tuple_(*REPORT_LIST_KEY)
+        place = (position.urgent_or_unknown, position.received_on, position.row_id)
+        if forwards:
+            return [query.where(key < place)]
+        return [query.where(key > place).order_by(None).order_by(*REPORT_LIST_KEY)]
+    order = (day.desc(), row_id.desc()) if forwards else (day, row_id)
+    within = tuple_(day, row_id)
+    near = (position.received_on, position.row_id)
+    same = query.where(
+        urgency == literal(position.urgent_or_unknown, Boolean),
+        within < near if forwards else within > near,
+    )
+    segments = [same.order_by(None).order_by(*order)]
+    # After the urgent come the rest; before the rest come the urgent.
+    if position.urgent_or_unknown == forwards:
+        other = query.where(urgency == literal(not position.urgent_or_unknown, Boolean))
+        segments.append(other.order_by(None).order_by(*order))
+    return segments
 
 
 def list_page(
@@ -301,21 +323,26 @@ def list_page(
         pass
     query = _workflow_filtered(reading.visible(reader), filters)
     skip = (page - 1) * page_size if page_size is not None and position is None else 0
+    queries = [query]
     if position is not None and page_size is not None:
-        query = _seek(query, position)
+        queries = seek(query, position, dialect=session.get_bind().dialect.name)
     backwards = position is not None and position.direction is Direction.BEFORE
     # One more than a page: whether a next page exists.
     wanted = page_size + 1 if page_size is not None else None
-    page_reports: list[tuple[Report, reading.Decrypted | None]]
+    page_reports: list[tuple[Report, reading.Decrypted | None]] = []
     if filters.reads_content:
         # A search goes on from the cursor too: it never decrypts the pages before again.
-        found = _search(query, filters, opener, skip=skip, wanted=wanted)
+        found = _search(queries, filters, opener, skip=skip, wanted=wanted)
         loaded = session.execute(select(Report).where(Report.id.in_(found))).scalars()
         by_id = {report.id: report for report in loaded}
         page_reports = [(by_id[row_id], decrypted) for row_id, decrypted in found.items()]
     else:
-        rows = session.execute(query.limit(wanted).offset(skip)).scalars()
-        page_reports = [(report, None) for report in rows]
+        for segment in queries:
+            left = None if wanted is None else wanted - len(page_reports)
+            if left == 0:
+                break
+            rows = session.execute(segment.limit(left).offset(skip)).scalars()
+            page_reports += [(report, None) for report in rows]
     more = page_size is not None and len(page_reports) > page_size
     shown = page_reports[:page_size]
     if backwards:

@@ -6,7 +6,7 @@ from uuid import UUID
 import pytest
 
 from hrd_reports.models import ReportStatus
-from hrd_reports.services import listing
+from hrd_reports.services import classification
 from hrd_reports.services.errors import Invalid
 from hrd_reports.services.listing import ReportFilter
 from tests.helpers import Desk, Person
@@ -59,10 +59,11 @@ def test_list_page_pages_cover_every_report_once(desk: Desk, staff: dict[str, Pe
     assert [p.has_next for p in pages] == [True, True, False]
 
 
-def test_list_page_urgent_report_comes_first_among_more_new_reports_than_a_scan_batch(
-    desk: Desk, staff: dict[str, Person]
+def test_list_page_urgent_report_comes_first_among_more_new_reports_than_a_chunk(
+    desk: Desk, staff: dict[str, Person], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plain = 3 * listing.SEARCH_BATCH // 5
+    monkeypatch.setattr(classification, "CLASSIFY_CHUNK", 3)
+    plain = 7
     desk.submit(content("in danger now", in_danger_now="yes"))
     for i in range(plain):
         desk.submit(content(f"plain {i}"))

@@ -305,28 +305,27 @@ def list_page(
     page: int = 1,
     secrets: ServerSecrets,
     page_size: int | None = PAGE_SIZE,
-    cursor: ListCursor | None = None,
+    place: ListCursor | None = None,
 ) -> ListPage:
     """One page of the reports ``reader`` may read, urgent first, then newest; audited.
 
-    ``cursor``: the page after or before the place a previous page's link carries
+    ``place``: the page after or before the place a previous page's link carries
     (``ListPage.next_cursor`` or ``previous_cursor``, as ``read_cursor`` reads it).
     ``page``: the page by its number (older links), counted from the first.
     ``page_size=None``: every report on one page (the command line's ``reports list``).
     """
     if page < 1:
         raise Invalid(N_("pages are numbered from 1"))
-    position = cursor
     opener = Opener(session, reading.reader_keys(session, reader))
     # Reports that arrived since the caller classified (the web does so in chunks first).
     for _ in classification.classify_new(session, reader=reader, secrets=secrets):
         pass
     query = _workflow_filtered(reading.visible(reader), filters)
-    skip = (page - 1) * page_size if page_size is not None and position is None else 0
+    skip = (page - 1) * page_size if page_size is not None and place is None else 0
     queries = [query]
-    if position is not None and page_size is not None:
-        queries = seek(query, position, dialect=session.get_bind().dialect.name)
-    backwards = position is not None and position.direction is Direction.BEFORE
+    if place is not None and page_size is not None:
+        queries = seek(query, place, dialect=session.get_bind().dialect.name)
+    backwards = place is not None and place.direction is Direction.BEFORE
     # One more than a page: whether a next page exists.
     wanted = page_size + 1 if page_size is not None else None
     page_reports: list[tuple[Report, reading.Decrypted | None]] = []
@@ -348,7 +347,7 @@ def list_page(
     if backwards:
         shown.reverse()
     has_next = True if backwards else more
-    has_previous = more if backwards else position is not None or page > 1
+    has_previous = more if backwards else place is not None or page > 1
     next_cursor = previous_cursor = None
     if page_size is not None and shown:
         if has_next:

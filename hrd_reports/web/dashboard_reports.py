@@ -160,7 +160,7 @@ def report_list(
         reader=me.unlocked,
         filters=filters,
         page=page,
-        cursor=position,
+        place=position,
         page_size=listing.PAGE_SIZE,
         secrets=runtime.secrets,
     )

@@ -6,7 +6,6 @@ each committed and audited on its own."""
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
@@ -25,19 +24,11 @@ from hrd_reports.crypto.list_cursor import (
 )
 from hrd_reports.models import AuditEvent, Report, Role, User
 from hrd_reports.services import classification, listing
-from hrd_reports.settings import Settings
-from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
 from tests.dashboard_support import Clock, Staff, StaffBrowser, enrol
 from tests.helpers import Desk, Person, report_content
 
 PAGE = 3
-
-
-@pytest.fixture
-def client(settings: Settings, runtime: Runtime, desk: Desk) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, runtime=runtime)) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -82,6 +82,10 @@ def open_cursor(token: str, *, key: bytes, reader: str) -> ListCursor:
     ):
         raise CursorInvalid("not a cursor")
     sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    # One spelling per cursor: the last character's spare bits would otherwise let a changed
+    # link open as the same cursor.
+    if base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=") != token:
+        raise CursorInvalid("not a cursor")
     try:
         packed = aes_gcm_decrypt(key, sealed, aad=bind(Purpose.LIST_CURSOR, reader))
     except DecryptionFailed as exc:

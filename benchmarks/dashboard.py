@@ -22,6 +22,7 @@ import os
 import re
 import statistics
 import sys
+import threading
 import time
 import urllib.parse
 from collections import Counter
@@ -51,16 +52,23 @@ from dashboard_desk import (
     store_reports,
     vet,
 )
+from sqlalchemy import select
 
 from hrd_reports import db
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
-from hrd_reports.crypto.xwing import PrivateKey, Sealed
-from hrd_reports.models import Report, Role
+from hrd_reports.crypto.list_cursor import Direction, ListCursor, cursor_key, seal_cursor
+from hrd_reports.crypto.pow import solve
+from hrd_reports.crypto.submission import new_submission
+from hrd_reports.crypto.xwing import PrivateKey, PublicKey, Sealed
+from hrd_reports.models import REPORT_LIST_KEY, REPORT_LIST_ORDER, Report, Role, User
 from hrd_reports.services import credentials, keyring, listing
 from hrd_reports.wiring import Runtime
 
 COORDINATOR = "bench-coordinator"
 TARGET_SEARCH_RATIO = 1.3
+TARGET_DEEP_PAGE_RATIO = 2.0
+DEEP_PAGE = 1_000
+INTAKE_CONTENT = b'{"v":1,"incident_types":["death_threat"],"narrative":"Sent meanwhile."}'
 LISTED = re.compile(r"data-report-id=")
 
 
@@ -72,6 +80,17 @@ class ListResult:
     first_s: float
     latencies: dict[str, list[float]]
     server_peak_mib: float
+    intake: "IntakeDuring"
+    deep_page: int
+
+
+@dataclass(frozen=True)
+class IntakeDuring:
+    """A reporter's client submitting one report after another during the first listing."""
+
+    answers: int
+    statuses: Counter[int]
+    longest_s: float
 
 
 @dataclass(frozen=True)
@@ -111,14 +130,57 @@ def get(client: httpx.Client, path: str, expected_rows: int | None = None) -> fl
 # ---- list and search -------------------------------------------------------------------------
 
 
-def list_paths(count: int) -> dict[str, str]:
+def deep_page(count: int) -> int:
+    return min(DEEP_PAGE, max(1, -(-count // listing.PAGE_SIZE)))
+
+
+def list_paths(count: int, deep_cursor: str) -> dict[str, str]:
     middle = max(1, count // listing.PAGE_SIZE // 2)
     return {
         "first page": "/dashboard/reports",
-        f"page {middle}": f"/dashboard/reports?page={middle}",
+        f"page {middle} (?page=, offset)": f"/dashboard/reports?page={middle}",
+        f"page {deep_page(count):,} (cursor)": f"/dashboard/reports?cursor={deep_cursor}",
         "status=open": "/dashboard/reports?status=open",
         "incident_type=detention": "/dashboard/reports?incident_type=detention",
     }
+
+
+def cursor_to_page(rt: Runtime, page: int) -> tuple[str, int]:
+    """The cursor the "next page" link of page ``page - 1`` carries, sealed as the list seals
+    it (after the last report of that page, for the coordinator), and how many reports that
+    page lists."""
+    with db.unit_of_work(rt.sessions) as session:
+        user_id = session.execute(select(User.id).where(User.name == COORDINATOR)).scalar_one()
+        before = (page - 1) * listing.PAGE_SIZE
+        total = session.execute(select(sqlalchemy.func.count()).select_from(Report)).scalar_one()
+        urgent, day, row_id = session.execute(
+            select(*REPORT_LIST_KEY).order_by(*REPORT_LIST_ORDER).offset(before - 1).limit(1)
+        ).one()
+    place = ListCursor(Direction.AFTER, bool(urgent), day, row_id)
+    token = seal_cursor(place, key=cursor_key(rt.secrets.session), reader=str(user_id))
+    return token, min(listing.PAGE_SIZE, total - before)
+
+
+def submit_meanwhile(url: str, key: PublicKey, stop: threading.Event) -> IntakeDuring:
+    """Submit reports through the reporter's API, one after another, until ``stop``."""
+    statuses: Counter[int] = Counter()
+    longest = 0.0
+    with httpx.Client(base_url=url, timeout=None) as client:
+        while not stop.is_set():
+            envelope = new_submission(INTAKE_CONTENT, intake_key=key)[1].to_wire()
+            started = time.perf_counter()
+            challenge = client.get("/api/v1/challenge").json()
+            # The flood defence raises the difficulty as this client keeps on: solved as a
+            # reporter's browser would.
+            token, difficulty = challenge["challenge"], challenge["difficulty"]
+            body = {
+                "proof_of_work": {"challenge": token, "counter": solve(token, difficulty)},
+                "envelope": envelope,
+            }
+            status = client.post("/api/v1/reports", json=body).status_code
+            longest = max(longest, time.perf_counter() - started)
+            statuses[status] += 1
+    return IntakeDuring(sum(statuses.values()), statuses, longest)
 
 
 def measure_floor(rt: Runtime, intake_keys: dict[str, PrivateKey]) -> float:
@@ -183,7 +245,12 @@ def run(
     count: int, server_url: str | None, requests: int, search_repeats: int
 ) -> tuple[ListResult, SearchResult | None]:
     backend = backend_of(server_url)
-    with scratch_runtime(server_url, "dashboard", **CHEAP_ARGON2) as (rt, workdir):
+    # No proof-of-work cost for the reports submitted during the first listing: what is
+    # measured is whether intake is answered, not the reporter's phone.
+    with scratch_runtime(server_url, "dashboard", pow_difficulty_bits=0, **CHEAP_ARGON2) as (
+        rt,
+        workdir,
+    ):
         print(f"{backend}: setting up {count:,} reports ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         intake_key = set_up_desk(rt)
@@ -198,24 +265,41 @@ def run(
             form = login_form(client.get("/dashboard/login").text, name=COORDINATOR, secret=secret)
             if client.post("/dashboard/login", data=form).status_code != 303:
                 sys.exit("the coordinator could not sign in; no result")
-            print(f"{backend}: first listing ...", file=sys.stderr, flush=True)
-            first_s = get(client, "/dashboard/reports", listing.PAGE_SIZE)
+            print(f"{backend}: first listing, intake meanwhile ...", file=sys.stderr, flush=True)
+            stop = threading.Event()
+            submitted: list[IntakeDuring] = []
+            reporter = threading.Thread(
+                target=lambda: submitted.append(submit_meanwhile(url, intake_key, stop))
+            )
+            reporter.start()
+            try:
+                first_s = get(client, "/dashboard/reports", listing.PAGE_SIZE)
+            finally:
+                stop.set()
+                reporter.join()
             # The first listing set the urgent flag of every report.
             settle(rt)
-            paths = list_paths(count)
+            deep = deep_page(count)
+            deep_cursor, deep_rows = cursor_to_page(rt, deep)
+            paths = list_paths(count, deep_cursor)
+            rows = dict.fromkeys(paths, listing.PAGE_SIZE)
+            rows[f"page {deep:,} (cursor)"] = deep_rows
             latencies: dict[str, list[float]] = {kind: [] for kind in paths}
             print(f"{backend}: {requests} x {len(paths)} pages ...", file=sys.stderr)
             for path in paths.values():
                 get(client, path)  # warm-up
             for _ in range(requests):
                 for kind, path in paths.items():
-                    latencies[kind].append(get(client, path, listing.PAGE_SIZE))
+                    latencies[kind].append(get(client, path, rows[kind]))
             server_peak = memory_mib(pid, "VmHWM")
             search = None
             if search_repeats:
                 print(f"{backend}: search over {count:,} ...", file=sys.stderr, flush=True)
                 search = measure_search(rt, client, count, search_repeats)
-    return ListResult(backend, count, setup_s, first_s, latencies, server_peak), search
+    result = ListResult(
+        backend, count, setup_s, first_s, latencies, server_peak, submitted[0], deep
+    )
+    return result, search
 
 
 # ---- many people signing in at once ----------------------------------------------------------
@@ -310,6 +394,23 @@ def print_lists(results: list[ListResult]) -> None:
             cuts = statistics.quantiles(seconds, n=100)
             print(f"{lead}{kind:<25}{ms(cuts[49]):>8}{ms(cuts[94]):>8}{peak}")
             lead, peak = " " * len(lead), ""
+    print(f"\npage {DEEP_PAGE:,} (or the last) through the cursor against the first page")
+    for r in results:
+        p95 = {kind: statistics.quantiles(s, n=100)[94] for kind, s in r.latencies.items()}
+        deep = p95[f"page {r.deep_page:,} (cursor)"]
+        print(
+            f"  {r.backend:<11}{r.reports:>9,}  page {r.deep_page:,}: p95 {ms(deep)} ms, "
+            f"first page p95 {ms(p95['first page'])} ms, ratio {deep / p95['first page']:.2f}"
+        )
+    print(f"  target: ratio <= {TARGET_DEEP_PAGE_RATIO:.1f}")
+    print("\nfirst listing (classifies every new report) while a reporter submits through intake")
+    for r in results:
+        i = r.intake
+        statuses = ", ".join(f"{status}: {n}" for status, n in sorted(i.statuses.items()))
+        print(
+            f"  {r.backend:<11}{r.reports:>9,}  first listing {ms(r.first_s)} ms; intake answers "
+            f"during it {i.answers} ({statuses}; 201 is stored), longest {ms(i.longest_s)} ms"
+        )
 
 
 def print_searches(results: list[SearchResult]) -> None:

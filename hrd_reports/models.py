@@ -238,11 +238,14 @@ class Report(Base):
 # The dashboard's list order: urgent (or not yet known) first, then newest. The query and the
 # index use this one expression, so the database reads a page from the index instead of
 # sorting every report for each page.
-REPORT_LIST_ORDER = (
-    Report.urgent.is_not(False).self_group().desc(),
-    Report.received_on.desc(),
-    Report.id.desc(),
+# The key of a report's place in it (urgent or unknown, day, id), each column descending:
+# also what a page's link carries to go on from its last report (``services.listing``).
+REPORT_LIST_KEY = (
+    Report.urgent.is_not(False).self_group(),
+    Report.received_on,
+    Report.id,
 )
+REPORT_LIST_ORDER = tuple(column.desc() for column in REPORT_LIST_KEY)
 Index("ix_reports_list_order", *REPORT_LIST_ORDER)
 # The reports nobody has opened yet, which every listing looks for first: a few among
 # thousands, found without reading every row.

@@ -22,7 +22,14 @@ from hrd_reports.cli.common import (
     runtime,
 )
 from hrd_reports.db import checkpoint_deleted, unit_of_work
-from hrd_reports.services import assignment, casework, evidence, listing, withdrawal
+from hrd_reports.services import (
+    assignment,
+    casework,
+    classification,
+    evidence,
+    listing,
+    withdrawal,
+)
 from hrd_reports.services.errors import ServiceError
 from hrd_reports.services.reading import ReportView
 
@@ -65,6 +72,11 @@ def list_(
             reader,
         ),
     ):
+        # New reports are classified a chunk at a time, each committed, as the dashboard does:
+        # reporters' submissions go on meanwhile (services.classification).
+        session.commit()
+        for _ in classification.classify_new(session, reader=reader, secrets=rt.secrets):
+            session.commit()
         # The dashboard's list, as one page of every report.
         listed = listing.list_page(
             session,

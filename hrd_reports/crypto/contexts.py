@@ -42,6 +42,8 @@ class Purpose(StrEnum):
     CONTACT_ADDRESS = "contact-address"
     # A published snapshot of the desk's statistics (crypto.snapshots).
     STATISTICS_SNAPSHOT = "statistics-snapshot"
+    # Where a page of the dashboard's report list goes on from (crypto.list_cursor).
+    LIST_CURSOR = "list-cursor"
 
 
 SEPARATOR = "/"

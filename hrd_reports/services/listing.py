@@ -14,29 +14,36 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Boolean, Select, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from hrd_reports import received
+from hrd_reports.crypto.list_cursor import (
+    CursorInvalid,
+    Direction,
+    ListCursor,
+    cursor_key,
+    open_cursor,
+    seal_cursor,
+)
 from hrd_reports.crypto.xwing import Sealed
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
 from hrd_reports.models import (
+    REPORT_LIST_KEY,
     REPORT_LIST_ORDER,
     Priority,
     Report,
     ReportStatus,
     User,
 )
-from hrd_reports.services import conversation, reading
+from hrd_reports.services import classification, conversation, reading
 from hrd_reports.services.credentials import UnlockedUser
 from hrd_reports.services.errors import Invalid
 from hrd_reports.services.reading import ReaderKeys, ReportView
 
 PAGE_SIZE = 50
-# Reports opened per database round trip while new reports are classified, and read per
-# fetch while a filter or search scans.
-SCAN_BATCH = 200
+# Reports read per fetch while a filter or search scans.
 SEARCH_BATCH = 500
 
 
@@ -72,6 +79,10 @@ class ListPage:
     page: int
     has_next: bool
     decrypted: int
+    # Where the next and the previous page go on from (``crypto.list_cursor``): None where
+    # there is none, and on a page of every report.
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
     # How many of the reports the reader may read do not follow the form.
     off_form: int = 0
     # Messages from reporters nobody at the desk has read yet, by report id.
@@ -150,9 +161,7 @@ def _open_entry(
 class Opener:
     """Opens the reports of one listing, and records each one it decrypted for the audit.
 
-    Nothing decrypted is kept beyond what the page shows: a first listing may classify
-    thousands of new reports, and a search reads every report (a report classified and then
-    shown is decrypted twice, and audited once).
+    Nothing decrypted is kept beyond what the page shows: a search reads every report.
     """
 
     def __init__(self, session: Session, keys: ReaderKeys) -> None:
@@ -165,12 +174,6 @@ class Opener:
         entry = _open_entry(self._session, report, self.keys, decrypted)
         self.opened[report.public_id] = entry.view.content is not None
         return entry
-
-    def classify(self, report: Report) -> None:
-        """Learn whether a report nobody has opened yet is urgent."""
-        view, _dek = reading.open_view_with_key(self._session, report, self.keys)
-        self.opened[report.public_id] = view.content is not None
-        reading.learn(report, view)
 
     def decrypt(self, report_id: UUID, sealed: Sealed, body: bytes) -> reading.Decrypted:
         decrypted = reading.decrypt(self.keys, report_id=report_id, sealed=sealed, body=body)
@@ -197,27 +200,6 @@ class Opener:
                 yield report_id, values, self.decrypt(report_id, sealed, body)
 
 
-def _classify_new(session: Session, reader: UnlockedUser, opener: Opener) -> None:
-    """Open the reports nobody has opened yet, so urgent ones reach the top of the list.
-
-    The ids are read first: classifying a report takes it out of ``urgent IS NULL``, so paging
-    through that query by offset would skip reading.
-    """
-    ids = list(
-        session.execute(
-            reading.visible(reader)
-            .with_only_columns(Report.id)
-            .where(Report.follows_form.is_(None))
-            .order_by(Report.id)
-        ).scalars()
-    )
-    for start in range(0, len(ids), SCAN_BATCH):
-        chunk = ids[start : start + SCAN_BATCH]
-        query = select(Report).where(Report.id.in_(chunk)).order_by(Report.id)
-        for report in session.execute(query).scalars():
-            opener.classify(report)
-
-
 def _decoded(plaintext: bytes) -> Any:
     try:
         return received.parse(plaintext)
@@ -226,36 +208,93 @@ def _decoded(plaintext: bytes) -> Any:
 
 
 def _search(
-    query: Select[Report],
+    queries: list[Select[Report]],
     filters: ReportFilter,
     opener: Opener,
     *,
     skip: int,
     wanted: int | None,
 ) -> dict[int, reading.Decrypted]:
-    """The reports of ``query`` that meet the content filters, after the first ``skip`` of
-    them, until ``wanted`` are found: row id, and the report as decrypted.
+    """The reports of ``queries`` (read in turn) that meet the content filters, after the
+    first ``skip`` of them, until ``wanted`` are found: row id, and the report as decrypted.
 
     A search decrypts every report until it has enough (``Opener.scan``) and matches the
     decrypted document as it is; only the reports shown are then checked against the form and
     rendered.
     """
     found: dict[int, reading.Decrypted] = {}
-    with contextlib.closing(opener.scan(query, Report.id, Report.tags)) as scanned:
-        for report_id, (row_id, tags), decrypted in scanned:
-            if decrypted.plaintext is None:
-                continue
-            document = _decoded(decrypted.plaintext)
-            words = reading.decrypt_tags(report_id, tags, decrypted.dek)
-            if not _matches(document, words, filters):
-                continue
-            if skip:
-                skip -= 1
-                continue
-            found[row_id] = decrypted
-            if wanted is not None and len(found) == wanted:
-                break
+    for query in queries:
+        with contextlib.closing(opener.scan(query, Report.id, Report.tags)) as scanned:
+            for report_id, (row_id, tags), decrypted in scanned:
+                if decrypted.plaintext is None:
+                    continue
+                document = _decoded(decrypted.plaintext)
+                words = reading.decrypt_tags(report_id, tags, decrypted.dek)
+                if not _matches(document, words, filters):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                found[row_id] = decrypted
+                if wanted is not None and len(found) == wanted:
+                    return found
     return found
+
+
+def read_cursor(token: str, *, reader: UnlockedUser, secrets: ServerSecrets) -> ListCursor:
+    """The place a page's link carries; ``Invalid`` for anything this server did not make
+    for ``reader``."""
+    try:
+        return open_cursor(token, key=cursor_key(secrets.session), reader=str(reader.user.id))
+    except CursorInvalid:
+        # Altered, made up, or another reader's: nothing is read from it.
+        raise Invalid(N_("this request is not valid; go back and try again")) from None
+
+
+def _sealed(
+    report: Report, direction: Direction, *, reader: UnlockedUser, secrets: ServerSecrets
+) -> str:
+    """The cursor of ``report``'s place in the list (read with the page, before anything on it
+    was learned: the place it was found at)."""
+    cursor = ListCursor(
+        direction=direction,
+        urgent_or_unknown=report.urgent is not False,
+        received_on=report.received_on,
+        row_id=report.id,
+    )
+    return seal_cursor(cursor, key=cursor_key(secrets.session), reader=str(reader.user.id))
+
+
+def seek(query: Select[Report], position: ListCursor, *, dialect: str) -> list[Select[Report]]:
+    """The reports after (or, going back, before) ``position`` in the list's order, as queries
+    to read one after the other, each read from the list's index onwards from that place: the
+    database walks no report of the pages before. Going back, nearest first (turned round
+    once read).
+
+    PostgreSQL reads a row comparison on the whole key from the index. SQLite reads one only
+    below an equal urgency: so there, the rest of the place's urgency, then the other's.
+    """
+    urgency, day, row_id = REPORT_LIST_KEY
+    forwards = position.direction is Direction.AFTER
+    if dialect == "postgresql":
+        key = tuple_(*REPORT_LIST_KEY)
+        place = (position.urgent_or_unknown, position.received_on, position.row_id)
+        if forwards:
+            return [query.where(key < place)]
+        return [query.where(key > place).order_by(None).order_by(*REPORT_LIST_KEY)]
+    order = (day.desc(), row_id.desc()) if forwards else (day, row_id)
+    within = tuple_(day, row_id)
+    near = (position.received_on, position.row_id)
+    same = query.where(
+        urgency == literal(position.urgent_or_unknown, Boolean),
+        within < near if forwards else within > near,
+    )
+    segments = [same.order_by(None).order_by(*order)]
+    # After the urgent come the rest; before the rest come the urgent.
+    if position.urgent_or_unknown == forwards:
+        other = query.where(urgency == literal(not position.urgent_or_unknown, Boolean))
+        segments.append(other.order_by(None).order_by(*order))
+    return segments
 
 
 def list_page(
@@ -263,33 +302,59 @@ def list_page(
     *,
     reader: UnlockedUser,
     filters: ReportFilter,
-    page: int,
+    page: int = 1,
     secrets: ServerSecrets,
     page_size: int | None = PAGE_SIZE,
+    place: ListCursor | None = None,
 ) -> ListPage:
     """One page of the reports ``reader`` may read, urgent first, then newest; audited.
 
+    ``place``: the page after or before the place a previous page's link carries
+    (``ListPage.next_cursor`` or ``previous_cursor``, as ``read_cursor`` reads it).
+    ``page``: the page by its number (older links), counted from the first.
     ``page_size=None``: every report on one page (the command line's ``reports list``).
     """
     if page < 1:
         raise Invalid(N_("pages are numbered from 1"))
     opener = Opener(session, reading.reader_keys(session, reader))
-    _classify_new(session, reader, opener)
+    # Reports that arrived since the caller classified (the web does so in chunks first).
+    for _ in classification.classify_new(session, reader=reader, secrets=secrets):
+        pass
     query = _workflow_filtered(reading.visible(reader), filters)
-    skip = (page - 1) * page_size if page_size is not None else 0
+    skip = (page - 1) * page_size if page_size is not None and place is None else 0
+    queries = [query]
+    if place is not None and page_size is not None:
+        queries = seek(query, place, dialect=session.get_bind().dialect.name)
+    backwards = place is not None and place.direction is Direction.BEFORE
     # One more than a page: whether a next page exists.
     wanted = page_size + 1 if page_size is not None else None
-    page_reports: list[tuple[Report, reading.Decrypted | None]]
+    page_reports: list[tuple[Report, reading.Decrypted | None]] = []
     if filters.reads_content:
-        found = _search(query, filters, opener, skip=skip, wanted=wanted)
+        # A search goes on from the cursor too: it never decrypts the pages before again.
+        found = _search(queries, filters, opener, skip=skip, wanted=wanted)
         loaded = session.execute(select(Report).where(Report.id.in_(found))).scalars()
         by_id = {report.id: report for report in loaded}
         page_reports = [(by_id[row_id], decrypted) for row_id, decrypted in found.items()]
     else:
-        rows = session.execute(query.limit(wanted).offset(skip)).scalars()
-        page_reports = [(report, None) for report in rows]
-    has_next = page_size is not None and len(page_reports) > page_size
-    entries = [opener.entry(*shown) for shown in page_reports[:page_size]]
+        for segment in queries:
+            left = None if wanted is None else wanted - len(page_reports)
+            if left == 0:
+                break
+            rows = session.execute(segment.limit(left).offset(skip)).scalars()
+            page_reports += [(report, None) for report in rows]
+    more = page_size is not None and len(page_reports) > page_size
+    shown = page_reports[:page_size]
+    if backwards:
+        shown.reverse()
+    has_next = True if backwards else more
+    has_previous = more if backwards else place is not None or page > 1
+    next_cursor = previous_cursor = None
+    if page_size is not None and shown:
+        if has_next:
+            next_cursor = _sealed(shown[-1][0], Direction.AFTER, reader=reader, secrets=secrets)
+        if has_previous:
+            previous_cursor = _sealed(shown[0][0], Direction.BEFORE, reader=reader, secrets=secrets)
+    entries = [opener.entry(*report) for report in shown]
     session.flush()
     off_form = session.execute(
         select(func.count()).select_from(
@@ -315,6 +380,8 @@ def list_page(
         page=page,
         has_next=has_next,
         decrypted=len(opener.opened),
+        next_cursor=next_cursor,
+        previous_cursor=previous_cursor,
         off_form=off_form,
         unread=conversation.unread_counts(session, [entry.view.id for entry in entries]),
     )

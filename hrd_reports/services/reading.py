@@ -233,8 +233,13 @@ def learn(report: Report, view: ReportView) -> None:
     who opens it, and kept in clear like priority, so the list is ordered and counted without
     opening every report."""
     if view.content is not None and report.follows_form is None:
-        report.urgent = is_urgent(view.content)
-        report.follows_form = view.follows_form
+        report.urgent, report.follows_form = classification(view.content)
+
+
+def classification(content: dict[str, Any]) -> tuple[bool, bool]:
+    """What the first reader of a report learns (``learn``): whether it is urgent, and
+    whether it follows the form."""
+    return is_urgent(content), received.follows_form(content)
 
 
 def opened_views(views: Iterable[ReportView]) -> dict[UUID, bool]:

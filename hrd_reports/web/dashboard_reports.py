@@ -21,6 +21,7 @@ from hrd_reports.models import Priority, ReportStatus, RiskLevel, Role
 from hrd_reports.services import (
     assignment,
     casework,
+    classification,
     conversation,
     linking,
     listing,
@@ -130,9 +131,17 @@ def report_list(
     me: CurrentUser,
     query: ListQueryDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    # Where the page goes on from, as the previous page's links carry it (sealed; checked by
+    # the service, which refuses any other with a 400).
+    cursor: Annotated[str, Query(max_length=128)] = "",
 ) -> HTMLResponse:
     try:
         filters = query.filters()
+        position = (
+            listing.read_cursor(cursor, reader=me.unlocked, secrets=runtime.secrets)
+            if cursor
+            else None
+        )
     except ServiceError as exc:
         return pages.render(
             request,
@@ -140,8 +149,20 @@ def report_list(
             {"message": Notice.of(exc), "me": me},
             status_code=400,
         )
+    # The sign-in check's transaction ends here; then new reports are classified a chunk at
+    # a time, each committed on its own, so no write transaction lasts through the thousands
+    # of decryptions after a bulk arrival and reporters' submissions go on meanwhile.
+    session.commit()
+    for _ in classification.classify_new(session, reader=me.unlocked, secrets=runtime.secrets):
+        session.commit()
     listed = listing.list_page(
-        session, reader=me.unlocked, filters=filters, page=page, secrets=runtime.secrets
+        session,
+        reader=me.unlocked,
+        filters=filters,
+        page=page,
+        place=position,
+        page_size=listing.PAGE_SIZE,
+        secrets=runtime.secrets,
     )
     session.commit()
     return pages.render(

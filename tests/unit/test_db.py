@@ -1,4 +1,5 @@
 import contextlib
+import datetime as dt
 import re
 import stat
 import threading
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, Select, create_engine, delete, func, insert, sele
 from sqlalchemy.exc import DBAPIError
 
 from hrd_reports import db
+from hrd_reports.crypto.list_cursor import Direction, ListCursor
 from hrd_reports.db import unit_of_work
 from hrd_reports.models import (
     REPORT_LIST_ORDER,
@@ -22,6 +24,7 @@ from hrd_reports.models import (
     SpentChallenge,
     User,
 )
+from hrd_reports.services import listing
 from hrd_reports.wiring import Runtime
 from tests.helpers import Desk, Person
 
@@ -87,6 +90,43 @@ def test_report_list_queries_are_read_from_their_index(
                     str(row[0]) for row in connection.execute(text(f"EXPLAIN {compiled}"))
                 )
                 assert index in plan, plan
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("urgent_or_unknown", [True, False])
+def test_report_list_page_by_cursor_is_read_from_the_index_onwards_from_its_place(
+    database_url: str, direction: Direction, urgent_or_unknown: bool
+) -> None:
+    # Not read from the start of the index and filtered: that would walk every report of the
+    # pages before, as OFFSET did.
+    place = ListCursor(direction, urgent_or_unknown, dt.date(2026, 3, 20), 5000)
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            query = select(Report).order_by(*REPORT_LIST_ORDER)
+            segments = listing.seek(query, place, dialect=connection.dialect.name)
+            for segment in segments:
+                compiled = segment.limit(51).compile(
+                    connection, compile_kwargs={"literal_binds": True}
+                )
+                if connection.dialect.name == "sqlite":
+                    plan = " ".join(
+                        str(row[-1])
+                        for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+                    )
+                    assert "SEARCH reports USING INDEX ix_reports_list_order" in plan, plan
+                    assert "TEMP B-TREE" not in plan, plan
+                else:
+                    connection.execute(text("SET LOCAL enable_seqscan = off"))
+                    connection.execute(text("SET LOCAL enable_sort = off"))
+                    plan = " ".join(
+                        str(row[0]) for row in connection.execute(text(f"EXPLAIN {compiled}"))
+                    )
+                    assert "ix_reports_list_order" in plan, plan
+                    assert "Index Cond: (ROW(" in plan, plan
+                    assert "Sort" not in plan, plan
     finally:
         engine.dispose()
 

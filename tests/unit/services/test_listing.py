@@ -6,7 +6,7 @@ from uuid import UUID
 import pytest
 
 from hrd_reports.models import ReportStatus
-from hrd_reports.services import listing
+from hrd_reports.services import classification
 from hrd_reports.services.errors import Invalid
 from hrd_reports.services.listing import ReportFilter
 from tests.helpers import Desk, Person
@@ -59,10 +59,11 @@ def test_list_page_pages_cover_every_report_once(desk: Desk, staff: dict[str, Pe
     assert [p.has_next for p in pages] == [True, True, False]
 
 
-def test_list_page_urgent_report_comes_first_among_more_new_reports_than_a_scan_batch(
-    desk: Desk, staff: dict[str, Person]
+def test_list_page_urgent_report_comes_first_among_more_new_reports_than_a_chunk(
+    desk: Desk, staff: dict[str, Person], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plain = listing.SCAN_BATCH
+    monkeypatch.setattr(classification, "CLASSIFY_CHUNK", 3)
+    plain = 7
     desk.submit(content("in danger now", in_danger_now="yes"))
     for i in range(plain):
         desk.submit(content(f"plain {i}"))
@@ -206,7 +207,8 @@ def test_list_page_and_show_each_write_a_decrypt_audit_entry(
 ) -> None:
     first, second = (desk.submit(content(f"report {i}")).report_id for i in range(2))
 
-    # The first listing classifies both new reports and shows them: each is opened once.
+    # The first listing classifies both new reports (an entry of its own, committed with
+    # what it learned), then shows them (opened again, for the page).
     assert list_page(desk, staff["coordinator"], page_size=10).decrypted == 2
     list_page(desk, staff["coordinator"], ReportFilter(text="report 1"), page_size=10)
     show(desk, staff["coordinator"], first)
@@ -215,11 +217,15 @@ def test_list_page_and_show_each_write_a_decrypt_audit_entry(
     assert [(e["actor"], e["subject"]) for e in entries] == [
         ("carol", None),
         ("carol", None),
+        ("carol", None),
         ("carol", str(first)),
     ]
-    assert sorted(entries[0]["detail"]["reports"]) == sorted([str(first), str(second)])
-    assert entries[0]["detail"]["shown"] == [str(second), str(first)]
+    classified, listed, searched, shown = entries
+    assert classified["detail"]["classified"] == 2
+    assert sorted(classified["detail"]["reports"]) == sorted([str(first), str(second)])
+    assert sorted(listed["detail"]["reports"]) == sorted([str(first), str(second)])
+    assert listed["detail"]["shown"] == [str(second), str(first)]
     # A search opens every report it looks through, and says so.
-    assert (entries[1]["detail"]["search"], entries[1]["detail"]["shown"]) == (True, [str(second)])
-    assert sorted(entries[1]["detail"]["reports"]) == sorted([str(first), str(second)])
-    assert entries[2]["detail"]["reports"] == [str(first)]
+    assert (searched["detail"]["search"], searched["detail"]["shown"]) == (True, [str(second)])
+    assert sorted(searched["detail"]["reports"]) == sorted([str(first), str(second)])
+    assert shown["detail"]["reports"] == [str(first)]

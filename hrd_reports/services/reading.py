@@ -83,7 +83,9 @@ class ReaderKeys:
     reader: UnlockedUser
     intake_keys: dict[str, PrivateKey]
     # The key that opens each key id met so far (``holder``).
-    _holders: dict[str, PrivateKey] = field(default_factory=dict, init=False, repr=False)
+    _holders: dict[str, PrivateKey] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def require_grant(self, session: Session, report: Report) -> ReportGrant:
         grant = session.execute(

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -22,6 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Set on the engine behind read-only sessions (see ``make_session_factory``).
 _READ_ONLY = "hrd_read_only"
+# An execution option: the results in PostgreSQL's binary format, for a scan of every report's
+# ciphertext (bytea as its bytes, not hex text written by the server and parsed back here).
+# Every column such a scan reads (bytea, uuid, text, integer, date, boolean) loads to the same
+# Python value in either format. SQLite has one format and ignores it.
+BINARY_RESULTS = "hrd_binary_results"
 
 
 def is_sqlite(url: str) -> bool:
@@ -183,6 +189,7 @@ def make_engine(url: str, *, waiting: WaitingWriters | None = None) -> Engine:
             connect_args={"options": f"-c lock_timeout={int(WRITER_WAIT_SECONDS * 1000)}"},
         )
         event.listen(engine, "handle_error", _busy_when_postgresql_gave_up)
+        event.listen(engine, "before_cursor_execute", _binary_results_when_asked)
         if waiting is not None:
             waiting.watch(engine)
         return engine
@@ -235,6 +242,13 @@ def _busy_when_postgresql_gave_up(context: ExceptionContext) -> None:
     state = getattr(context.original_exception, "sqlstate", None)
     if state in _GAVE_UP:
         raise DatabaseBusy("the database stayed busy; try again") from context.original_exception
+
+
+def _binary_results_when_asked(
+    _connection: Connection, cursor: Any, _statement: str, _params: Any, context: Any, _many: bool
+) -> None:
+    if context is not None and context.execution_options.get(BINARY_RESULTS, False):
+        cursor.format = psycopg.pq.Format.BINARY
 
 
 def checkpoint_deleted(engine: Engine) -> None:

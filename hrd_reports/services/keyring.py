@@ -36,18 +36,23 @@ from hrd_reports.services.errors import DataIntegrityError, Forbidden, NotFound
 KEY_HOLDER_ROLES = frozenset({Role.ADMIN, Role.COORDINATOR})
 
 
+def integrity_failure(what: str, subject: object = None) -> DataIntegrityError:
+    """The refusal of stored data that failed to decrypt, naming what failed: ``what``,
+    followed by ``subject`` when given (formatted only on failure)."""
+    name = what if subject is None else f"{what} {subject}"
+    return DataIntegrityError(
+        N_("%(what)s failed its integrity check: it was altered, moved or damaged"), what=name
+    )
+
+
 @contextmanager
 def integrity_checked(what: str, subject: object = None) -> Iterator[None]:
-    """Turn a failed decryption of stored data into a refusal that names what failed:
-    ``what``, followed by ``subject`` when given (formatted only on failure, since this
-    guards every report a search decrypts)."""
+    """Turn a failed decryption of stored data into ``integrity_failure``. (A loop over every
+    report catches ``CryptoError`` itself: this context manager is built anew at each use.)"""
     try:
         yield
     except CryptoError as exc:
-        name = what if subject is None else f"{what} {subject}"
-        raise DataIntegrityError(
-            N_("%(what)s failed its integrity check: it was altered, moved or damaged"), what=name
-        ) from exc
+        raise integrity_failure(what, subject) from exc
 
 
 def active_intake_key(session: Session, *, lock: bool = False) -> IntakeKey:

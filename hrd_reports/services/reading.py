@@ -10,7 +10,7 @@ made when the report was assigned to them; an auditor or an unvetted user holds 
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Select, select
@@ -21,6 +21,7 @@ from hrd_reports.content import is_urgent
 from hrd_reports.crypto.aead import aes_gcm_decrypt
 from hrd_reports.crypto.contexts import Purpose, bind
 from hrd_reports.crypto.envelope import decrypt_report_body, open_dek
+from hrd_reports.crypto.errors import CryptoError
 from hrd_reports.crypto.xwing import PrivateKey, Sealed
 from hrd_reports.i18n import N_
 from hrd_reports.keystore import ServerSecrets
@@ -81,6 +82,10 @@ class ReaderKeys:
 
     reader: UnlockedUser
     intake_keys: dict[str, PrivateKey]
+    # The key that opens each key id met so far (``holder``).
+    _holders: dict[str, PrivateKey] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def require_grant(self, session: Session, report: Report) -> ReportGrant:
         grant = session.execute(
@@ -110,26 +115,40 @@ class ReaderKeys:
             return (ReportGrant.suite, ReportGrant.holder_key_id, ReportGrant.sealed_dek)
         return (Report.dek_suite, Report.dek_key_id, Report.sealed_dek)
 
+    def holder(self, key_id: str) -> PrivateKey:
+        """The private key that opens a data key sealed to ``key_id``: a case worker's own
+        (their grants are sealed to it), a key holder's intake key; Forbidden otherwise.
+
+        Looked up once per key for the reader, not once per report: a search or the statistics
+        open every report, each with the same few keys.
+        """
+        holder = self._holders.get(key_id)
+        if holder is None:
+            if self.reader.user.role == Role.CASE_WORKER:
+                holder = self.reader.private_key
+            elif key_id in self.intake_keys:
+                holder = self.intake_keys[key_id]
+            else:
+                raise Forbidden(
+                    N_("%(name)s does not hold intake key %(key)s"),
+                    name=self.reader.name,
+                    key=key_id,
+                )
+            self._holders[key_id] = holder
+        return holder
+
     def open_sealed(self, sealed: Sealed, report_id: UUID) -> bytes:
-        if self.reader.user.role == Role.CASE_WORKER:
-            holder = self.reader.private_key
-        elif sealed.key_id in self.intake_keys:
-            holder = self.intake_keys[sealed.key_id]
-        else:
-            raise Forbidden(
-                N_("%(name)s does not hold intake key %(key)s"),
-                name=self.reader.name,
-                key=sealed.key_id,
-            )
-        with keyring.integrity_checked("the data key of report", report_id):
+        holder = self.holder(sealed.key_id)
+        try:
             return open_dek(sealed, report_id=report_id, holder=holder)
+        except CryptoError as exc:
+            raise keyring.integrity_failure("the data key of report", report_id) from exc
 
     def data_key(self, session: Session, report: Report) -> bytes:
         return self.open_sealed(self.sealed_dek(session, report), report.public_id)
 
 
-@dataclass(frozen=True)
-class Decrypted:
+class Decrypted(NamedTuple):
     """One report's data key and plaintext, or why it could not be opened."""
 
     dek: bytes | None
@@ -138,13 +157,22 @@ class Decrypted:
 
 
 def decrypt(keys: ReaderKeys, *, report_id: UUID, sealed: Sealed, body: bytes) -> Decrypted:
+    """One report opened with the reader's keys; what refused it, instead of raising.
+
+    Every report of a search or of the statistics comes through here: the refusals are
+    caught as they are raised (``try``, free when nothing fails) rather than by a context
+    manager built for each report.
+    """
     try:
         dek = keys.open_sealed(sealed, report_id)
-        with keyring.integrity_checked("report", report_id):
-            return Decrypted(dek, decrypt_report_body(dek, body, report_id=report_id))
+        try:
+            plaintext = decrypt_report_body(dek, body, report_id=report_id)
+        except CryptoError as exc:
+            raise keyring.integrity_failure("report", report_id) from exc
     except (DataIntegrityError, Forbidden) as exc:
         # One damaged or unopenable report does not hide the others from a list.
         return Decrypted(None, None, exc)
+    return Decrypted(dek, plaintext)
 
 
 def reader_keys(session: Session, reader: UnlockedUser) -> ReaderKeys:
@@ -290,8 +318,10 @@ def tags_aad(report_id: UUID) -> bytes:
 def decrypt_tags(report_id: UUID, tags: bytes | None, dek: bytes | None) -> list[str]:
     if tags is None or dek is None:
         return []
-    with keyring.integrity_checked("the tags of report", report_id):
+    try:
         plaintext = aes_gcm_decrypt(dek, tags, aad=tags_aad(report_id))
+    except CryptoError as exc:
+        raise keyring.integrity_failure("the tags of report", report_id) from exc
     # Only the desk writes tags; read within the same bounds as a report all the same, so
     # that a row written past the application (a restored or altered database) breaks nothing.
     try:

@@ -6,6 +6,7 @@ a keyed hash of the lookup token instead of the token, and records the day only.
 """
 
 import collections
+import dataclasses
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,6 +117,15 @@ def submit_report(
 
 
 @dataclass(frozen=True)
+class _PlainNew:
+    """A new report without files, its proof of work and envelope checked: a row to insert."""
+
+    submission: Submission
+    spent: dict[str, object]
+    lookup_hash: bytes
+
+
+@dataclass(frozen=True)
 class Submitted:
     """A submission from the reporter API, with its solved proof of work and its files."""
 
@@ -123,6 +133,31 @@ class Submitted:
     counter: int
     submission: Submission
     files: list[attachments.FileNamed]
+    # What needs no database, checked as it arrived (``checked_on_arrival``).
+    plain: _PlainNew | None = None
+
+
+def checked_on_arrival(one: Submitted, *, secrets: ServerSecrets, difficulty: int) -> Submitted:
+    """``one`` with what needs no database checked already (its envelope's shape, its proof of
+    work, its receipt's keyed hash: three hashes, no I/O), so that the transaction that stores
+    it, which holds the database's write lock, does only the database's part. One that fails
+    here is left as it is, to be refused alone in the transaction, with its reason."""
+    plain = _checked_plain(one, secrets=secrets, difficulty=difficulty)
+    return dataclasses.replace(one, plain=plain) if plain is not None else one
+
+
+def _checked_plain(one: Submitted, *, secrets: ServerSecrets, difficulty: int) -> _PlainNew | None:
+    if one.files:
+        return None
+    try:
+        _check_shape(one.submission)
+        challenge = challenges.solved(
+            token=one.challenge, counter=one.counter, secrets=secrets, difficulty=difficulty
+        )
+    except ServiceError:
+        return None
+    token_hash = lookup_hash(one.submission.lookup_token, lookup_secret=secrets.lookup)
+    return _PlainNew(one.submission, challenges.spent_row(challenge), token_hash)
 
 
 def store_submissions(
@@ -168,13 +203,6 @@ def store_submissions(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-@dataclass(frozen=True)
-class _PlainNew:
-    submission: Submission
-    spent: dict[str, object]
-    lookup_hash: bytes
-
-
 def _plain_new_reports(
     session: Session,
     submitted: Sequence[Submitted],
@@ -188,19 +216,11 @@ def _plain_new_reports(
     twice in this batch. Every other one is left to be stored, or refused, alone."""
     candidates: list[tuple[int, _PlainNew]] = []
     for index, one in enumerate(submitted):
-        if one.files or one.submission.intake_key_id != active.id:
+        if one.submission.intake_key_id != active.id:
             continue
-        try:
-            _check_shape(one.submission)
-            challenge = challenges.solved(
-                token=one.challenge, counter=one.counter, secrets=secrets, difficulty=difficulty
-            )
-        except ServiceError:
-            continue
-        token_hash = lookup_hash(one.submission.lookup_token, lookup_secret=secrets.lookup)
-        candidates.append(
-            (index, _PlainNew(one.submission, challenges.spent_row(challenge), token_hash))
-        )
+        plain = one.plain or _checked_plain(one, secrets=secrets, difficulty=difficulty)
+        if plain is not None:
+            candidates.append((index, plain))
     if not candidates:
         return []
     # A spent proof of work sent again costs its sender nothing: it is looked for here, so a

@@ -94,7 +94,7 @@ async def post_report(
     report_in: ReportCreate, request: Request, runtime: RuntimeDep
 ) -> JSONResponse:
     """Store an encrypted report. Nothing is stored when any check refuses it."""
-    report_id = await store_report(report_in, request.app.state.submission_committer)
+    report_id = await store_report(report_in, request.app.state.submission_committer, runtime)
     return JSONResponse(ReportCreated(report_id=report_id).model_dump(), status_code=201)
 
 

@@ -58,12 +58,17 @@ def _open_chunk(
     """
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
+    unclassified = reading.visible(reader).where(Report.follows_form.is_(None), Report.id > after)
     with db.snapshot(engine) as connection, Session(bind=connection) as reading_session:
+        # Nearly every listing finds nothing new: that is one indexed look, without unlocking
+        # the reader's keys (an X-Wing key opened for each of them) for nothing.
+        if connection.execute(unclassified.with_only_columns(Report.id).limit(1)).first() is None:
+            return {}, [], None
         keys = reading.reader_keys(reading_session, reader)
         query = (
-            reading.visible(reader)
-            .with_only_columns(Report.id, Report.public_id, Report.body, *keys.sealed_dek_columns())
-            .where(Report.follows_form.is_(None), Report.id > after)
+            unclassified.with_only_columns(
+                Report.id, Report.public_id, Report.body, *keys.sealed_dek_columns()
+            )
             .order_by(Report.id)
             .limit(limit)
         )

@@ -63,7 +63,8 @@ class SubmissionCommitter:
     def _enqueue(self, waiting: _Waiting) -> None:
         with self._lock:
             if self._stopped:
-                raise RuntimeError("the server is stopping")
+                # Answered 503 with Retry-After: the reporter's page sends it again shortly.
+                raise DatabaseBusy("the server is stopping; try again")
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="hrd-intake-commits", daemon=True

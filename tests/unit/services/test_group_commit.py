@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from hrd_reports.crypto.pow import is_solution, read_challenge, solve
 from hrd_reports.crypto.submission import Submission, new_submission
+from hrd_reports.db import DatabaseBusy
 from hrd_reports.models import Report, SpentChallenge
 from hrd_reports.services import challenges, group_commit, intake
 from hrd_reports.services.challenges import ProofOfWorkRefused
@@ -212,6 +213,6 @@ def test_a_stopped_committer_stores_what_is_queued_and_refuses_more(desk: Desk) 
     answers = asyncio.run(scenario())
     committer.stop()
     assert answers == [str(one.submission.report_id) for one in submitted]
-    with pytest.raises(RuntimeError, match="stopping"):
+    with pytest.raises(DatabaseBusy, match="stopping"):
         asyncio.run(committer.store(_new(desk)))
     assert not any(isinstance(answer, ServiceError) for answer in answers)

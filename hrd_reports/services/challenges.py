@@ -70,7 +70,9 @@ def flood_difficulty(*, recent: int, base: int, normal_per_hour: int, max_extra:
     return min(base + min(extra, max_extra), 32)
 
 
-def solved(*, token: str, counter: int, secrets: ServerSecrets, difficulty: int) -> Challenge:
+def solved(
+    *, token: str, counter: int, secrets: ServerSecrets, difficulty: int, current: int | None = None
+) -> Challenge:
     """The challenge of a solution this server would accept, if not yet spent: a refusal with a
     message in every other case. One HMAC and one hash; no database.
 
@@ -83,14 +85,19 @@ def solved(*, token: str, counter: int, secrets: ServerSecrets, difficulty: int)
         challenge = read_challenge(secrets.pow, token)
     except InvalidChallenge as exc:
         raise ProofOfWorkRefused("the anti-spam check is not valid; please try again") from exc
-    current = _current_window()
-    if challenge.window not in (current, current - 1):
+    if not is_current(challenge.window, current=current):
         raise ProofOfWorkRefused("the anti-spam check has expired; please send again")
     if challenge.difficulty < difficulty:
         raise ProofOfWorkRefused("the anti-spam check is too easy; please send again")
     if not is_solution(challenge, counter):
         raise ProofOfWorkRefused("the anti-spam check is not solved; please send again")
     return challenge
+
+
+def is_current(window: int, *, current: int | None = None) -> bool:
+    """Whether a challenge of ``window`` may still be spent in window ``current`` (now)."""
+    current = _current_window() if current is None else current
+    return window in (current, current - 1)
 
 
 def spent_row(challenge: Challenge) -> dict[str, object]:
@@ -106,8 +113,13 @@ def spend(
     session: Session, *, token: str, counter: int, secrets: ServerSecrets, difficulty: int
 ) -> None:
     """Accept a solved challenge once; refuse it with a message in every other case."""
-    challenge = solved(token=token, counter=counter, secrets=secrets, difficulty=difficulty)
-    forget_unusable(session)
+    # One window for the check and the purge: read twice across a window's end, the purge
+    # could forget the very spend that the check let this one repeat.
+    current = _current_window()
+    challenge = solved(
+        token=token, counter=counter, secrets=secrets, difficulty=difficulty, current=current
+    )
+    forget_unusable(session, current)
     session.add(SpentChallenge(**spent_row(challenge)))
     try:
         session.flush()
@@ -123,14 +135,16 @@ def spend(
 _purged_before: int | None = None
 
 
-def forget_unusable(session: Session) -> None:
-    """Delete spent challenges that could no longer be used anyway: nothing older stays."""
-    current = _current_window()
+def forget_unusable(session: Session, current: int | None = None) -> int:
+    """Delete spent challenges that could no longer be used in window ``current`` (now):
+    nothing older stays. The window it purged for."""
+    current = _current_window() if current is None else current
     if _purged_before != current:
         session.execute(delete(SpentChallenge).where(SpentChallenge.window < current - 1))
         # Done for this window only once it is committed: a submission refused after this
         # point rolls the deletion back, and the next one must purge again.
         event.listen(session, "after_commit", functools.partial(_purged, current), once=True)
+    return current
 
 
 def _purged(window: int, _session: Session) -> None:
@@ -150,9 +164,9 @@ def spend_form_token(session: Session, *, token: str, secrets: ServerSecrets) ->
     except InvalidChallenge:
         return True
     current = _current_window()
-    if challenge.window not in (current, current - 1):
+    if not is_current(challenge.window, current=current):
         return True
-    forget_unusable(session)
+    forget_unusable(session, current)
     if session.get(SpentChallenge, nonce_hash(challenge)) is not None:
         return False
     session.add(SpentChallenge(**spent_row(challenge)))

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from hrd_reports.db import DatabaseBusy, unit_of_work
 from hrd_reports.services import intake
 from hrd_reports.services.errors import ServiceError
@@ -58,18 +60,26 @@ class SubmissionCommitter:
         service's error for this submission alone."""
         answer: Future[str] = Future()
         self._enqueue(_Waiting(submitted, answer))
-        return await asyncio.wrap_future(answer)
+        outcome = asyncio.wrap_future(answer)
+        try:
+            return await asyncio.shield(outcome)
+        except asyncio.CancelledError:
+            # The request is cut off (the server stopping). Not yet taken by the writer: it
+            # is never stored, and its reporter is told nothing was sent. Already being
+            # stored: its reporter is told how that ended, not that nothing was sent.
+            if answer.cancel():
+                raise
+            return await outcome
 
     def _enqueue(self, waiting: _Waiting) -> None:
         with self._lock:
             if self._stopped:
                 # Answered 503 with Retry-After: the reporter's page sends it again shortly.
                 raise DatabaseBusy("the server is stopping; try again")
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="hrd-intake-commits", daemon=True
-                )
-                self._thread.start()
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(target=self._run, name="hrd-intake-commits", daemon=True)
+                thread.start()
+                self._thread = thread
             self._queue.put(waiting)
 
     def stop(self) -> None:
@@ -97,13 +107,12 @@ class SubmissionCommitter:
             self._commit(batch)
 
     def _commit(self, batch: Sequence[_Waiting]) -> None:
-        # A request cancelled before its turn (the server stopping) was answered that nothing
-        # was stored and to send again: it is not stored. One cancelled later was stored, and
-        # its reporter's browser, sending again, is told it arrived (``intake.submit_report``).
+        # A request cut off before its turn (the server stopping) was told nothing was sent:
+        # it is not stored. One taken here is waited for by its request (``store``).
         live = [waiting for waiting in batch if waiting.answer.set_running_or_notify_cancel()]
         try:
             outcomes = self._store([waiting.submitted for waiting in live])
-        except DatabaseBusy as busy:
+        except (DatabaseBusy, PoolTimeout) as busy:
             # Waiting again, one by one, would only keep them waiting longer.
             for waiting in live:
                 waiting.answer.set_exception(busy)

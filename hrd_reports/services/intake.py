@@ -121,7 +121,8 @@ class _PlainNew:
     """A new report without files, its proof of work and envelope checked: a row to insert."""
 
     submission: Submission
-    spent: dict[str, object]
+    nonce_hash: bytes  # of its proof of work's challenge (``challenges.nonce_hash``)
+    window: int  # its challenge's
     lookup_hash: bytes
 
 
@@ -138,26 +139,33 @@ class Submitted:
 
 
 def checked_on_arrival(one: Submitted, *, secrets: ServerSecrets, difficulty: int) -> Submitted:
-    """``one`` with what needs no database checked already (its envelope's shape, its proof of
-    work, its receipt's keyed hash: three hashes, no I/O), so that the transaction that stores
-    it, which holds the database's write lock, does only the database's part. One that fails
-    here is left as it is, to be refused alone in the transaction, with its reason."""
-    plain = _checked_plain(one, secrets=secrets, difficulty=difficulty)
-    return dataclasses.replace(one, plain=plain) if plain is not None else one
+    """``one`` with what needs no database checked already: its proof of work, then its
+    envelope's shape, refused here as they would be in the transaction (``ProofOfWorkRefused``,
+    ``Invalid``), and for a report without files its receipt's keyed hash. Three hashes, no
+    I/O: a flood of unsolved or misshapen submissions never reaches the write lock, and the
+    transaction that stores a good one does only the database's part."""
+    challenge = challenges.solved(
+        token=one.challenge, counter=one.counter, secrets=secrets, difficulty=difficulty
+    )
+    _check_shape(one.submission)
+    if one.files:
+        return one
+    token_hash = lookup_hash(one.submission.lookup_token, lookup_secret=secrets.lookup)
+    plain = _PlainNew(
+        one.submission, challenges.nonce_hash(challenge), challenge.window, token_hash
+    )
+    return dataclasses.replace(one, plain=plain)
 
 
 def _checked_plain(one: Submitted, *, secrets: ServerSecrets, difficulty: int) -> _PlainNew | None:
+    """What ``checked_on_arrival`` learns, for a submission that did not come through it; None
+    for one with files or one that is refused (it is then refused alone, with its reason)."""
     if one.files:
         return None
     try:
-        _check_shape(one.submission)
-        challenge = challenges.solved(
-            token=one.challenge, counter=one.counter, secrets=secrets, difficulty=difficulty
-        )
+        return checked_on_arrival(one, secrets=secrets, difficulty=difficulty).plain
     except ServiceError:
         return None
-    token_hash = lookup_hash(one.submission.lookup_token, lookup_secret=secrets.lookup)
-    return _PlainNew(one.submission, challenges.spent_row(challenge), token_hash)
 
 
 def store_submissions(
@@ -179,10 +187,10 @@ def store_submissions(
     caller commits.
     """
     active = _verified_active_key(session, secrets=secrets)
-    challenges.forget_unusable(session)
+    current = challenges.forget_unusable(session)
     outcomes: list[str | ServiceError | None] = [None] * len(submitted)
     plain = _plain_new_reports(
-        session, submitted, active=active, secrets=secrets, difficulty=difficulty
+        session, submitted, active=active, secrets=secrets, difficulty=difficulty, current=current
     )
     try:
         if plain:
@@ -210,16 +218,20 @@ def _plain_new_reports(
     active: IntakeKey,
     secrets: ServerSecrets,
     difficulty: int,
+    current: int,
 ) -> list[tuple[int, _PlainNew]]:
     """The submissions that can be inserted together: new reports without files, well formed,
-    to the active key, with a solved proof of work, none of them stored or spent before, nor
-    twice in this batch. Every other one is left to be stored, or refused, alone."""
+    to the active key, with a solved proof of work still good in window ``current`` (the
+    one purged for), none of them stored or spent before, nor twice in this batch. Every
+    other one is left to be stored, or refused, alone."""
     candidates: list[tuple[int, _PlainNew]] = []
     for index, one in enumerate(submitted):
         if one.submission.intake_key_id != active.id:
             continue
         plain = one.plain or _checked_plain(one, secrets=secrets, difficulty=difficulty)
-        if plain is not None:
+        # Checked on arrival, perhaps in the window before: one that expired since (its spent
+        # twin perhaps purged meanwhile) is refused alone.
+        if plain is not None and challenges.is_current(plain.window, current=current):
             candidates.append((index, plain))
     if not candidates:
         return []
@@ -227,7 +239,7 @@ def _plain_new_reports(
     # flood of replays cannot push every batch onto the slower path. A report id or receipt
     # already stored (a reporter's browser sending again) is left to the unique constraints,
     # which send the batch one by one: that costs the sender a new proof of work each time.
-    nonces = [new.spent["nonce_hash"] for _, new in candidates]
+    nonces = [new.nonce_hash for _, new in candidates]
     spent = _SPENT.c
     known: set[object] = set(
         session.connection()
@@ -237,14 +249,14 @@ def _plain_new_reports(
     seen = collections.Counter(
         value
         for _, new in candidates
-        for value in (new.submission.report_id, new.lookup_hash, new.spent["nonce_hash"])
+        for value in (new.submission.report_id, new.lookup_hash, new.nonce_hash)
     )
     return [
         (index, new)
         for index, new in candidates
         if not any(
             value in known or seen[value] > 1
-            for value in (new.submission.report_id, new.lookup_hash, new.spent["nonce_hash"])
+            for value in (new.submission.report_id, new.lookup_hash, new.nonce_hash)
         )
     ]
 
@@ -252,7 +264,13 @@ def _plain_new_reports(
 def _insert_together(session: Session, plain: Sequence[_PlainNew], *, active: IntakeKey) -> None:
     received_on = utc_today()
     connection = session.connection()
-    connection.execute(insert(_SPENT), [new.spent for new in plain])
+    # In one order in every process (PostgreSQL), so two batches that share rows wait for
+    # each other instead of deadlocking.
+    spent = sorted(plain, key=lambda new: new.nonce_hash)
+    connection.execute(
+        insert(_SPENT), [{"nonce_hash": new.nonce_hash, "window": new.window} for new in spent]
+    )
+    plain = sorted(plain, key=lambda new: new.submission.report_id)
     connection.execute(
         insert(_REPORTS),
         [

@@ -57,7 +57,8 @@ class EnvelopeIn(BaseModel):
     version: int
     report_id: str = Field(max_length=36)
     suite: str = Field(max_length=64)
-    intake_key_id: str = Field(max_length=64)
+    # A key id is the first 128 bits of the key's SHA-256 in hex: nothing else is looked up.
+    intake_key_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     sealed_dek: str = Field(max_length=2_000, pattern=B64)
     body: str = Field(max_length=360_000, pattern=B64)
     reporter_key: str = Field(max_length=2_000, pattern=B64)

@@ -362,3 +362,33 @@ def test_a_body_that_is_not_a_submission_is_a_422_and_stores_nothing(
     # The security headers of every answer.
     assert response.headers["x-content-type-options"] == "nosniff"
     assert _stored(desk) == before
+
+
+def test_an_unsolved_or_misshapen_submission_is_refused_before_the_database(
+    client: TestClient, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A flood of submissions with no work done, or cut short, must not reach the transaction
+    # that holds the write lock: they are refused as they arrive.
+    stored: list[int] = []
+    real = intake.store_submissions
+
+    def recorded(session: Any, submitted: Any, **kwargs: Any) -> Any:
+        stored.append(len(submitted))
+        return real(session, submitted, **kwargs)
+
+    monkeypatch.setattr(intake, "store_submissions", recorded)
+    unsolved = client.post(
+        "/api/v1/reports",
+        json={"proof_of_work": unsolved_work(client), "envelope": envelope(client)},
+    )
+    cut_short = client.post(
+        "/api/v1/reports",
+        json={
+            "proof_of_work": work(client),
+            "envelope": envelope(client, sealed_dek=_cut(envelope(client)["sealed_dek"])),
+        },
+    )
+    assert (unsolved.status_code, cut_short.status_code) == (400, 400)
+    assert "not solved" in unsolved.json()["detail"]
+    assert "sealed data key" in cut_short.json()["detail"]
+    assert stored == []

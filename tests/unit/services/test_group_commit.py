@@ -8,6 +8,7 @@ costing honest reporters theirs.
 
 import asyncio
 import dataclasses
+import datetime as dt
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hrd_reports.crypto.pow import is_solution, read_challenge, solve
+from hrd_reports.crypto.pow import WINDOW_SECONDS, is_solution, read_challenge, solve
 from hrd_reports.crypto.submission import Submission, new_submission
 from hrd_reports.db import DatabaseBusy
 from hrd_reports.models import Report, SpentChallenge
@@ -216,3 +217,25 @@ def test_a_stopped_committer_stores_what_is_queued_and_refuses_more(desk: Desk) 
     with pytest.raises(DatabaseBusy, match="stopping"):
         asyncio.run(committer.store(_new(desk)))
     assert not any(isinstance(answer, ServiceError) for answer in answers)
+
+
+def test_a_proof_checked_on_arrival_that_expired_before_its_batch_is_refused(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checked as it arrived, stored two windows later (a queue held up by a flood): its
+    # spent twin may have been purged meanwhile, so the check counts when it is stored.
+    arrived = intake.checked_on_arrival(
+        _new(desk, "held up"), secrets=desk.secrets, difficulty=DIFFICULTY
+    )
+    assert arrived.plain is not None
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2 * WINDOW_SECONDS)
+    monkeypatch.setattr(challenges, "utc_now", lambda: later)
+    committer = SubmissionCommitter(desk.runtime)
+    try:
+        (answer,) = asyncio.run(_store_all(committer, [arrived]))
+    finally:
+        committer.stop()
+    assert isinstance(answer, ProofOfWorkRefused)
+    assert "expired" in str(answer)
+    assert _count(desk, Report) == 0
+    assert _count(desk, SpentChallenge) == 0

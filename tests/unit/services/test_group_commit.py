@@ -24,7 +24,7 @@ from hrd_reports.services import challenges, group_commit, intake
 from hrd_reports.services.challenges import ProofOfWorkRefused
 from hrd_reports.services.errors import Conflict, Invalid, ServiceError
 from hrd_reports.services.group_commit import SubmissionCommitter
-from tests.helpers import Desk, report_content
+from tests.helpers import Desk, report_content, run_coroutine
 
 # Issued with this many bits, so that a counter can fail to solve one.
 DIFFICULTY = 8
@@ -99,7 +99,7 @@ def behind_a_held_batch(
         return list(await asyncio.gather(ahead, *queued, return_exceptions=True))
 
     try:
-        return held.sizes, asyncio.run(scenario())
+        return held.sizes, run_coroutine(scenario())
     finally:
         held.release.set()
         committer.stop()
@@ -211,11 +211,11 @@ def test_a_stopped_committer_stores_what_is_queued_and_refuses_more(desk: Desk) 
     async def scenario() -> list[str | BaseException]:
         return await _store_all(committer, submitted)
 
-    answers = asyncio.run(scenario())
+    answers = run_coroutine(scenario())
     committer.stop()
     assert answers == [str(one.submission.report_id) for one in submitted]
     with pytest.raises(DatabaseBusy, match="stopping"):
-        asyncio.run(committer.store(_new(desk)))
+        run_coroutine(committer.store(_new(desk)))
     assert not any(isinstance(answer, ServiceError) for answer in answers)
 
 
@@ -232,7 +232,7 @@ def test_a_proof_checked_on_arrival_that_expired_before_its_batch_is_refused(
     monkeypatch.setattr(challenges, "utc_now", lambda: later)
     committer = SubmissionCommitter(desk.runtime)
     try:
-        (answer,) = asyncio.run(_store_all(committer, [arrived]))
+        (answer,) = run_coroutine(_store_all(committer, [arrived]))
     finally:
         committer.stop()
     assert isinstance(answer, ProofOfWorkRefused)

@@ -75,7 +75,8 @@ class _DeskApp(FastAPI):
     ``outermost`` wraps the whole stack, FastAPI's error handling included: the security
     headers then reach every answer, an unexpected 500 too, and the session gate turns a
     request away with the least work a request can cost (each layer between the server and
-    the gate is paid by every request of a flood).
+    the gate is paid by every request of a flood). A report's two requests are answered
+    before all of them (``web.intake_path``).
     """
 
     outermost: list[Callable[[ASGIApp], ASGIApp]]
@@ -139,13 +140,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.state.submission_committer = SubmissionCommitter(runtime)
     # The last added is the outermost, and ``outermost`` (below) comes before all of them: the
     # log sees every request but the dashboard's without a session (see SessionGate).
-    # A report's challenge and submission, inside every bound and guard below, before routing.
-    app.add_middleware(
-        IntakePath,
-        runtime=runtime,
-        guard=app.state.intake_guard,
-        committer=app.state.submission_committer,
-    )
     app.add_middleware(
         BodySizeLimit,
         page=functools.partial(refusals.too_large_page, app.state.pages),
@@ -196,6 +190,14 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     refusals.add_refusal_handlers(app)
     app.add_middleware(CutOffAnswer)
     app.outermost = [
+        # A report's challenge and submission, answered before every other layer, with what
+        # those layers would give them (see web.intake_path).
+        functools.partial(
+            IntakePath,
+            runtime=runtime,
+            guard=app.state.intake_guard,
+            committer=app.state.submission_committer,
+        ),
         functools.partial(
             SecurityHeadersMiddleware,
             onion_location=settings.onion_location,

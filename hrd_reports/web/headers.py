@@ -75,6 +75,28 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
 _POLICY = b"content-security-policy"
 
 
+def transport_headers(
+    scope: Scope, https: bool, onion_location: bytes | None
+) -> list[tuple[bytes, bytes]]:
+    """HSTS when browsers reach the desk over https, and the onion address for this path."""
+    headers = []
+    if https:
+        headers.append((b"strict-transport-security", b"max-age=63072000"))
+    if onion_location is not None:
+        path = scope.get("path", "/").encode("ascii", "ignore")
+        headers.append((b"onion-location", onion_location + path))
+    return headers
+
+
+def answer_headers(
+    scope: Scope, *, public_https: bool, onion_location: bytes | None
+) -> list[tuple[bytes, bytes]]:
+    """What ``SecurityHeadersMiddleware`` gives an answer of its own making that sets none of
+    these (one answered outside it, as ``web.intake_path`` answers)."""
+    https = public_https or scope.get("scheme") == "https"
+    return [*SECURITY_HEADERS, *transport_headers(scope, https, onion_location)]
+
+
 class SecurityHeadersMiddleware:
     def __init__(
         self,
@@ -116,11 +138,7 @@ class SecurityHeadersMiddleware:
                     )
                 else:
                     headers.extend(SECURITY_HEADERS)
-                if https:
-                    headers.append((b"strict-transport-security", b"max-age=63072000"))
-                if self.onion_location is not None:
-                    path = scope.get("path", "/").encode("ascii", "ignore")
-                    headers.append((b"onion-location", self.onion_location + path))
+                headers.extend(transport_headers(scope, https, self.onion_location))
                 message["headers"] = headers
             await send(message)
 

@@ -118,12 +118,14 @@ class IntakeGuardGate:
             if page is not None:
                 await page(scope, receive, send)
             else:
-                await send_json(
-                    send,
-                    503,
-                    "the desk cannot take reports right now; nothing was stored. "
-                    "Please try again later",
-                    headers=[(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
-                )
+                await send_json(send, *DISK_LOW)
             return
         await self.app(scope, receive, send)
+
+
+# The JSON API's refusal of a reporter's write while the disk is low.
+DISK_LOW = (
+    503,
+    "the desk cannot take reports right now; nothing was stored. Please try again later",
+    [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+)

@@ -71,31 +71,20 @@ class BodySizeLimit:
             (bound for path, bound in self._larger if path.fullmatch(scope["path"])),
             streamed or self.max_bytes,
         )
-        declared = dict(scope["headers"]).get(b"content-length")
-        # Digits, and not more of them than the bound has: int() of a header of thousands of
-        # digits would raise instead of refusing.
-        if declared is not None and (
-            not declared.isdigit()
-            or len(declared) > len(str(max_bytes))
-            or int(declared) > max_bytes
-        ):
+        if declares_too_much(scope, max_bytes):
             await self._refuse(scope, receive, send)
             return
         if streamed is not None:
             await self.app(scope, _bounded(receive, streamed), send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # gone before the request was whole: nothing to run, nobody to answer
-            body += message.get("body", b"")
-            if len(body) > max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replaying(bytes(body), receive), send)
+        try:
+            body = await whole_body(receive, max_bytes)
+        except BodyTooLarge:
+            await self._refuse(scope, receive, send)
+            return
+        if body is None:
+            return  # gone before the request was whole: nothing to run, nobody to answer
+        await self.app(scope, _replaying(body, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         page = self._page(scope) if self._page is not None else None
@@ -107,6 +96,35 @@ class BodySizeLimit:
 
 class BodyTooLarge(Exception):
     """A streamed body went past its bound (see BodySizeLimit's ``streamed``)."""
+
+
+def declares_too_much(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request's Content-Length is over ``max_bytes``, or is no length at all."""
+    declared = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            declared = value
+    # Digits, and not more of them than the bound has: int() of a header of thousands of
+    # digits would raise instead of refusing.
+    return declared is not None and (
+        not declared.isdigit() or len(declared) > len(str(max_bytes)) or int(declared) > max_bytes
+    )
+
+
+async def whole_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """The request's body, read whole; None if the client left before sending all of it.
+    Raises ``BodyTooLarge`` as soon as it passes ``max_bytes`` (a chunked body declares no
+    length), before the rest is read."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if len(body) > max_bytes:
+            raise BodyTooLarge
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def _bounded(receive: Receive, bound: int) -> Receive:
@@ -138,11 +156,14 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 
 async def _refuse(send: Send) -> None:
-    # No "Connection: close": the server reads and drops the rest of the body and the client
-    # gets its 413. Closing with a body still arriving resets the connection, and a client
-    # still sending may lose the answer with it (a reporter's browser would show a broken
-    # connection instead of a reason).
-    await send_json(send, 413, "the request is too large")
+    await send_json(send, *TOO_LARGE)
+
+
+# No "Connection: close": the server reads and drops the rest of the body and the client gets
+# its 413. Closing with a body still arriving resets the connection, and a client still
+# sending may lose the answer with it (a reporter's browser would show a broken connection
+# instead of a reason).
+TOO_LARGE: tuple[int, str, list[tuple[bytes, bytes]]] = (413, "the request is too large", [])
 
 
 async def send_json(
@@ -340,10 +361,12 @@ class CutOffAnswer:
             await self.app(scope, receive, tracked)
         except asyncio.CancelledError:
             if not started:
-                await send_json(
-                    send,
-                    503,
-                    "the server is restarting; please try again in a moment",
-                    [(b"retry-after", b"5"), (b"connection", b"close")],
-                )
+                await send_json(send, *CUT_OFF)
             raise
+
+
+CUT_OFF = (
+    503,
+    "the server is restarting; please try again in a moment",
+    [(b"retry-after", b"5"), (b"connection", b"close")],
+)

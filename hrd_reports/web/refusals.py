@@ -67,6 +67,8 @@ _STATUS_NOTICES = {
     ),
     503: N_("the server is busy; please try again in a moment"),
 }
+# What the JSON API says of a request that crashed: no more than that it failed.
+CRASH_DETAIL = _STATUS_NOTICES[500]
 _ROLE_REFUSAL = N_("your role does not give access to this page")
 _BUSY_HEADERS = {"Retry-After": "5"}
 

@@ -323,6 +323,30 @@ def test_database_too_busy_is_a_503_to_try_again_and_stores_nothing(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert "busy" in response.json()["detail"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert _stored(desk) == before
+
+
+def test_a_crash_while_storing_is_a_500_that_says_nothing_more_and_stores_nothing(
+    settings: Settings, runtime: Runtime, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Answered before the framework's own error handling (web.intake_path): the answer must
+    # still be the API's, with every answer's security headers, and name nothing it held.
+    client = TestClient(create_app(settings, runtime=runtime), raise_server_exceptions=False)
+
+    def crashed(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("CANARY-crash the words of a report")
+
+    before = _stored(desk)
+    monkeypatch.setattr(intake, "store_submissions", crashed)
+    response = client.post(
+        "/api/v1/reports", json={"proof_of_work": work(client), "envelope": envelope(client)}
+    )
+    assert response.status_code == 500
+    assert "something went wrong" in response.json()["detail"]
+    assert "CANARY" not in response.text
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert response.headers["cache-control"] == "no-store"
     assert _stored(desk) == before
 
 

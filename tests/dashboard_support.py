@@ -1,6 +1,7 @@
 """Staff members in the dashboard over HTTP, for tests: a clock the test moves, a second
 factor given through an invitation, signing in with password and code, form tokens, a
-signed-in browser, and the cookies a response sets."""
+signed-in browser, a coordinator and a case worker as fixtures, and the cookies a response
+sets."""
 
 import datetime as dt
 import re
@@ -125,6 +126,33 @@ class StaffBrowser:
         )
         assert response.status_code == expect, response.text
         return response.text
+
+
+# The staff of a dashboard test module, as fixtures: Cora the coordinator and Wafa the case
+# worker, enrolled, then each signed in to the app of the folder's ``client`` fixture. A module
+# imports the ``fixture_`` functions to have them, under the names given to pytest; the
+# functions are named apart so that a test's argument does not redefine an imported name.
+# Each asks for ``fake_clock`` so that the test's clock is in place before a code is read.
+
+
+@pytest.fixture(name="coordinator")
+def fixture_coordinator(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
+    return enrol(desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), Role.COORDINATOR)
+
+
+@pytest.fixture(name="worker")
+def fixture_worker(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
+    return enrol(desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER)
+
+
+@pytest.fixture(name="cora")
+def fixture_cora(client: TestClient, coordinator: Staff, fake_clock: Clock) -> StaffBrowser:
+    return StaffBrowser(client.app, coordinator, fake_clock)  # type: ignore[arg-type]
+
+
+@pytest.fixture(name="wafa")
+def fixture_wafa(client: TestClient, worker: Staff, fake_clock: Clock) -> StaffBrowser:
+    return StaffBrowser(client.app, worker, fake_clock)  # type: ignore[arg-type]
 
 
 def invited(

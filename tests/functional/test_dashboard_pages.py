@@ -5,7 +5,6 @@ short id, error pages with the navigation, and a case worker's worklist."""
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
@@ -17,41 +16,15 @@ from hrd_reports import content
 from hrd_reports.models import Priority, Report, ReportLink, ReportMessage, ReportStatus, Role
 from hrd_reports.services import clock
 from hrd_reports.settings import Settings
-from hrd_reports.web.app import create_app
-from hrd_reports.wiring import Runtime
-from tests.dashboard_support import Clock, Staff, StaffBrowser, enrol, install_clock
+from tests.dashboard_support import (  # noqa: F401 - fixture_*: fixtures
+    Staff,
+    StaffBrowser,
+    fixture_coordinator,
+    fixture_cora,
+    fixture_wafa,
+    fixture_worker,
+)
 from tests.helpers import Desk, Person, post_reporter_message, report_content
-
-
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return install_clock(monkeypatch)
-
-
-@pytest.fixture
-def client(settings: Settings, runtime: Runtime, desk: Desk) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, runtime=runtime)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def coordinator(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
-    return enrol(desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), Role.COORDINATOR)
-
-
-@pytest.fixture
-def worker(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
-    return enrol(desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER)
-
-
-@pytest.fixture
-def cora(client: TestClient, coordinator: Staff, fake_clock: Clock) -> StaffBrowser:
-    return StaffBrowser(client.app, coordinator, fake_clock)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def wafa(client: TestClient, worker: Staff, fake_clock: Clock) -> StaffBrowser:
-    return StaffBrowser(client.app, worker, fake_clock)  # type: ignore[arg-type]
 
 
 def _text(html: str) -> str:

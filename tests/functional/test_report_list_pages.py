@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from hrd_reports import db
@@ -22,10 +21,16 @@ from hrd_reports.crypto.list_cursor import (
     cursor_key,
     seal_cursor,
 )
-from hrd_reports.models import AuditEvent, Report, Role, User
+from hrd_reports.models import AuditEvent, Report, User
 from hrd_reports.services import classification, listing
 from hrd_reports.wiring import Runtime
-from tests.dashboard_support import Clock, Staff, StaffBrowser, enrol
+from tests.dashboard_support import (  # noqa: F401 - fixture_*: fixtures
+    StaffBrowser,
+    fixture_coordinator,
+    fixture_cora,
+    fixture_wafa,
+    fixture_worker,
+)
 from tests.helpers import Desk, Person, report_content
 
 PAGE = 3
@@ -34,26 +39,6 @@ PAGE = 3
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(listing, "PAGE_SIZE", PAGE)
-
-
-@pytest.fixture
-def coordinator(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
-    return enrol(desk, desk.add_vetted("cora", Role.COORDINATOR, by=admin), Role.COORDINATOR)
-
-
-@pytest.fixture
-def worker(desk: Desk, admin: Person, fake_clock: Clock) -> Staff:
-    return enrol(desk, desk.add_vetted("wafa", Role.CASE_WORKER, by=admin), Role.CASE_WORKER)
-
-
-@pytest.fixture
-def cora(client: TestClient, coordinator: Staff, fake_clock: Clock) -> StaffBrowser:
-    return StaffBrowser(client.app, coordinator, fake_clock)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def wafa(client: TestClient, worker: Staff, fake_clock: Clock) -> StaffBrowser:
-    return StaffBrowser(client.app, worker, fake_clock)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ file once its upload expired or its report was destroyed."""
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from uuid import UUID, uuid4
 
 import pytest
@@ -454,17 +454,35 @@ def test_attach_incomplete_upload_is_upload_incomplete_and_changes_nothing(desk:
     assert table_snapshot(desk.runtime.settings.database_url) == before
 
 
-def _refused_as_foreign(
+@dataclass(frozen=True)
+class Attaching:
+    """How attaching ended: the code of its Invalid refusal (None if it went through), and
+    whether every table was left as it was."""
+
+    refused_as: str | None
+    changed_nothing: bool
+
+
+# One answer for every file the reporter may not name there, and nothing of the report, its
+# messages or any upload changed by the attempt.
+REFUSED_AS_FOREIGN = Attaching(refused_as="upload_foreign", changed_nothing=True)
+
+
+def _attaching(
     desk: Desk,
     reporter: Reporter,
     files: Sequence[EncryptedFile | FileNamed],
     message_id: UUID | None = None,
-) -> None:
+) -> Attaching:
     before = table_snapshot(desk.runtime.settings.database_url)
-    with pytest.raises(Invalid) as refused:
+    try:
         _attach(desk, reporter, files, message_id=message_id)
-    assert refused.value.code == "upload_foreign"
-    assert table_snapshot(desk.runtime.settings.database_url) == before
+    except Invalid as refused:
+        refused_as = refused.code
+    else:
+        refused_as = None
+    changed_nothing = table_snapshot(desk.runtime.settings.database_url) == before
+    return Attaching(refused_as, changed_nothing)
 
 
 def test_attach_upload_of_another_report_is_upload_foreign(desk: Desk) -> None:
@@ -472,12 +490,12 @@ def test_attach_upload_of_another_report_is_upload_foreign(desk: Desk) -> None:
     theirs = other.file(bytes(100))
     _upload(desk, theirs, other.report_id)
 
-    _refused_as_foreign(desk, reporter, [theirs])
+    assert _attaching(desk, reporter, [theirs]) == REFUSED_AS_FOREIGN
 
 
 def test_attach_upload_never_started_is_upload_foreign(desk: Desk) -> None:
     reporter = _sent(desk)
-    _refused_as_foreign(desk, reporter, [reporter.file(bytes(100))])
+    assert _attaching(desk, reporter, [reporter.file(bytes(100))]) == REFUSED_AS_FOREIGN
 
 
 def test_attach_upload_of_another_message_or_of_the_report_itself_is_upload_foreign(
@@ -490,9 +508,9 @@ def test_attach_upload_of_another_message_or_of_the_report_itself_is_upload_fore
     _upload(desk, of_first, reporter.report_id, first)
     _upload(desk, of_report, reporter.report_id)
 
-    _refused_as_foreign(desk, reporter, [of_first], message_id=second)
-    _refused_as_foreign(desk, reporter, [of_first])
-    _refused_as_foreign(desk, reporter, [of_report], message_id=first)
+    assert _attaching(desk, reporter, [of_first], message_id=second) == REFUSED_AS_FOREIGN
+    assert _attaching(desk, reporter, [of_first]) == REFUSED_AS_FOREIGN
+    assert _attaching(desk, reporter, [of_report], message_id=first) == REFUSED_AS_FOREIGN
 
 
 def test_attach_file_already_attached_is_kept_as_it_is_or_refused_as_upload_foreign(
@@ -511,8 +529,9 @@ def test_attach_file_already_attached_is_kept_as_it_is_or_refused_as_upload_fore
     _attach(desk, reporter, [other_record], message_id=message_id)
     assert table_snapshot(desk.runtime.settings.database_url) == before
     # Named by another of the report's messages, or by another report.
-    _refused_as_foreign(desk, reporter, [encrypted], message_id=_message(desk, reporter))
-    _refused_as_foreign(desk, _sent(desk), [encrypted])
+    another_message = _message(desk, reporter)
+    assert _attaching(desk, reporter, [encrypted], message_id=another_message) == REFUSED_AS_FOREIGN
+    assert _attaching(desk, _sent(desk), [encrypted]) == REFUSED_AS_FOREIGN
 
 
 def test_attach_same_file_named_twice_is_refused(desk: Desk) -> None:
@@ -520,7 +539,7 @@ def test_attach_same_file_named_twice_is_refused(desk: Desk) -> None:
     encrypted = reporter.file(bytes(100))
     _upload(desk, encrypted, reporter.report_id)
 
-    _refused_as_foreign(desk, reporter, [encrypted, encrypted])
+    assert _attaching(desk, reporter, [encrypted, encrypted]) == REFUSED_AS_FOREIGN
 
 
 def test_attach_expired_upload_is_upload_foreign(desk: Desk, fake_clock: Clock) -> None:
@@ -531,7 +550,7 @@ def test_attach_expired_upload_is_upload_foreign(desk: Desk, fake_clock: Clock) 
 
     # One answer for an upload that expired and one deleted since: the report's submission
     # documents no 404.
-    _refused_as_foreign(desk, reporter, [encrypted])
+    assert _attaching(desk, reporter, [encrypted]) == REFUSED_AS_FOREIGN
 
 
 @pytest.mark.parametrize("length", [0, 1, 1024 + CHUNK_OVERHEAD - 1, 4096 + CHUNK_OVERHEAD + 1])

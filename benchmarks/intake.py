@@ -13,9 +13,9 @@ and proofs of work solved, before the clock starts (that is the reporter's brows
 The target: the desk's accepted reports per second at least half the floor's requests per
 second, under a flood: ``FLOOD_CONCURRENCY`` reporters at once, as the load test sends. The
 floor stores each request alone, in its own transaction and flush, one after another, so its
-rate does not grow with the load; the desk's group commit stores more reports per flush the more arrive at once.
-Each concurrency asked for is measured, floor and desk anew; below a flood's the figures are
-shown for the latency a few reporters see, without a target.
+rate does not grow with the load; the desk's group commit stores more reports per flush the
+more arrive at once. Each concurrency asked for is measured, floor and desk anew; below a
+flood's the figures are shown for the latency a few reporters see, without a target.
 """
 
 import argparse

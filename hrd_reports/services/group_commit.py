@@ -82,6 +82,12 @@ class SubmissionCommitter:
                 self._thread = thread
             self._queue.put(waiting)
 
+    def start(self) -> None:
+        """Take submissions again (an app served anew after its lifespan ended); the writer
+        thread itself starts with the first one."""
+        with self._lock:
+            self._stopped = False
+
     def stop(self) -> None:
         """Store what is queued, then end the thread (blocking: call it off the event loop)."""
         with self._lock:

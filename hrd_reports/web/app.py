@@ -102,6 +102,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         chores = housekeeping.Housekeeping(runtime, settings)
         await chores.run_now()
         guard: intake_guard.IntakeGuard = served.state.intake_guard
+        # Stopped at the end of any earlier lifespan of this app.
+        served.state.submission_committer.start()
         background = [asyncio.create_task(chores.run_hourly()), asyncio.create_task(guard.run())]
         if notifier is not None:
             background.append(asyncio.create_task(send_forever(notifier)))

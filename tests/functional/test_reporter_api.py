@@ -327,6 +327,19 @@ def test_database_too_busy_is_a_503_to_try_again_and_stores_nothing(
     assert _stored(desk) == before
 
 
+def test_an_app_served_again_takes_reports_again(
+    settings: Settings, runtime: Runtime, desk: Desk
+) -> None:
+    # Its first lifespan's end stopped the group commit; the next one starts it again.
+    app = create_app(settings, runtime=runtime)
+    with TestClient(app) as client:
+        _receipt, first = post_report(client, report_content("served once"))
+    with TestClient(app) as client:
+        _receipt, again = post_report(client, report_content("served again"))
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert _stored(desk)[0] == 2
+
+
 def test_a_crash_while_storing_is_a_500_that_says_nothing_more_and_stores_nothing(
     settings: Settings, runtime: Runtime, desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -219,6 +219,20 @@ def test_a_stopped_committer_stores_what_is_queued_and_refuses_more(desk: Desk) 
     assert not any(isinstance(answer, ServiceError) for answer in answers)
 
 
+def test_a_committer_started_again_stores_again(desk: Desk) -> None:
+    # An app whose lifespan ended is served again (the server's lifespan starts it): its
+    # reporters must not all be answered "stopping".
+    committer = SubmissionCommitter(desk.runtime)
+    committer.stop()
+    committer.start()
+    again = _new(desk, "after a restart")
+    try:
+        assert run_coroutine(committer.store(again)) == str(again.submission.report_id)
+    finally:
+        committer.stop()
+    assert _count(desk, Report) == 1
+
+
 def test_a_proof_checked_on_arrival_that_expired_before_its_batch_is_refused(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:

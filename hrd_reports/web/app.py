@@ -199,6 +199,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             runtime=runtime,
             guard=app.state.intake_guard,
             committer=app.state.submission_committer,
+            onion_location=settings.onion_location,
+            public_https=settings.public_url_is_https,
         ),
         functools.partial(
             SecurityHeadersMiddleware,

@@ -5,6 +5,7 @@ reporting, and when); no page may be framed; nothing is cached, so a shared or s
 keeps no copy of what was shown.
 """
 
+import urllib.parse
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,7 +84,10 @@ def transport_headers(
     if https:
         headers.append((b"strict-transport-security", b"max-age=63072000"))
     if onion_location is not None:
-        path = scope.get("path", "/").encode("ascii", "ignore")
+        # The path percent-encoded again: decoded, it may hold a line break or any byte a
+        # client sent encoded, and a header carrying one is refused by the server after the
+        # answer began (the connection dropped, a traceback logged for each such request).
+        path = urllib.parse.quote(scope.get("path", "/"), safe="/").encode("ascii")
         headers.append((b"onion-location", onion_location + path))
     return headers
 

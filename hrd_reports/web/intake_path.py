@@ -35,6 +35,7 @@ from hrd_reports.web.middleware import (
     MAX_REQUEST_BYTES,
     TOO_LARGE,
     BodyTooLarge,
+    Tracked,
     declares_too_much,
     send_json_answer,
     whole_body,
@@ -92,25 +93,43 @@ class IntakePath:
         runtime: Runtime,
         guard: IntakeGuard,
         committer: SubmissionCommitter,
+        onion_location: str | None = None,
+        public_https: bool = False,
     ) -> None:
         self.app = app
         self._runtime = runtime
         self._guard = guard
         self._committer = committer
-        settings = runtime.settings
-        self._public_https = settings.public_url_is_https
-        onion = settings.onion_location
-        self._onion_location = onion.encode("ascii") if onion else None
+        # The same as SecurityHeadersMiddleware is given (see its parameters).
+        self._public_https = public_https
+        self._onion_location = onion_location.encode("ascii") if onion_location else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if scope["path"] == CHALLENGE_PATH and scope["method"] == "GET":
-                await self._challenge(scope, receive, send)
+                await self._guarded(self._challenge, scope, receive, send)
                 return
             if scope["path"] == REPORTS_PATH and scope["method"] == "POST":
-                await self._submission(scope, receive, send)
+                await self._guarded(self._submission, scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def _guarded(self, answer: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """``answer``, with what the framework's error handling and ``CutOffAnswer`` give every
+        other request: a request cut off by a stopping server is answered 503 (its reporter's
+        page sends it again shortly), a crash 500 that says no more than that; each only if no
+        answer has begun, and raised on to the server, which logs it."""
+        tracked = Tracked(send)
+        try:
+            await answer(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if not tracked.started:
+                await self._refuse(scope, send, *CUT_OFF)
+            raise
+        except Exception:
+            if not tracked.started:
+                await self._answer(scope, send, 500, {"detail": CRASH_DETAIL})
+            raise
 
     async def _challenge(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A body has no place here, but one over the bound is refused as on every route.
@@ -119,24 +138,14 @@ class IntakePath:
         await self._answer(scope, send, 200, issued_challenge(self._runtime, self._guard))
 
     async def _submission(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # What the layers this path skips would do, in their order: the intake guard, the
-        # body's bound, an answer for a request cut off by a stopping server, and one for a
-        # crash that says no more than the framework's.
+        # The intake guard first, as its layer came before the body's bound.
         if self._guard.disk_low:
             await self._refuse(scope, send, *DISK_LOW)
             return
-        try:
-            body = await self._body(scope, receive, send)
-            if body is None:
-                return
-            status, answer, headers = await self._stored(scope, body)
-        except asyncio.CancelledError:
-            await self._refuse(scope, send, *CUT_OFF)
-            raise
-        except Exception:
-            # Raised on to the server, which logs it, as the framework does.
-            await self._answer(scope, send, 500, {"detail": CRASH_DETAIL})
-            raise
+        body = await self._body(scope, receive, send)
+        if body is None:
+            return
+        status, answer, headers = await self._stored(scope, body)
         await self._answer(scope, send, status, answer, headers)
 
     async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:

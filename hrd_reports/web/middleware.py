@@ -99,7 +99,7 @@ class BodyTooLarge(Exception):
 
 
 def declares_too_much(scope: Scope, max_bytes: int) -> bool:
-    """Whether the request's Content-Length is over ``max_bytes``, or is no length at all."""
+    """Whether the request's Content-Length is over ``max_bytes``, or is not a number."""
     declared = None
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -350,19 +350,26 @@ class CutOffAnswer:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = Tracked(send)
         try:
             await self.app(scope, receive, tracked)
         except asyncio.CancelledError:
-            if not started:
+            if not tracked.started:
                 await send_json(send, *CUT_OFF)
             raise
+
+
+class Tracked:
+    """A ``send`` that knows whether the answer has begun: a refusal sent after a failure must
+    not start a second one."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
 
 
 CUT_OFF = (

@@ -110,6 +110,7 @@ def test_low_disk_refuses_reporters_writes_with_503_and_stores_nothing(
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
         assert "nothing was stored" in refused.json()["detail"]
+        assert refused.headers["cache-control"] == "no-store"
 
         page = client.post("/report?lang=ar", data={"narrative": "x", "no_script": "yes"})
         assert page.status_code == 503

@@ -1,5 +1,6 @@
 """The reporter API: ciphertext in, a report id out; every bad request a 4xx that stores nothing."""
 
+import asyncio
 import base64
 from collections.abc import Callable
 from typing import Any
@@ -14,11 +15,11 @@ from hrd_reports.crypto.submission import new_submission
 from hrd_reports.crypto.xwing import PrivateKey, PublicKey, fingerprint_of
 from hrd_reports.db import DatabaseBusy
 from hrd_reports.models import Report, SpentChallenge
-from hrd_reports.services import intake
+from hrd_reports.services import challenges, intake
 from hrd_reports.settings import Settings
 from hrd_reports.web.app import create_app
 from hrd_reports.wiring import Runtime
-from tests.helpers import Desk, Person, post_report, report_content, unsolved_work
+from tests.helpers import Desk, Person, post_report, report_content, run_coroutine, unsolved_work
 
 
 @pytest.fixture
@@ -361,6 +362,97 @@ def test_a_crash_while_storing_is_a_500_that_says_nothing_more_and_stores_nothin
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
     assert response.headers["cache-control"] == "no-store"
     assert _stored(desk) == before
+
+
+def test_a_crash_while_issuing_a_challenge_is_a_500_with_the_security_headers(
+    settings: Settings, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = TestClient(create_app(settings, runtime=runtime), raise_server_exceptions=False)
+
+    def crashed(**_kwargs: Any) -> None:
+        raise RuntimeError("the challenge's secret is unreadable")
+
+    monkeypatch.setattr(challenges, "issue", crashed)
+    response = client.get("/api/v1/challenge")
+    assert response.status_code == 500
+    assert "something went wrong" in response.json()["detail"]
+    assert "secret" not in response.text
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def _answer_when_cut_off(app: Any, method: str, path: str) -> list[dict[str, Any]]:
+    """What ``app`` sends for a request whose body never ends, cut off as a stopping server
+    cuts off the requests still in flight (their task cancelled)."""
+    sent: list[dict[str, Any]] = []
+
+    async def never_ends() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+        ],
+        "client": None,
+        "server": ("testserver", 80),
+    }
+    request = asyncio.ensure_future(app(scope, never_ends, send))
+    await asyncio.sleep(0.1)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/v1/challenge"), ("POST", "/api/v1/reports")]
+)
+def test_a_request_cut_off_by_a_stopping_server_is_a_503_to_send_again(
+    settings: Settings, runtime: Runtime, desk: Desk, method: str, path: str
+) -> None:
+    # Not uvicorn's bare 500 without the security headers: the reporter's page is told that
+    # nothing went wrong with what it sent, and to send it again in a moment.
+    before = _stored(desk)
+    sent = run_coroutine(_answer_when_cut_off(create_app(settings, runtime=runtime), method, path))
+    start, body = sent
+    headers = dict(start["headers"])
+    assert start["status"] == 503
+    assert headers[b"retry-after"] == b"5"
+    assert headers[b"cache-control"] == b"no-store"
+    assert headers[b"x-frame-options"] == b"DENY"
+    assert b"try again" in body["body"]
+    assert _stored(desk) == before
+
+
+def test_intake_answers_carry_hsts_and_the_onion_location_when_configured(
+    settings: Settings, runtime: Runtime
+) -> None:
+    onion = f"http://{'a' * 56}.onion"
+    behind_tls = settings.model_copy(
+        update={"onion_location": onion, "public_url": "https://desk.example.org"}
+    )
+    client = TestClient(create_app(behind_tls, runtime=runtime))
+    for response in (
+        client.get("/api/v1/challenge"),
+        client.post("/api/v1/reports", json={}),
+    ):
+        assert response.headers["strict-transport-security"] == "max-age=63072000"
+        assert response.headers["onion-location"].startswith(onion + "/api/v1/")
 
 
 @pytest.mark.parametrize(

@@ -131,6 +131,11 @@ def test_onion_location_is_sent_when_configured(settings: Settings, runtime: Run
         create_app(settings.model_copy(update={"onion_location": onion}), runtime=runtime)
     )
     assert client.get("/report").headers["onion-location"] == onion + "/report"
+    # A path that decodes to a line break travels on percent-encoded again: a header with
+    # one in it would be refused once the answer began (connection dropped, error logged).
+    hostile = client.get("/nowhere%0d%0aSet-Cookie:%20x=1")
+    assert hostile.headers["onion-location"] == onion + "/nowhere%0D%0ASet-Cookie%3A%20x%3D1"
+    assert "set-cookie" not in hostile.headers
 
 
 def test_access_log_names_staff_routes_never_addresses_agents_or_tokens(

@@ -133,7 +133,8 @@ def test_unknown_setup_link_is_not_found(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/healthz", "/setup/whatever", "/static/css/base.css", "/no-such-page"]
+    "path",
+    ["/healthz", "/setup/whatever", "/static/css/base.css", "/no-such-page", "/api/v1/challenge"],
 )
 def test_every_response_carries_the_security_headers_and_no_cookie(
     client: TestClient, path: str

@@ -170,6 +170,31 @@ def list_row(r: dashboard.ListResult) -> Row:
     )
 
 
+def deep_page_row(r: dashboard.ListResult) -> Row:
+    p95 = {kind: statistics.quantiles(s, n=100)[94] for kind, s in r.latencies.items()}
+    deep, first = p95[f"page {r.deep_page:,} (cursor)"], p95["first page"]
+    return Row(
+        f"report list p95, page {r.deep_page:,} of {r.reports:,} by its cursor",
+        r.backend,
+        f"{dashboard.ms(deep)} ms",
+        f"{dashboard.ms(first)} ms (first page)",
+        f"{deep / first:.2f}",
+        f"<= {dashboard.TARGET_DEEP_PAGE_RATIO:.1f}",
+    )
+
+
+def first_listing_row(r: dashboard.ListResult) -> Row:
+    i = r.intake
+    refused = i.answers - i.statuses[201]
+    return Row(
+        f"first listing of {r.reports:,} new reports, intake meanwhile",
+        r.backend,
+        f"{dashboard.ms(r.first_s)} ms; {i.answers} intake answers, {refused} not 201, "
+        f"longest {dashboard.ms(i.longest_s)} ms",
+        target="every intake answer 201",
+    )
+
+
 def search_row(s: dashboard.SearchResult) -> Row:
     return Row(
         f"decrypted search, {s.reports:,} reports",
@@ -373,7 +398,9 @@ def main() -> None:
             searches += [search] if search else []
         dashboard.print_lists(lists)
         dashboard.print_searches(searches)
-        rows += [list_row(r) for r in lists] + [search_row(s) for s in searches]
+        rows += [list_row(r) for r in lists]
+        rows += [deep_page_row(r) for r in lists] + [first_listing_row(r) for r in lists]
+        rows += [search_row(s) for s in searches]
         counted = desk_statistics.run(sizes.statistics, server_url, 5)
         desk_statistics.print_table([counted])
         rows.append(statistics_row(counted))

@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,12 +153,12 @@ def intake_row(r: intake.IntakeResult) -> Row:
         f"{r.http_rate:,.0f} reports/s, {r.failures} failed",
         f"{r.floor_rate:,.0f} requests/s (floor route)",
         f"{r.ratio:.2f}",
-        f">= {intake.TARGET_RATIO:.2f}" if r.concurrency >= intake.FLOOD_CONCURRENCY else "-",
+        f">= {intake.TARGET_RATIO:.2f}" if r.is_a_flood else "-",
     )
 
 
 def list_row(r: dashboard.ListResult) -> Row:
-    p95 = {kind: statistics.quantiles(s, n=100)[94] for kind, s in r.latencies.items()}
+    p95 = r.p95
     slowest = max(p95, key=lambda kind: p95[kind])
     first = next(iter(p95))
     return Row(
@@ -171,8 +170,7 @@ def list_row(r: dashboard.ListResult) -> Row:
 
 
 def deep_page_row(r: dashboard.ListResult) -> Row:
-    p95 = {kind: statistics.quantiles(s, n=100)[94] for kind, s in r.latencies.items()}
-    deep, first = p95[f"page {r.deep_page:,} (cursor)"], p95["first page"]
+    deep, first = r.deep_page_p95, r.p95["first page"]
     return Row(
         f"report list p95, page {r.deep_page:,} of {r.reports:,} by its cursor",
         r.backend,
@@ -385,7 +383,7 @@ def main() -> None:
         backup.print_table(backups)
         rows += backup_rows(backups)
 
-        for concurrency in (16, intake.FLOOD_CONCURRENCY):
+        for concurrency in intake.CONCURRENCIES:
             intake_result = intake.run(sizes.intake, concurrency, 2, server_url)
             intake.print_result(intake_result)
             rows.append(intake_row(intake_result))

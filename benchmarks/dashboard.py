@@ -83,6 +83,15 @@ class ListResult:
     intake: "IntakeDuring"
     deep_page: int
 
+    @property
+    def p95(self) -> dict[str, float]:
+        return {kind: statistics.quantiles(s, n=100)[94] for kind, s in self.latencies.items()}
+
+    @property
+    def deep_page_p95(self) -> float:
+        """Page ``deep_page``'s p95, reached through its cursor."""
+        return self.p95[f"page {self.deep_page:,} (cursor)"]
+
 
 @dataclass(frozen=True)
 class IntakeDuring:
@@ -396,11 +405,10 @@ def print_lists(results: list[ListResult]) -> None:
             lead, peak = " " * len(lead), ""
     print(f"\npage {DEEP_PAGE:,} (or the last) through the cursor against the first page")
     for r in results:
-        p95 = {kind: statistics.quantiles(s, n=100)[94] for kind, s in r.latencies.items()}
-        deep = p95[f"page {r.deep_page:,} (cursor)"]
+        deep, first = r.deep_page_p95, r.p95["first page"]
         print(
             f"  {r.backend:<11}{r.reports:>9,}  page {r.deep_page:,}: p95 {ms(deep)} ms, "
-            f"first page p95 {ms(p95['first page'])} ms, ratio {deep / p95['first page']:.2f}"
+            f"first page p95 {ms(first)} ms, ratio {deep / first:.2f}"
         )
     print(f"  target: ratio <= {TARGET_DEEP_PAGE_RATIO:.1f}")
     print("\nfirst listing (classifies every new report) while a reporter submits through intake")

@@ -46,6 +46,8 @@ from hrd_reports.wiring import build_runtime
 TARGET_RATIO = 0.50
 # Reporters at once in a flood, where the target applies: as many as the load test sends.
 FLOOD_CONCURRENCY = 64
+# Measured in turn: a few reporters at once, then a flood.
+CONCURRENCIES = (16, FLOOD_CONCURRENCY)
 CONTENT = b'{"v":1,"incident_types":["death_threat"],"narrative":"A benchmark report."}'
 
 
@@ -268,6 +270,11 @@ class IntakeResult:
         return self.floor.rate
 
     @property
+    def is_a_flood(self) -> bool:
+        """Whether the target applies to this run."""
+        return self.concurrency >= FLOOD_CONCURRENCY
+
+    @property
     def ratio(self) -> float:
         return self.http_rate / self.floor.rate
 
@@ -313,7 +320,7 @@ def print_result(r: IntakeResult) -> None:
     print(f"  floor route:  {r.floor.rate:8,.0f} requests/s ({r.floor.workers} worker(s), ", end="")
     print(f"{r.floor.failures} refused)")
     print(f"  hrd-reports:  {r.http_rate:8,.0f} reports/s  (two requests each)   ", end="")
-    if r.concurrency >= FLOOD_CONCURRENCY:
+    if r.is_a_flood:
         print(f"ratio {r.ratio:.2f}   (target >= {TARGET_RATIO:.2f}, a flood)")
     else:
         print(f"ratio {r.ratio:.2f}   (no target below a flood's concurrency)")
@@ -335,7 +342,7 @@ def main() -> None:
     parser.add_argument(
         "--concurrency",
         type=lambda text: [int(part) for part in text.split(",")],
-        default=[16, FLOOD_CONCURRENCY],
+        default=list(CONCURRENCIES),
         help="connections at once, comma-separated; each is measured in turn",
     )
     parser.add_argument("--workers", type=int, default=2)

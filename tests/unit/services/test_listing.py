@@ -202,6 +202,59 @@ def test_list_page_search_finds_a_report_that_does_not_follow_the_form_and_shows
     assert [narrative(entry.view.content) for entry in by_type] == ["office raided"]
 
 
+def written_with_escapes(narrative: str) -> bytes:
+    """A report as a client that escapes every character outside ASCII writes it
+    (``\\u0628``): valid JSON, the same document."""
+    document = json.loads(content(narrative))
+    return json.dumps(document, ensure_ascii=True).encode()
+
+
+@pytest.mark.parametrize(
+    ("stored", "term"),
+    [
+        # The words are in the document only behind \u escapes, not in its raw text.
+        (written_with_escapes("تهديد بالقتل عبر الهاتف"), "بالقتل"),
+        (b'{"incident_types": ["raid"], "narrative": "\\u0074hreat by phone"}', "THREAT"),
+        ('{"incident_types": ["raid"], "narrative": "تهديد \\u0074hreat"}'.encode(), "threat"),
+        # Words with a character that the raw text holds as an escape.
+        (content('he said "stop writing"\nor else'), '"STOP WRITING"'),
+        (content("line one\nline two"), "one\nline"),
+        # Casefolded, not lowered: ß is ss, and the Kelvin sign outside ASCII is a k.
+        (content("outside the Straße office"), "STRASSE"),
+        (content("held at 300 \u212a"), "300 k"),
+    ],
+    ids=[
+        "arabic escaped",
+        "letter escaped",
+        "letter escaped beside arabic",
+        "quote",
+        "line break",
+        "casefold",
+        "kelvin",
+    ],
+)
+def test_list_page_search_finds_words_however_the_json_writes_them(
+    desk: Desk, staff: dict[str, Person], stored: bytes, term: str
+) -> None:
+    found_id = desk.submit(stored).report_id
+    desk.submit(content("unrelated report"))
+
+    found = list_page(desk, staff["coordinator"], ReportFilter(text=term)).entries
+
+    assert [entry.view.id for entry in found] == [found_id]
+
+
+def test_list_page_search_finds_words_within_one_field_not_across_two(
+    desk: Desk, staff: dict[str, Person]
+) -> None:
+    desk.submit(content("they followed me in a white", district="car park"))
+
+    across = list_page(desk, staff["coordinator"], ReportFilter(text="white car")).entries
+    within = list_page(desk, staff["coordinator"], ReportFilter(text="car park")).entries
+
+    assert (len(across), len(within)) == (0, 1)
+
+
 def test_list_page_and_show_each_write_a_decrypt_audit_entry(
     desk: Desk, staff: dict[str, Person]
 ) -> None:

@@ -199,7 +199,7 @@ def search_row(s: dashboard.SearchResult) -> Row:
         s.backend,
         f"{dashboard.ms(s.http_s)} ms",
         f"{dashboard.ms(s.floor_s)} ms",
-        f"{s.http_s / s.floor_s:.2f}",
+        f"{s.http_ratio:.2f}",
         f"<= {dashboard.TARGET_SEARCH_RATIO:.1f}",
     )
 
@@ -390,7 +390,7 @@ def main() -> None:
 
         lists, searches = [], []
         for count in sizes.dashboard:
-            repeats = 5 if count == sizes.search_at else 0
+            repeats = dashboard.SEARCH_REPEATS if count == sizes.search_at else 0
             listed, search = dashboard.run(count, server_url, sizes.list_requests, repeats)
             lists.append(listed)
             searches += [search] if search else []

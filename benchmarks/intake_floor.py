@@ -38,12 +38,12 @@ def connect() -> Any:
         connection = psycopg.connect(DATABASE, autocommit=True)
         connection.execute(CREATE)
         return connection
-    connection = sqlite3.connect(DATABASE, isolation_level=None, check_same_thread=False)
-    connection.execute("pragma journal_mode=wal")
-    connection.execute("pragma synchronous=full")
-    connection.execute("pragma secure_delete=on")
-    connection.execute(CREATE.replace("bytea", "blob"))
-    return connection
+    database = sqlite3.connect(DATABASE, isolation_level=None, check_same_thread=False)
+    database.execute("pragma journal_mode=wal")
+    database.execute("pragma synchronous=full")
+    database.execute("pragma secure_delete=on")
+    database.execute(CREATE.replace("bytea", "blob"))
+    return database
 
 
 connection = connect()

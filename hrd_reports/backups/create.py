@@ -82,16 +82,16 @@ def write_backup(
             audit_entries=audit_entries,
             sealed=tuple(sealed),
         )
-        writer = BackupWriter(out, header=header, backup_secrets=backup_secrets)
-        for table in Base.metadata.sorted_tables:
-            writer.start_table(table)
-            query = select(table).order_by(*table.primary_key.columns)
-            # Streamed (a server-side cursor on PostgreSQL): 100,000 reports never sit in
-            # memory at once.
-            result = connection.execution_options(stream_results=True, yield_per=500).execute(query)
-            for row in result:
-                writer.add_row(row)
-        rows = writer.finish()
+        with BackupWriter(out, header=header, backup_secrets=backup_secrets) as writer:
+            for table in Base.metadata.sorted_tables:
+                writer.start_table(table)
+                query = select(table).order_by(*table.primary_key.columns)
+                # Streamed (a server-side cursor on PostgreSQL): 100,000 reports never sit in
+                # memory at once.
+                streamed = connection.execution_options(stream_results=True, yield_per=500)
+                for row in streamed.execute(query):
+                    writer.add_row(row)
+            rows = writer.finish()
     return BackupSummary(
         backup_id=backup_id,
         created_on=header.created_on.isoformat(),

@@ -1,22 +1,33 @@
 """A backup file: whole, sealed, and refused as soon as one byte differs."""
 
 import io
+import json
+import threading
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from hrd_reports.backups.create import (
     BackupRefused,
     BackupSummary,
     verify_backup,
+    write_backup,
     write_backup_file,
 )
-from hrd_reports.backups.fileformat import MAGIC, BackupFormatError, columns_of
+from hrd_reports.backups.fileformat import (
+    MAGIC,
+    BackupFormatError,
+    columns_of,
+    decode_value,
+    value_json,
+)
 from hrd_reports.crypto.errors import CryptoError, DecryptionFailed
 from hrd_reports.crypto.xwing import PrivateKey
-from hrd_reports.models import Base
+from hrd_reports.models import Base, Report, ReportStatus
 from hrd_reports.wiring import Runtime
 from tests.atrest import find_leaks
 from tests.backup_support import FILE_CONTENT, FilledDesk, back_up
@@ -131,6 +142,60 @@ def test_create_failing_half_way_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="No space"):
         write_backup_file(target, fails)
     assert list(tmp_path.iterdir()) == []
+
+
+class FillsUp(io.BytesIO):
+    """A file on a disk that fills up after ``room`` bytes."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        return super().write(data)
+
+
+@pytest.mark.parametrize("room", [10, 5_000, 50_000])
+def test_create_disk_full_while_writing_rows_stops_the_backup_with_the_error(
+    runtime: Runtime, filled: FilledDesk, room: int
+) -> None:
+    # Frames are written on a thread of their own: its error must stop the backup, not be
+    # lost with the thread while the rest is encoded into nowhere.
+    out = FillsUp(room)
+
+    with pytest.raises(OSError, match="No space"):
+        write_backup(
+            runtime.engine, out=out, secrets=runtime.secrets, keys_dir=runtime.settings.keys_dir
+        )
+
+    assert out.tell() <= room
+    assert not [t for t in threading.enumerate() if t.name.startswith("backup-writer")]
+
+
+TRICKY_TEXT = st.text(st.characters(codec=None, min_codepoint=0), max_size=40)
+
+
+@given(
+    st.one_of(
+        st.tuples(st.just("str"), TRICKY_TEXT),
+        st.tuples(st.just("bytes"), st.binary(max_size=64)),
+        st.tuples(st.just("uuid"), st.uuids()),
+        st.tuples(st.just("date"), st.dates()),
+        st.tuples(st.just("datetime"), st.datetimes()),
+        st.tuples(st.just("enum"), st.sampled_from(list(ReportStatus))),
+        st.tuples(st.just("bool"), st.booleans()),
+        st.tuples(st.just("int"), st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+        st.tuples(st.sampled_from(["str", "bytes", "uuid", "int"]), st.none()),
+    )
+)
+def test_value_written_as_json_reads_back_as_the_same_value(case: tuple[str, Any]) -> None:
+    codec, value = case
+    written = value_json(codec, value)
+
+    assert written.isascii()
+    assert decode_value(codec, Report.__table__.c.status.type, json.loads(written)) == value
 
 
 def test_create_file_is_private(backup_file: Path) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,13 @@ def stored_in_chunks(rt: Runtime, *columns: Any, chunk: int = 1_000) -> Iterator
             return
         yield rows
         after_id = rows[-1][0]
+
+
+def paired_ratio(times: list[float], floors: list[float]) -> float:
+    """The median of each run's time against the floor measured just before it: the machine's
+    speed drifts over a minute by as much as a target's margin, and moves both sides of each
+    ratio alike."""
+    return statistics.median(time / floor for time, floor in zip(times, floors, strict=True))
 
 
 def settle(rt: Runtime) -> None:

@@ -37,6 +37,7 @@ from bench_desk import (
     PASSWORD,
     backend_of,
     memory_mib,
+    paired_ratio,
     scratch_runtime,
     server,
     set_up_desk,
@@ -106,9 +107,7 @@ class IntakeDuring:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Medians of the runs; the ratios are the medians of each run's time against the floor
-    measured just before it, so that the machine's speed drifting over the runs moves both
-    sides of a ratio alike."""
+    """Medians of the runs, and the ratios to the floor (``paired_ratio``)."""
 
     backend: str
     reports: int
@@ -261,10 +260,7 @@ def measure_search(rt: Runtime, client: httpx.Client, count: int, repeats: int) 
         service.append(measure_service_search(rt))
         http.append(get(client, path, SEARCH_HITS))
     medians = (statistics.median(times) for times in (floor, service, http))
-    ratios = (
-        statistics.median(run / alone for run, alone in zip(times, floor, strict=True))
-        for times in (service, http)
-    )
+    ratios = (paired_ratio(times, floor) for times in (service, http))
     return SearchResult(backend_of(rt.settings.database_url), count, *medians, *ratios)
 
 

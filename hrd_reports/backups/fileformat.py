@@ -245,7 +245,9 @@ class BackupWriter:
             pending.result()
 
     def _frame(self, kind: bytes, document: Any) -> None:
-        payload = _dump(document)
+        self._framed(kind, _dump(document))
+
+    def _framed(self, kind: bytes, payload: bytes) -> None:
         self._write(kind + _LENGTH.pack(len(payload)), payload)
 
     def start_table(self, table: Table) -> None:
@@ -272,8 +274,7 @@ class BackupWriter:
 
     def _flush(self) -> None:
         if self._batch:
-            payload = b"[" + b",".join(self._batch) + b"]"
-            self._write(ROWS + _LENGTH.pack(len(payload)), payload)
+            self._framed(ROWS, b"[" + b",".join(self._batch) + b"]")
         self._batch, self._batch_bytes = [], 0
 
     def finish(self) -> dict[str, int]:
